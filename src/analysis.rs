@@ -1,0 +1,334 @@
+//! Text analysis shared by indexing and querying: normalisation with an offset map back to the
+//! original bytes, character tokens (the exact-substring path) and jieba words (the ranking path).
+//!
+//! Normalisation is `t2s(lowercase(NFKC(s)))`, the same order as the evaluation oracle. Every
+//! normalised character remembers the original byte range it came from, so that highlights and
+//! crops always land on the original characters, in their original script, whatever NFKC or
+//! OpenCC did to the length.
+
+use std::ops::Range;
+use std::sync::OnceLock;
+
+use ferrous_opencc::OpenCC;
+use ferrous_opencc::config::BuiltinConfig;
+use jieba_rs::Jieba;
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::canonical_combining_class;
+
+/// A piece of source text to normalise: `text` stands for the bytes `orig` of the source.
+/// When `text` is the verbatim source slice, every character maps to its own bytes; otherwise
+/// (a decoded HTML entity, say) every character maps to the whole range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Piece {
+    pub text: String,
+    pub orig: Range<usize>,
+    pub verbatim: bool,
+}
+
+impl Piece {
+    /// The source slice `src[orig]` itself.
+    pub fn verbatim(src: &str, orig: Range<usize>) -> Piece {
+        Piece {
+            text: src[orig.clone()].to_string(),
+            orig,
+            verbatim: true,
+        }
+    }
+
+    /// Text that stands for `orig` without being a copy of it.
+    pub fn mapped(text: &str, orig: Range<usize>) -> Piece {
+        Piece {
+            text: text.to_string(),
+            orig,
+            verbatim: false,
+        }
+    }
+
+    /// The same piece with its source range moved by `-by` bytes.
+    pub fn shifted(&self, by: usize) -> Piece {
+        Piece {
+            text: self.text.clone(),
+            orig: self.orig.start - by..self.orig.end - by,
+            verbatim: self.verbatim,
+        }
+    }
+}
+
+/// Normalised text plus, for each of its characters, the original byte range it stands for.
+#[derive(Debug, Clone, Default)]
+pub struct Normalized {
+    pub text: String,
+    /// Byte offset in `text` of each normalised character, plus `text.len()` at the end.
+    byte_at: Vec<usize>,
+    /// Original byte range of each normalised character.
+    orig: Vec<Range<usize>>,
+}
+
+impl Normalized {
+    /// Number of normalised characters.
+    pub fn len(&self) -> usize {
+        self.orig.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.orig.is_empty()
+    }
+
+    /// The characters of the normalised text with their positions (character index).
+    pub fn chars(&self) -> impl Iterator<Item = (usize, &str)> + '_ {
+        (0..self.len()).map(|i| (i, &self.text[self.byte_at[i]..self.byte_at[i + 1]]))
+    }
+
+    /// Character index of a byte offset of `text` (which must be a char boundary).
+    pub fn char_index(&self, byte: usize) -> usize {
+        self.byte_at.partition_point(|&b| b < byte)
+    }
+
+    /// Original byte range covered by normalised characters `chars` (non-empty).
+    pub fn orig_range(&self, chars: Range<usize>) -> Range<usize> {
+        let first = &self.orig[chars.start];
+        let last = &self.orig[chars.end - 1];
+        first.start.min(last.start)..first.end.max(last.end)
+    }
+
+    /// Every occurrence of `needle` (already normalised) as a range of character indices.
+    pub fn find_all(&self, needle: &str) -> Vec<Range<usize>> {
+        if needle.is_empty() {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        let mut from = 0;
+        while let Some(at) = self.text[from..].find(needle) {
+            let start = from + at;
+            let end = start + needle.len();
+            out.push(self.char_index(start)..self.char_index(end));
+            // Overlapping occurrences count too ("钉钉钉" holds "钉钉" twice).
+            from = start + self.text[start..].chars().next().map_or(1, char::len_utf8);
+        }
+        out
+    }
+}
+
+/// Folds a string the way the index does: NFKC, lowercase, Traditional→Simplified.
+pub fn normalize(s: &str) -> String {
+    normalize_mapped(s).text
+}
+
+/// Normalises `s` keeping the map back to its bytes.
+pub fn normalize_mapped(s: &str) -> Normalized {
+    normalize_pieces(&[Piece::verbatim(s, 0..s.len())])
+}
+
+/// Normalises the concatenation of `pieces`.
+pub fn normalize_pieces(pieces: &[Piece]) -> Normalized {
+    let mut folded = String::new();
+    let mut orig: Vec<Range<usize>> = Vec::new();
+    for piece in pieces {
+        let verbatim = piece.verbatim;
+        fold_piece(
+            &piece.text,
+            |text_range, out: &mut dyn Iterator<Item = char>| {
+                let range = if verbatim {
+                    piece.orig.start + text_range.start..piece.orig.start + text_range.end
+                } else {
+                    piece.orig.clone()
+                };
+                for c in out {
+                    folded.push(c);
+                    orig.push(range.clone());
+                }
+            },
+        );
+    }
+    let converted = t2s(&folded);
+    let text = if converted.chars().count() == orig.len() {
+        converted
+    } else {
+        // OpenCC's t2s tables map every key to a value of the same length, so this only runs
+        // if a future dictionary breaks that; convert per character to keep the map exact.
+        let mut per_char = String::with_capacity(folded.len());
+        let mut new_orig = Vec::with_capacity(orig.len());
+        for (c, range) in folded.chars().zip(&orig) {
+            for d in t2s(c.encode_utf8(&mut [0; 4])).chars() {
+                per_char.push(d);
+                new_orig.push(range.clone());
+            }
+        }
+        orig = new_orig;
+        per_char
+    };
+    let mut byte_at: Vec<usize> = text.char_indices().map(|(b, _)| b).collect();
+    byte_at.push(text.len());
+    Normalized {
+        text,
+        byte_at,
+        orig,
+    }
+}
+
+/// NFKC + lowercase, one cluster (a starter and its combining marks) at a time, so that every
+/// output character is attributed to the cluster it came from.
+fn fold_piece(text: &str, mut emit: impl FnMut(Range<usize>, &mut dyn Iterator<Item = char>)) {
+    let mut iter = text.char_indices().peekable();
+    while let Some((start, c)) = iter.next() {
+        let mut end = start + c.len_utf8();
+        while let Some(&(b, next)) = iter.peek() {
+            if canonical_combining_class(next) == 0 {
+                break;
+            }
+            end = b + next.len_utf8();
+            iter.next();
+        }
+        if c.is_ascii() && end == start + 1 {
+            emit(start..end, &mut std::iter::once(c.to_ascii_lowercase()));
+        } else {
+            let mut out = text[start..end].nfkc().flat_map(char::to_lowercase);
+            emit(start..end, &mut out);
+        }
+    }
+}
+
+fn t2s(s: &str) -> String {
+    if s.is_ascii() {
+        return s.to_string();
+    }
+    opencc_t2s().convert(s)
+}
+
+fn opencc_t2s() -> &'static OpenCC {
+    static CC: OnceLock<OpenCC> = OnceLock::new();
+    CC.get_or_init(|| {
+        OpenCC::from_config(BuiltinConfig::T2s).expect("the built-in OpenCC t2s config loads")
+    })
+}
+
+/// jieba with its default dictionary, loaded once per process and only when words are needed.
+fn jieba() -> &'static Jieba {
+    static JIEBA: OnceLock<Jieba> = OnceLock::new();
+    JIEBA.get_or_init(Jieba::new)
+}
+
+/// A word worth indexing: anything with a letter, digit or Han character in it.
+fn is_word(w: &str) -> bool {
+    w.chars().any(char::is_alphanumeric)
+}
+
+/// A jieba word of normalised text, with its character position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Word {
+    pub text: String,
+    /// Character range in the normalised text.
+    pub chars: Range<usize>,
+}
+
+/// Words for the index: jieba's search mode (whole words plus their dictionary sub-words), so a
+/// query word matches inside a longer document word (`处理` in `待处理`). The HMM is off: it
+/// glues unknown characters into guessed words (`云是`) that a query would never produce.
+pub fn index_words(norm: &str) -> Vec<Word> {
+    jieba()
+        .cut_for_search(norm, false)
+        .into_iter()
+        .filter(|t| is_word(t.word))
+        .map(|t| Word {
+            text: t.word.to_string(),
+            chars: t.start..t.end,
+        })
+        .collect()
+}
+
+/// Words of a query: jieba's plain mode, so every query word is one the index also holds.
+pub fn query_words(norm: &str) -> Vec<Word> {
+    jieba()
+        .cut(norm, false)
+        .into_iter()
+        .filter(|t| is_word(t.word))
+        .map(|t| Word {
+            text: t.word.to_string(),
+            chars: t.start..t.end,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_script_width_and_case() {
+        assert_eq!(normalize("５Ｋ瓶頸"), "5k瓶颈");
+        assert_eq!(normalize("Qwen2.5-Max"), "qwen2.5-max");
+        assert_eq!(normalize("阿里雲穩"), "阿里云稳");
+        assert_eq!(normalize("位元組"), "位元组");
+    }
+
+    #[test]
+    fn offset_map_round_trips_to_original_characters() {
+        let src = "突破「５Ｋ瓶頸」，𠀀Ａ";
+        let n = normalize_mapped(src);
+        assert_eq!(n.text, "突破「5k瓶颈」,𠀀a");
+        assert_eq!(n.len(), src.chars().count());
+        for (i, orig_char) in src.chars().enumerate() {
+            let r = n.orig_range(i..i + 1);
+            assert_eq!(&src[r], orig_char.encode_utf8(&mut [0; 4]));
+        }
+        let hit = n.find_all("5k瓶颈");
+        assert_eq!(hit, vec![3..7]);
+        assert_eq!(&src[n.orig_range(hit[0].clone())], "５Ｋ瓶頸");
+    }
+
+    #[test]
+    fn non_bmp_and_expanding_characters_map_back() {
+        // U+2F00 (KANGXI RADICAL ONE) folds to 一; ㍻ expands to two characters; 𠀀 is non-BMP.
+        let src = "⼀㍻𠀀";
+        let n = normalize_mapped(src);
+        assert_eq!(n.text, "一平成𠀀");
+        assert_eq!(&src[n.orig_range(1..3)], "㍻");
+        assert_eq!(&src[n.orig_range(3..4)], "𠀀");
+        assert_eq!(n.char_index(n.text.len()), n.len());
+    }
+
+    #[test]
+    fn combining_marks_stay_with_their_base() {
+        let src = "Cafe\u{301}!";
+        let n = normalize_mapped(src);
+        assert_eq!(n.text, "café!");
+        assert_eq!(&src[n.orig_range(3..4)], "e\u{301}");
+    }
+
+    #[test]
+    fn pieces_map_into_their_source_ranges() {
+        let src = "**組織**: a&amp;b";
+        let pieces = [
+            Piece::verbatim(src, 2..8),
+            Piece::verbatim(src, 10..13),
+            Piece::mapped("&", 13..18),
+            Piece::verbatim(src, 18..19),
+        ];
+        let n = normalize_pieces(&pieces);
+        assert_eq!(n.text, "组织: a&b");
+        assert_eq!(&src[n.orig_range(0..2)], "組織");
+        assert_eq!(&src[n.orig_range(5..6)], "&amp;");
+        assert_eq!(n.find_all("a&b").len(), 1);
+    }
+
+    #[test]
+    fn find_all_counts_overlaps() {
+        let n = normalize_mapped("釘釘釘");
+        assert_eq!(n.find_all("钉钉"), vec![0..2, 1..3]);
+        assert!(n.find_all("").is_empty());
+    }
+
+    #[test]
+    fn words_drop_punctuation_and_keep_subwords() {
+        let words: Vec<String> = index_words("待处理的「5k瓶颈」")
+            .into_iter()
+            .map(|w| w.text)
+            .collect();
+        assert!(words.contains(&"处理".to_string()));
+        assert!(words.contains(&"待处理".to_string()));
+        assert!(words.contains(&"5k".to_string()));
+        assert!(!words.iter().any(|w| w == "「"));
+        let q: Vec<String> = query_words("5k瓶颈").into_iter().map(|w| w.text).collect();
+        assert_eq!(q, vec!["5k", "瓶颈"]);
+    }
+}

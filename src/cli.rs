@@ -1,0 +1,182 @@
+//! Command-line flags and what each subcommand does with them.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+use crate::index::{self, IndexBusy, UpdateOptions, UpdateReport};
+use crate::output;
+use crate::query;
+use crate::search::Searcher;
+
+const EXAMPLES: &str = "\
+Examples:
+  zhsearch search 5k瓶颈                 passages with 5k瓶颈 (or 5k瓶頸), best first
+  zhsearch search '\"开源不是慈善\"'        an exact phrase, in either script
+  zhsearch search 苹果 阿里巴巴 合作      all three terms, anywhere in the passage
+  zhsearch search 钉 --json --limit 5    JSON Lines, one hit per line
+  zhsearch index --corpus ~/notes --index ~/.cache/notes-index
+
+Exit status: 0 when something was found, 1 when nothing was, 2 on error.";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "zhsearch",
+    version,
+    about = "Full-text search for Chinese documents in Simplified and Traditional script",
+    after_help = EXAMPLES
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Location {
+    /// Folder of documents (.txt, .md, .markdown) [default: the corpus the index was built
+    /// from, else ./corpus]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub corpus: Option<PathBuf>,
+    /// Folder of the index
+    #[arg(long, global = true, value_name = "DIR", default_value = "index")]
+    pub index: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Build the index, or bring it up to date with the corpus (only changed files are read)
+    Index {
+        #[command(flatten)]
+        location: Location,
+        /// Reindex every file
+        #[arg(long)]
+        rebuild: bool,
+        /// Print nothing but errors
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Search the corpus (the index is built or updated first when needed)
+    #[command(after_help = QUERY_HELP)]
+    Search {
+        #[command(flatten)]
+        location: Location,
+        /// Terms (all required) and "quoted phrases"
+        #[arg(required = true, value_name = "QUERY")]
+        query: Vec<String>,
+        /// Number of hits to print
+        #[arg(long, short = 'n', default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        limit: u64,
+        /// Number of best hits to skip (for paging)
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        /// JSON Lines output, one hit per line
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+const QUERY_HELP: &str = "\
+Query syntax:
+  5k瓶颈           a term: passages containing it as a string (in either script, inside
+                   longer words too), or else all of its words; exact strings rank first
+  苹果 合作         several terms: all are required
+  \"开源不是慈善\"    a quoted phrase: exactly the passages that contain it
+Letters are matched without regard to case or width (５Ｋ = 5k).
+
+Exit status: 0 when something was found, 1 when nothing was, 2 on error.";
+
+/// Runs the command line; `Ok(false)` when a search found nothing.
+pub fn run() -> Result<bool> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Index {
+            location,
+            rebuild,
+            quiet,
+        } => {
+            let corpus = corpus_dir(&location);
+            let report = index::update(&corpus, &location.index, UpdateOptions { rebuild })?;
+            if !quiet {
+                print_skipped(&report);
+                let what = if report.is_noop() {
+                    "index is up to date"
+                } else {
+                    "indexed"
+                };
+                eprintln!(
+                    "zhsearch: {what}: {report} — corpus {}, index {}",
+                    corpus.display(),
+                    location.index.display()
+                );
+            }
+            Ok(true)
+        }
+        Command::Search {
+            location,
+            query,
+            limit,
+            offset,
+            json,
+        } => {
+            let parsed = query::parse(&query.join(" "))?;
+            refresh(&location)?;
+            let searcher = Searcher::open(&location.index)?;
+            let hits = searcher.search(&parsed, limit as usize, offset as usize)?;
+            let mut out = anstream::stdout().lock();
+            if json {
+                output::write_json(&mut out, &hits)?;
+            } else {
+                output::write_human(&mut out, &hits)?;
+            }
+            out.flush()?;
+            Ok(!hits.is_empty())
+        }
+    }
+}
+
+/// The corpus: as given, else the one the index was built from, else `./corpus`.
+fn corpus_dir(location: &Location) -> PathBuf {
+    location
+        .corpus
+        .clone()
+        .or_else(|| index::read_manifest(&location.index).map(|m| m.corpus))
+        .unwrap_or_else(|| PathBuf::from("corpus"))
+}
+
+/// Brings the index up to date before a search, saying on stderr what was done. When another
+/// process is writing the index, the search answers from its last commit.
+fn refresh(location: &Location) -> Result<()> {
+    let corpus = corpus_dir(location);
+    match index::update(&corpus, &location.index, UpdateOptions::default()) {
+        Ok(report) => {
+            print_skipped(&report);
+            if let Some(why) = &report.rebuilt {
+                eprintln!(
+                    "zhsearch: built the index of {} in {} ({why}): {report}",
+                    corpus.display(),
+                    location.index.display()
+                );
+            } else if !report.is_noop() {
+                eprintln!("zhsearch: the corpus changed; index updated: {report}");
+            }
+            Ok(())
+        }
+        Err(e) if e.downcast_ref::<IndexBusy>().is_some() && has_index(&location.index) => {
+            eprintln!("zhsearch: warning: {e}; searching its last committed state");
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn has_index(dir: &Path) -> bool {
+    index::read_manifest(dir).is_some()
+}
+
+fn print_skipped(report: &UpdateReport) {
+    for (source, why) in &report.skipped {
+        eprintln!("zhsearch: warning: skipped {source}: {why}");
+    }
+}

@@ -1,0 +1,17 @@
+//! zhsearch: full-text search for Chinese document collections in mixed Simplified and
+//! Traditional script, with exact phrase lookup and precise citations.
+//!
+//! The pipeline, one module each: [`corpus`] (files → passages, with [`markup`] for what a
+//! reader sees) → [`analysis`] (normalisation with an offset map, characters, jieba words;
+//! shared by indexing and querying) → [`index`] (Tantivy schema, incremental updates) →
+//! [`query`] (query language → Tantivy query) → [`search`] (ranked hits, highlights) →
+//! [`output`] (JSON Lines and human output). [`cli`] wires them to the command line.
+
+pub mod analysis;
+pub mod cli;
+pub mod corpus;
+pub mod index;
+pub mod markup;
+pub mod output;
+pub mod query;
+pub mod search;

@@ -1,0 +1,168 @@
+//! Printing hits: JSON Lines for programs, cited and highlighted passages for people.
+
+use std::io::Write;
+use std::ops::Range;
+
+use anstyle::{AnsiColor, Style};
+use anyhow::Result;
+
+use crate::search::Hit;
+
+/// Longest passage shown whole in human output, in characters; longer ones are cropped
+/// around the first highlight.
+const CROP_CHARS: usize = 160;
+/// Characters of context kept before the first highlight when cropping.
+const CROP_BEFORE: usize = 40;
+
+const CITE: Style = AnsiColor::Magenta.on_default();
+const META: Style = AnsiColor::Green.on_default();
+const MARK: Style = AnsiColor::Red.on_default().bold();
+
+/// One JSON object per hit, one per line.
+pub fn write_json(out: &mut impl Write, hits: &[Hit]) -> Result<()> {
+    for hit in hits {
+        serde_json::to_writer(&mut *out, hit)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// Citation line, then the passage (cropped, highlighted), then a blank line. Colour is added
+/// here and stripped by `anstream` when stdout is not a terminal or `NO_COLOR` is set.
+pub fn write_human(out: &mut impl Write, hits: &[Hit]) -> Result<()> {
+    for hit in hits {
+        write!(out, "{CITE}{}{CITE:#}", hit.location())?;
+        if hit.paragraph > 0 {
+            write!(out, "  {META}¶{}{META:#}", hit.paragraph)?;
+        } else {
+            write!(out, "  {META}front matter{META:#}")?;
+        }
+        if let Some(title) = &hit.title {
+            write!(out, "  《{title}》")?;
+        }
+        writeln!(out)?;
+        let highlights: Vec<Range<usize>> = hit
+            .highlights
+            .iter()
+            .map(|h| h[0]..h[1])
+            .filter(|h| hit.text.get(h.clone()).is_some())
+            .collect();
+        let (window, prefix, suffix) = crop(&hit.text, &highlights);
+        let mut line = String::from("    ");
+        if prefix {
+            line.push('…');
+        }
+        let mut pos = window.start;
+        for h in highlights
+            .iter()
+            .filter(|h| h.start >= window.start && h.end <= window.end)
+        {
+            line.push_str(&indent(&hit.text[pos..h.start]));
+            line.push_str(&format!("{MARK}{}{MARK:#}", indent(&hit.text[h.clone()])));
+            pos = h.end;
+        }
+        line.push_str(&indent(&hit.text[pos..window.end]));
+        if suffix {
+            line.push('…');
+        }
+        writeln!(out, "{line}\n")?;
+    }
+    Ok(())
+}
+
+/// Continuation lines of a multi-line passage line up under the first.
+fn indent(s: &str) -> String {
+    s.replace('\n', "\n    ")
+}
+
+/// The byte window of `text` to show, and whether text was cut before and after it.
+fn crop(text: &str, highlights: &[Range<usize>]) -> (Range<usize>, bool, bool) {
+    let bounds: Vec<usize> = text
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain(std::iter::once(text.len()))
+        .collect();
+    let n = bounds.len() - 1;
+    if n <= CROP_CHARS {
+        return (0..text.len(), false, false);
+    }
+    let first = highlights
+        .first()
+        .map_or(0, |h| bounds.partition_point(|&b| b < h.start));
+    let mut start = first.saturating_sub(CROP_BEFORE);
+    let end = (start + CROP_CHARS).min(n);
+    start = end.saturating_sub(CROP_CHARS);
+    // Never cut through a highlight.
+    let mut s = bounds[start];
+    let mut e = bounds[end];
+    for h in highlights {
+        if h.start < s && h.end > s {
+            s = h.start;
+        }
+        if h.start < e && h.end > e {
+            e = h.end;
+        }
+    }
+    (s..e, s > 0, e < text.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(text: &str, highlights: Vec<[usize; 2]>) -> Hit {
+        Hit {
+            id: "a.txt#L3".into(),
+            source: "a.txt".into(),
+            line_start: 3,
+            line_end: 3,
+            paragraph: 2,
+            score: 1.0,
+            title: Some("標題".into()),
+            date: None,
+            text: text.into(),
+            highlights,
+        }
+    }
+
+    #[test]
+    fn human_output_cites_and_marks() {
+        let mut out = Vec::new();
+        write_human(&mut out, &[hit("突破「5k瓶頸」", vec![[9, 17], [0, 1]])]).unwrap();
+        let s = String::from_utf8(out).unwrap();
+        assert!(s.starts_with("\u{1b}[35ma.txt:3"), "{s}");
+        assert!(s.contains("¶2"));
+        assert!(s.contains("《標題》"));
+        assert!(s.contains("\u{1b}[1m\u{1b}[31m5k瓶頸"), "{s}");
+    }
+
+    #[test]
+    fn long_passages_are_cropped_around_the_match() {
+        let text = format!("{}目標{}", "前".repeat(300), "後".repeat(300));
+        let start = "前".len() * 300;
+        let target = start..start + "目標".len();
+        let (w, pre, post) = crop(&text, std::slice::from_ref(&target));
+        assert!(pre && post);
+        assert!(text[w.clone()].contains("目標"));
+        assert_eq!(text[w].chars().count(), CROP_CHARS);
+    }
+
+    #[test]
+    fn json_lines_have_the_contract_fields() {
+        let mut out = Vec::new();
+        write_json(&mut out, &[hit("x", vec![])]).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        for key in [
+            "source",
+            "line_start",
+            "line_end",
+            "paragraph",
+            "score",
+            "text",
+            "title",
+            "highlights",
+        ] {
+            assert!(v.get(key).is_some(), "{key}");
+        }
+    }
+}

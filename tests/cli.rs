@@ -1,0 +1,160 @@
+//! The command line, end to end: first-use build, refresh on change, output, exit status.
+
+mod common;
+
+use common::{corpus_copy, scratch, stderr, stdout, zhsearch};
+
+fn json_lines(out: &str) -> Vec<serde_json::Value> {
+    out.lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
+}
+
+#[test]
+fn first_search_builds_the_index_and_finds_the_bottleneck() {
+    let dir = corpus_copy("first-use");
+    let o = zhsearch(&dir, &["search", "5k瓶颈", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("built the index"), "{}", stderr(&o));
+    let hits = json_lines(&stdout(&o));
+    let mut top: Vec<u64> = hits[..3]
+        .iter()
+        .map(|h| {
+            assert_eq!(h["source"], "001_f0acb97a223aa501.txt");
+            h["line_start"].as_u64().unwrap()
+        })
+        .collect();
+    top.sort();
+    assert_eq!(top, vec![34, 53, 57]);
+    for h in &hits {
+        for key in [
+            "line_end",
+            "paragraph",
+            "score",
+            "text",
+            "title",
+            "highlights",
+            "id",
+        ] {
+            assert!(h.get(key).is_some(), "missing {key}");
+        }
+    }
+    // The second search finds the index up to date and says nothing about it.
+    let o = zhsearch(&dir, &["search", "5k瓶頸"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(stderr(&o), "");
+    let out = stdout(&o);
+    assert!(out.contains("001_f0acb97a223aa501.txt:53"), "{out}");
+    assert!(!out.contains('\u{1b}'), "no colour when not on a terminal");
+}
+
+#[test]
+fn edits_additions_and_deletions_are_picked_up() {
+    let dir = corpus_copy("refresh");
+    let corpus = dir.join("corpus");
+    assert_eq!(zhsearch(&dir, &["index", "--quiet"]).status.code(), Some(0));
+
+    std::fs::write(corpus.join("new.md"), "# 新文件\n\n獨一無二的測試句子。\n").unwrap();
+    let o = zhsearch(&dir, &["search", "独一无二的测试句子", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("1 added"), "{}", stderr(&o));
+    let hits = json_lines(&stdout(&o));
+    assert_eq!(hits[0]["source"], "new.md");
+    assert_eq!(hits[0]["line_start"], 3);
+    assert_eq!(hits[0]["title"], "新文件");
+
+    std::fs::write(corpus.join("new.md"), "換了內容\n").unwrap();
+    let o = zhsearch(&dir, &["search", "独一无二的测试句子"]);
+    assert_eq!(o.status.code(), Some(1), "old text is gone: {}", stdout(&o));
+    assert!(stderr(&o).contains("1 changed"), "{}", stderr(&o));
+    assert_eq!(
+        zhsearch(&dir, &["search", "换了内容"]).status.code(),
+        Some(0)
+    );
+
+    std::fs::remove_file(corpus.join("new.md")).unwrap();
+    let o = zhsearch(&dir, &["search", "换了内容"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("1 removed"), "{}", stderr(&o));
+}
+
+#[test]
+fn index_reports_and_remembers_its_corpus() {
+    let dir = corpus_copy("remember");
+    let idx = dir.join("my-index");
+    let o = zhsearch(
+        &dir,
+        &[
+            "index",
+            "--corpus",
+            "corpus",
+            "--index",
+            idx.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("4 added"), "{}", stderr(&o));
+    let o = zhsearch(&dir, &["index", "--index", idx.to_str().unwrap()]);
+    assert!(stderr(&o).contains("up to date"), "{}", stderr(&o));
+    // From another folder, without --corpus: the index knows where its corpus is.
+    let elsewhere = scratch("elsewhere");
+    let o = zhsearch(
+        &elsewhere,
+        &["search", "飞天", "--index", idx.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+}
+
+#[test]
+fn nothing_found_exits_1_and_errors_exit_2_with_one_line() {
+    let dir = corpus_copy("status");
+    let o = zhsearch(&dir, &["search", "\"不存在的短语xyz\""]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stdout(&o), "");
+
+    let o = zhsearch(&dir, &["search", "x", "--corpus", "no-such-folder"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("no-such-folder") && err.contains("--corpus"),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+
+    std::fs::create_dir_all(dir.join("notes")).unwrap();
+    std::fs::write(dir.join("notes/keep.txt"), "mine").unwrap();
+    let o = zhsearch(&dir, &["search", "x", "--index", "notes"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("not a zhsearch index"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("notes/keep.txt")).unwrap(),
+        "mine"
+    );
+
+    let o = zhsearch(&dir, &["search", "\"\""]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("query is empty"), "{}", stderr(&o));
+
+    let o = zhsearch(&dir, &["search"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn non_utf8_files_are_skipped_with_a_warning() {
+    let dir = scratch("skip");
+    let corpus = dir.join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    std::fs::write(corpus.join("ok.txt"), "好的文件\n").unwrap();
+    std::fs::write(corpus.join("bad.txt"), [0xff, 0xfe, 0x00, 0xd8, 0x41]).unwrap();
+    let o = zhsearch(&dir, &["search", "好的"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("skipped bad.txt"), "{}", stderr(&o));
+    // Not retried while it is unchanged.
+    let o = zhsearch(&dir, &["search", "好的"]);
+    assert_eq!(stderr(&o), "");
+}

@@ -1,0 +1,97 @@
+//! Helpers shared by the integration tests: the bundled corpus, scratch folders, the binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use zhsearch::index::{self, UpdateOptions};
+use zhsearch::query;
+use zhsearch::search::{Hit, Searcher};
+
+pub fn repo_corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus")
+}
+
+/// A fresh, empty folder under Cargo's scratch space for integration tests.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// An index of the bundled corpus, built once per test binary.
+pub fn corpus_searcher() -> &'static Searcher {
+    static S: OnceLock<Searcher> = OnceLock::new();
+    S.get_or_init(|| {
+        let dir = scratch("bundled-index");
+        index::update(&repo_corpus(), &dir, UpdateOptions::default()).unwrap();
+        Searcher::open(&dir).unwrap()
+    })
+}
+
+pub fn search(q: &str, limit: usize) -> Vec<Hit> {
+    corpus_searcher()
+        .search(&query::parse(q).unwrap(), limit, 0)
+        .unwrap()
+}
+
+pub fn lines_of(hits: &[Hit]) -> Vec<(String, usize)> {
+    hits.iter()
+        .map(|h| (h.source.clone(), h.line_start))
+        .collect()
+}
+
+/// Runs the zhsearch binary in `cwd`.
+pub fn zhsearch(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_zhsearch"))
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Copies the bundled corpus into a scratch folder.
+pub fn corpus_copy(name: &str) -> PathBuf {
+    let dir = scratch(name);
+    let corpus = dir.join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    for e in std::fs::read_dir(repo_corpus()).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), corpus.join(e.file_name())).unwrap();
+    }
+    dir
+}
+
+/// Builds an index of a crafted corpus (`(relative path, content)` pairs).
+pub fn crafted(name: &str, files: &[(&str, &str)]) -> Searcher {
+    let dir = scratch(name);
+    let corpus = dir.join("corpus");
+    for (rel, content) in files {
+        let path = corpus.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+    index::update(&corpus, &dir.join("index"), UpdateOptions::default()).unwrap();
+    Searcher::open(&dir.join("index")).unwrap()
+}
+
+pub fn find(s: &Searcher, q: &str) -> Vec<Hit> {
+    s.search(&query::parse(q).unwrap(), 1000, 0).unwrap()
+}
