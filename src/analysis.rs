@@ -236,17 +236,65 @@ pub fn index_words(norm: &str) -> Vec<Word> {
         .collect()
 }
 
-/// Words of a query: jieba's plain mode, so every query word is one the index also holds.
-pub fn query_words(norm: &str) -> Vec<Word> {
-    jieba()
-        .cut(norm, false)
-        .into_iter()
-        .filter(|t| is_word(t.word))
-        .map(|t| Word {
-            text: t.word.to_string(),
-            chars: t.start..t.end,
-        })
-        .collect()
+/// Longest word looked up when segmenting a query, in characters.
+const MAX_WORD_CHARS: usize = 16;
+
+/// Segments a normalised query into words the way jieba would (most probable path through
+/// the word graph, runs of single ASCII letters and digits kept together), but with the
+/// index's own vocabulary: `freq(w)` is how often the index holds word `w` and `total` the
+/// number of word tokens. A word the corpus lacks cannot match anyway, and the query path
+/// never pays for loading jieba's dictionary.
+pub fn segment(norm: &str, total: u64, freq: impl Fn(&str) -> u64) -> Vec<Word> {
+    let chars: Vec<(usize, char)> = norm.char_indices().collect();
+    let n = chars.len();
+    let byte = |i: usize| chars.get(i).map_or(norm.len(), |c| c.0);
+    let ln_total = (total.max(1) as f64).ln();
+    // route[i]: best log-probability of norm[i..] and the end of its first word.
+    let mut route = vec![(0.0f64, n); n + 1];
+    for i in (0..n).rev() {
+        let mut best = (f64::NEG_INFINITY, i + 1);
+        for j in i + 1..=n.min(i + MAX_WORD_CHARS) {
+            let f = freq(&norm[byte(i)..byte(j)]);
+            // A single character is always a path, known or not.
+            let f = if j == i + 1 { f.max(1) } else { f };
+            if f == 0 {
+                continue;
+            }
+            let score = (f as f64).ln() - ln_total + route[j].0;
+            if score > best.0 {
+                best = (score, j);
+            }
+        }
+        route[i] = best;
+    }
+    let mut out: Vec<Word> = Vec::new();
+    let mut i = 0;
+    let mut ascii_run: Option<usize> = None;
+    while i < n {
+        let j = route[i].1;
+        let single_alnum = j == i + 1 && chars[i].1.is_ascii_alphanumeric();
+        if single_alnum {
+            ascii_run.get_or_insert(i);
+        } else {
+            if let Some(start) = ascii_run.take() {
+                out.push(word(norm, start..i, &byte));
+            }
+            out.push(word(norm, i..j, &byte));
+        }
+        i = j;
+    }
+    if let Some(start) = ascii_run {
+        out.push(word(norm, start..n, &byte));
+    }
+    out.retain(|w| is_word(&w.text));
+    out
+}
+
+fn word(norm: &str, chars: Range<usize>, byte: &impl Fn(usize) -> usize) -> Word {
+    Word {
+        text: norm[byte(chars.start)..byte(chars.end)].to_string(),
+        chars,
+    }
 }
 
 #[cfg(test)]
@@ -328,7 +376,37 @@ mod tests {
         assert!(words.contains(&"待处理".to_string()));
         assert!(words.contains(&"5k".to_string()));
         assert!(!words.iter().any(|w| w == "「"));
-        let q: Vec<String> = query_words("5k瓶颈").into_iter().map(|w| w.text).collect();
-        assert_eq!(q, vec!["5k", "瓶颈"]);
+    }
+
+    fn seg(q: &str, vocab: &[(&str, u64)]) -> Vec<String> {
+        let total = vocab.iter().map(|v| v.1).sum::<u64>() + 1000;
+        segment(q, total, |w| {
+            vocab.iter().find(|v| v.0 == w).map_or(0, |v| v.1)
+        })
+        .into_iter()
+        .map(|w| w.text)
+        .collect()
+    }
+
+    #[test]
+    fn queries_segment_against_the_index_vocabulary() {
+        let vocab = [
+            ("5k", 3),
+            ("瓶颈", 5),
+            ("突破", 9),
+            ("阿里", 20),
+            ("云", 30),
+            ("处理", 4),
+            ("待处理", 2),
+        ];
+        assert_eq!(
+            seg("阿里云突破5k瓶颈", &vocab),
+            vec!["阿里", "云", "突破", "5k", "瓶颈"]
+        );
+        assert_eq!(seg("待处理", &vocab), vec!["待处理"]);
+        // Unknown letters and digits stay together; punctuation is dropped.
+        assert_eq!(seg("qwen2.5-max", &vocab), vec!["qwen2", "5", "max"]);
+        assert_eq!(seg("「未知」", &vocab), vec!["未", "知"]);
+        assert!(seg("", &vocab).is_empty());
     }
 }

@@ -29,7 +29,8 @@ pub struct QueryTerm {
     /// Normalised like the text (NFKC, lowercase, t2s).
     pub norm: String,
     pub quoted: bool,
-    /// jieba words of `norm`, deduplicated, in order.
+    /// Words of `norm`, deduplicated, in order; filled by [`Query::segment`] from the index's
+    /// vocabulary.
     pub words: Vec<String>,
 }
 
@@ -54,17 +55,11 @@ pub fn parse(input: &str) -> Result<Query> {
         } else {
             norm.trim().to_string()
         };
-        let mut words: Vec<String> = Vec::new();
-        for w in analysis::query_words(&norm) {
-            if !words.contains(&w.text) {
-                words.push(w.text);
-            }
-        }
         terms.push(QueryTerm {
             raw: raw.to_string(),
             norm,
             quoted,
-            words,
+            words: Vec::new(),
         });
     };
     while let Some(c) = chars.next() {
@@ -98,6 +93,19 @@ pub fn parse(input: &str) -> Result<Query> {
 }
 
 impl Query {
+    /// Fills each term's words by segmenting it against the index's vocabulary (see
+    /// [`analysis::segment`]).
+    pub fn segment(&mut self, total: u64, freq: impl Fn(&str) -> u64) {
+        for t in &mut self.terms {
+            t.words.clear();
+            for w in analysis::segment(&t.norm, total, &freq) {
+                if !t.words.contains(&w.text) {
+                    t.words.push(w.text);
+                }
+            }
+        }
+    }
+
     /// The Tantivy query: every term required.
     pub fn to_tantivy(&self, f: &Fields) -> Box<dyn TQuery> {
         let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = self
@@ -205,7 +213,8 @@ mod tests {
 
     #[test]
     fn words_are_deduplicated() {
-        let q = parse("瓶颈瓶颈").unwrap();
+        let mut q = parse("瓶颈瓶颈").unwrap();
+        q.segment(100, |w| u64::from(w == "瓶颈"));
         assert_eq!(q.terms[0].words, vec!["瓶颈".to_string()]);
     }
 }

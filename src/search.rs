@@ -68,6 +68,20 @@ impl Searcher {
     /// The best `limit` passages after skipping `offset`, best first; ties by file and line.
     pub fn search(&self, query: &Query, limit: usize, offset: usize) -> Result<Vec<Hit>> {
         let searcher = self.reader.searcher();
+        let mut query = query.clone();
+        let words = self.fields.words;
+        let total: u64 = searcher
+            .segment_readers()
+            .iter()
+            .filter_map(|r| r.inverted_index(words).ok())
+            .map(|ii| ii.total_num_tokens())
+            .sum();
+        query.segment(total, |w| {
+            searcher
+                .doc_freq(&tantivy::Term::from_field_text(words, w))
+                .unwrap_or(0)
+        });
+        let query = &query;
         let tq = query.to_tantivy(&self.fields);
         // Fetch a margin beyond the page so that ties at its edge are ordered by file and line.
         let want = offset + limit;
