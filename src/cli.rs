@@ -1,5 +1,6 @@
 //! Command-line flags and what each subcommand does with them.
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -62,34 +63,60 @@ pub enum Command {
     Search {
         #[command(flatten)]
         location: Location,
-        /// Terms (all required) and "quoted phrases"
-        #[arg(required = true, value_name = "QUERY")]
-        query: Vec<String>,
+        #[command(flatten)]
+        query: QueryArgs,
         /// Number of hits to print
         #[arg(long, short = 'n', default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=100_000))]
         limit: u64,
-        /// Number of best hits to skip (for paging)
-        #[arg(long, default_value_t = 0)]
-        offset: u64,
         /// JSON Lines output, one hit per line
         #[arg(long)]
         json: bool,
     },
 }
 
+/// The query and what narrows it, shared by the commands that search.
+#[derive(Args, Debug, Clone)]
+pub struct QueryArgs {
+    /// Terms (all required), "quoted phrases", -exclusions, OR, source:GLOB, title:TEXT
+    #[arg(required = true, value_name = "QUERY")]
+    pub query: Vec<String>,
+    /// Only files whose path (relative to the corpus) matches this glob; repeatable
+    #[arg(long = "source", value_name = "GLOB")]
+    pub sources: Vec<String>,
+    /// Number of best hits to skip (for paging)
+    #[arg(long, default_value_t = 0)]
+    pub offset: u64,
+}
+
+impl QueryArgs {
+    pub fn parse(&self) -> Result<query::Query> {
+        let mut q = query::parse(&self.query.join(" "))?;
+        q.sources.extend(self.sources.iter().cloned());
+        Ok(q)
+    }
+}
+
 const QUERY_HELP: &str = "\
 Query syntax:
-  5k瓶颈           a term: passages containing it as a string (in either script, inside
-                   longer words too), or else all of its words; exact strings rank first
-  苹果 合作         several terms: all are required
-  \"开源不是慈善\"    a quoted phrase: exactly the passages that contain it
-Letters are matched without regard to case or width (５Ｋ = 5k).
+  5k瓶颈             a term: passages containing it as a string (in either script, inside
+                     longer words too), or else all of its words; exact strings rank first.
+                     Regional forms count too: 软件 finds 軟體, 伺服器 finds 服务器.
+  苹果 合作           several terms: all are required
+  \"开源不是慈善\"      a quoted phrase: exactly the passages that contain it (no variants)
+  -广告 -\"付费阅读\"   leave out passages containing a term or phrase
+  软件 OR 硬件        either term is enough
+  source:'00*.txt'   only files whose path matches the glob (* ? **)
+  title:阿里          only documents whose title contains the text
+Letters are matched without regard to case or width (５Ｋ = 5k). When fewer passages than
+--limit match every term, passages matching most of the words follow, marked partial.
+An exclusion starting with an ASCII letter must come after `--` or inside one quoted
+argument ('软件 -ads'), so that it is not read as an option.
 
 Exit status: 0 when something was found, 1 when nothing was, 2 on error.";
 
 /// Runs the command line; `Ok(false)` when a search found nothing.
 pub fn run() -> Result<bool> {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(protect_exclusions(std::env::args_os().collect()));
     match cli.command {
         Command::Index {
             location,
@@ -117,13 +144,12 @@ pub fn run() -> Result<bool> {
             location,
             query,
             limit,
-            offset,
             json,
         } => {
-            let parsed = query::parse(&query.join(" "))?;
+            let parsed = query.parse()?;
             refresh(&location)?;
             let searcher = Searcher::open(&location.index)?;
-            let hits = searcher.search(&parsed, limit as usize, offset as usize)?;
+            let hits = searcher.search(&parsed, limit as usize, query.offset as usize)?;
             let mut out = anstream::stdout().lock();
             if json {
                 output::write_json(&mut out, &hits)?;
@@ -134,6 +160,30 @@ pub fn run() -> Result<bool> {
             Ok(!hits.is_empty())
         }
     }
+}
+
+/// `-软件` and `-"…"` are exclusions, not options (no option starts with a non-ASCII
+/// character or a quote): move them after a `--` so that clap reads them as query words.
+fn protect_exclusions(args: Vec<OsString>) -> Vec<OsString> {
+    if args.iter().any(|a| a == "--") {
+        return args;
+    }
+    let is_exclusion = |a: &OsString| {
+        a.to_str().is_some_and(|s| {
+            let mut chars = s.chars();
+            chars.next() == Some('-')
+                && chars
+                    .next()
+                    .is_some_and(|c| !c.is_ascii() || c == '"' || c == '\'')
+        })
+    };
+    let (moved, mut kept): (Vec<OsString>, Vec<OsString>) =
+        args.into_iter().partition(|a| is_exclusion(a));
+    if !moved.is_empty() {
+        kept.push("--".into());
+        kept.extend(moved);
+    }
+    kept
 }
 
 /// The corpus: as given, else the one the index was built from, else `./corpus`.

@@ -22,7 +22,7 @@ use crate::analysis::{self, Normalized, Piece};
 use crate::corpus::{self, Document, Passage, SourceFile};
 
 /// Bumped whenever the schema or the analysis changes in a way that needs a rebuild.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 const FORMAT: &str = "zhsearch-index";
 
 /// Handles to the fields of the schema.
@@ -35,6 +35,8 @@ pub struct Fields {
     pub text: Field,
     pub visible: Field,
     pub title: Field,
+    /// Character tokens of the normalised title, for `title:` filters.
+    pub title_chars: Field,
     pub date: Field,
     /// One token per normalised character, position = character index: exact substrings.
     pub chars: Field,
@@ -57,6 +59,7 @@ impl Fields {
             text: f("text")?,
             visible: f("visible")?,
             title: f("title")?,
+            title_chars: f("title_chars")?,
             date: f("date")?,
             chars: f("chars")?,
             words: f("words")?,
@@ -79,6 +82,7 @@ pub fn schema() -> Schema {
     b.add_text_field("visible", STORED);
     b.add_text_field("title", STORED);
     b.add_text_field("date", STORED);
+    b.add_text_field("title_chars", positions.clone());
     b.add_text_field("chars", positions.clone());
     b.add_text_field("words", positions);
     b.build()
@@ -451,6 +455,7 @@ fn passage_doc(f: &Fields, doc: &Document, p: &Passage) -> TantivyDocument {
     d.add_text(f.visible, encode_pieces(&p.visible));
     if let Some(t) = &doc.meta.title {
         d.add_text(f.title, t);
+        d.add_pre_tokenized_text(f.title_chars, char_tokens(&analysis::normalize_mapped(t)));
     }
     if let Some(t) = &doc.meta.date {
         d.add_text(f.date, t);

@@ -14,4 +14,6 @@ pub mod index;
 pub mod markup;
 pub mod output;
 pub mod query;
+pub mod rank;
+pub mod regional;
 pub mod search;

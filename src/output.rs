@@ -6,7 +6,7 @@ use std::ops::Range;
 use anstyle::{AnsiColor, Style};
 use anyhow::Result;
 
-use crate::search::Hit;
+use crate::search::{Hit, MatchKind};
 
 /// Longest passage shown whole in human output, in characters; longer ones are cropped
 /// around the first highlight.
@@ -39,6 +39,12 @@ pub fn write_human(out: &mut impl Write, hits: &[Hit]) -> Result<()> {
         }
         if let Some(title) = &hit.title {
             write!(out, "  《{title}》")?;
+        }
+        if hit.match_kind == MatchKind::Partial {
+            write!(out, "  {META}[partial match]{META:#}")?;
+        }
+        if let Some(v) = &hit.variant {
+            write!(out, "  {META}[regional variant: {v}]{META:#}")?;
         }
         writeln!(out)?;
         let highlights: Vec<Range<usize>> = hit
@@ -118,6 +124,8 @@ mod tests {
             line_end: 3,
             paragraph: 2,
             score: 1.0,
+            match_kind: MatchKind::Partial,
+            variant: Some("軟體".into()),
             title: Some("標題".into()),
             date: None,
             text: text.into(),
@@ -133,6 +141,7 @@ mod tests {
         assert!(s.starts_with("\u{1b}[35ma.txt:3"), "{s}");
         assert!(s.contains("¶2"));
         assert!(s.contains("《標題》"));
+        assert!(s.contains("[partial match]") && s.contains("[regional variant: 軟體]"));
         assert!(s.contains("\u{1b}[1m\u{1b}[31m5k瓶頸"), "{s}");
     }
 
@@ -152,6 +161,7 @@ mod tests {
         let mut out = Vec::new();
         write_json(&mut out, &[hit("x", vec![])]).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["match"], "partial");
         for key in [
             "source",
             "line_start",

@@ -1,153 +1,389 @@
 //! The query language and its translation to Tantivy queries.
 //!
-//! `zhsearch search 5k瓶颈 "開源不是慈善"`: space-separated terms, all required. A quoted term is
-//! an exact phrase: it matches exactly the passages whose normalised text contains it. A bare
-//! term matches the same passages, and also those that hold all of its jieba words; passages
-//! with the exact string rank above the others.
+//! ```text
+//! 5k瓶颈              a term: the passages that contain it as a string (in either script,
+//!                     inside longer words too) or, failing that, all of its words
+//! 苹果 合作            all terms are required
+//! "开源不是慈善"        an exact phrase: exactly the passages that contain it
+//! -广告 -"付费阅读"     exclude passages containing a term or phrase
+//! 软件 OR 硬件         either is enough
+//! source:00*.txt      only files whose path matches the glob
+//! title:阿里           only documents whose title contains the text
+//! ```
+//! Input is folded like the text (full width, case, script); `OR` must be upper case.
 
 use anyhow::{Result, bail};
 use tantivy::Term;
 use tantivy::query::{
-    BooleanQuery, ConstScoreQuery, Occur, PhraseQuery, Query as TQuery, TermQuery,
+    BooleanQuery, ConstScoreQuery, Occur, PhraseQuery, Query as TQuery, RegexQuery, TermQuery,
 };
-use tantivy::schema::IndexRecordOption;
+use tantivy::schema::{Field, IndexRecordOption};
+use unicode_normalization::UnicodeNormalization;
 
 use crate::analysis;
 use crate::index::Fields;
+use crate::regional;
 
 /// Score of a passage that contains a term as an exact string, added to its BM25 score; far
 /// above any BM25 sum, so exact matches always rank first.
 pub const EXACT_SCORE: f32 = 1000.0;
+/// The same for a regional variant of the term: just below the form the user typed.
+pub const VARIANT_SCORE: f32 = 900.0;
 
 /// Longest query accepted, in characters after normalisation.
 pub const MAX_QUERY_CHARS: usize = 1000;
 
+/// One form of a term: the term as typed, or a regional variant of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueryTerm {
-    /// As typed.
-    pub raw: String,
+pub struct Form {
     /// Normalised like the text (NFKC, lowercase, t2s).
     pub norm: String,
-    pub quoted: bool,
-    /// Words of `norm`, deduplicated, in order; filled by [`Query::segment`] from the index's
-    /// vocabulary.
+    /// Words of `norm` in the index's vocabulary, deduplicated; see [`Query::segment`].
     pub words: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Query {
-    pub terms: Vec<QueryTerm>,
+pub struct QueryTerm {
+    /// As typed (after NFKC).
+    pub raw: String,
+    pub quoted: bool,
+    /// The term itself first, then its regional variants (none for a quoted phrase).
+    pub forms: Vec<Form>,
 }
 
-/// Parses a query. Unbalanced quotes are read leniently (the phrase runs to the end).
-pub fn parse(input: &str) -> Result<Query> {
-    let mut terms = Vec::new();
-    let mut chars = input.chars().peekable();
-    let mut current = String::new();
-    let push = |raw: &str, quoted: bool, terms: &mut Vec<QueryTerm>| {
+impl QueryTerm {
+    fn new(raw: &str, quoted: bool) -> Option<QueryTerm> {
         let norm = analysis::normalize(raw);
-        if norm.trim().is_empty() {
-            return;
-        }
         // A bare term's surrounding spaces are separators; a phrase's are part of it.
         let norm = if quoted {
             norm
         } else {
             norm.trim().to_string()
         };
-        terms.push(QueryTerm {
-            raw: raw.to_string(),
+        if norm.trim().is_empty() {
+            return None;
+        }
+        let mut forms = vec![Form {
             norm,
-            quoted,
             words: Vec::new(),
-        });
-    };
-    while let Some(c) = chars.next() {
-        if c == '"' || c == '＂' {
-            push(&current, false, &mut terms);
-            current.clear();
-            let phrase: String = chars
-                .by_ref()
-                .take_while(|&c| c != '"' && c != '＂')
-                .collect();
-            push(&phrase, true, &mut terms);
-        } else if c.is_whitespace() {
-            push(&current, false, &mut terms);
-            current.clear();
+        }];
+        if !quoted {
+            forms.extend(regional::variants(raw).into_iter().map(|norm| Form {
+                norm,
+                words: Vec::new(),
+            }));
+        }
+        Some(QueryTerm {
+            raw: raw.to_string(),
+            quoted,
+            forms,
+        })
+    }
+
+    /// The normalised term as typed.
+    pub fn norm(&self) -> &str {
+        &self.forms[0].norm
+    }
+
+    /// The words of the term as typed.
+    pub fn words(&self) -> &[String] {
+        &self.forms[0].words
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Query {
+    /// Every group is required; within a group (`a OR b`) one term is enough.
+    pub groups: Vec<Vec<QueryTerm>>,
+    /// Passages containing any of these are left out.
+    pub excluded: Vec<QueryTerm>,
+    /// File path globs (`source:`); a passage must match one of them.
+    pub sources: Vec<String>,
+    /// Normalised texts that the document title must contain (`title:`).
+    pub titles: Vec<String>,
+}
+
+/// A lexical item of the query string.
+#[derive(Debug, PartialEq)]
+enum Token {
+    Text {
+        text: String,
+        quoted: bool,
+        negated: bool,
+    },
+    Or,
+}
+
+fn is_open_quote(c: char) -> bool {
+    c == '"' || c == '“'
+}
+
+fn is_close_quote(c: char) -> bool {
+    c == '"' || c == '”'
+}
+
+/// Splits the (NFKC-folded) query into terms, phrases and `OR`. Lenient: an unbalanced quote
+/// runs to the end, a lone `-` is a literal dash.
+fn tokenize(input: &str) -> Vec<Token> {
+    let chars: Vec<char> = input.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_whitespace() {
+            i += 1;
+            continue;
+        }
+        let negated = chars[i] == '-'
+            && chars
+                .get(i + 1)
+                .is_some_and(|c| !c.is_whitespace() && *c != '-');
+        if negated {
+            i += 1;
+        }
+        if is_open_quote(chars[i]) {
+            let start = i + 1;
+            let mut end = start;
+            while end < chars.len() && !is_close_quote(chars[end]) {
+                end += 1;
+            }
+            out.push(Token::Text {
+                text: chars[start..end].iter().collect(),
+                quoted: true,
+                negated,
+            });
+            i = end + 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && !chars[i].is_whitespace() && !is_open_quote(chars[i]) {
+            i += 1;
+        }
+        let mut text: String = chars[start..i].iter().collect();
+        // `title:"two words"`: the quoted part is the field's value.
+        let is_field = text == "title:" || text == "source:";
+        if is_field && i < chars.len() && is_open_quote(chars[i]) {
+            let vstart = i + 1;
+            let mut vend = vstart;
+            while vend < chars.len() && !is_close_quote(chars[vend]) {
+                vend += 1;
+            }
+            text.extend(&chars[vstart..vend]);
+            i = vend + 1;
+        }
+        if text == "OR" && !negated {
+            out.push(Token::Or);
         } else {
-            current.push(c);
+            out.push(Token::Text {
+                text,
+                quoted: false,
+                negated,
+            });
         }
     }
-    push(&current, false, &mut terms);
+    out
+}
 
-    if terms.is_empty() {
-        bail!("the query is empty: give a word or a \"phrase\" to search for");
+/// Parses a query. Only an empty query, one with nothing to search for but exclusions, an
+/// empty filter and an overlong query are errors.
+pub fn parse(input: &str) -> Result<Query> {
+    let folded: String = input.nfkc().collect();
+    let mut q = Query::default();
+    let mut join_next = false;
+    for token in tokenize(&folded) {
+        let (text, quoted, negated) = match token {
+            Token::Or => {
+                join_next = !q.groups.is_empty();
+                continue;
+            }
+            Token::Text {
+                text,
+                quoted,
+                negated,
+            } => (text, quoted, negated),
+        };
+        if !quoted && !negated {
+            if let Some(glob) = text.strip_prefix("source:") {
+                if glob.is_empty() {
+                    bail!("`source:` needs a file glob, e.g. source:'notes/*.md'");
+                }
+                q.sources.push(glob.to_string());
+                join_next = false;
+                continue;
+            }
+            if let Some(title) = text.strip_prefix("title:") {
+                let norm = analysis::normalize(title);
+                if norm.trim().is_empty() {
+                    bail!("`title:` needs the text of a title, e.g. title:阿里");
+                }
+                q.titles.push(norm);
+                join_next = false;
+                continue;
+            }
+        }
+        let Some(term) = QueryTerm::new(&text, quoted) else {
+            continue;
+        };
+        if negated {
+            q.excluded.push(term);
+        } else if join_next {
+            q.groups.last_mut().expect("a group to join").push(term);
+        } else {
+            q.groups.push(vec![term]);
+        }
+        join_next = false;
     }
-    let len: usize = terms.iter().map(|t| t.norm.chars().count()).sum();
+    if q.groups.is_empty() {
+        if q.excluded.is_empty() && q.sources.is_empty() && q.titles.is_empty() {
+            bail!("the query is empty: give a word or a \"phrase\" to search for");
+        }
+        bail!(
+            "the query has nothing to search for: add a word or a \"phrase\" besides the exclusions and filters"
+        );
+    }
+    let len: usize = q.terms().map(|t| t.norm().chars().count()).sum();
     if len > MAX_QUERY_CHARS {
         bail!(
             "the query is too long ({len} characters, at most {MAX_QUERY_CHARS}): search for a shorter phrase"
         );
     }
-    Ok(Query { terms })
+    Ok(q)
 }
 
 impl Query {
-    /// Fills each term's words by segmenting it against the index's vocabulary (see
+    /// Every positive term, in order.
+    pub fn terms(&self) -> impl Iterator<Item = &QueryTerm> {
+        self.groups.iter().flatten()
+    }
+
+    /// Whether some term is bare, so that a partial match means something.
+    pub fn can_relax(&self) -> bool {
+        self.terms().any(|t| !t.quoted)
+    }
+
+    /// Fills the words of every form by segmenting it against the index's vocabulary (see
     /// [`analysis::segment`]).
     pub fn segment(&mut self, total: u64, freq: impl Fn(&str) -> u64) {
-        for t in &mut self.terms {
-            t.words.clear();
-            for w in analysis::segment(&t.norm, total, &freq) {
-                if !t.words.contains(&w.text) {
-                    t.words.push(w.text);
+        let terms = self.groups.iter_mut().flatten();
+        for t in terms.chain(self.excluded.iter_mut()) {
+            for form in &mut t.forms {
+                form.words.clear();
+                for w in analysis::segment(&form.norm, total, &freq) {
+                    if !form.words.contains(&w.text) {
+                        form.words.push(w.text);
+                    }
                 }
             }
         }
     }
 
-    /// The Tantivy query: every term required.
-    pub fn to_tantivy(&self, f: &Fields) -> Box<dyn TQuery> {
-        let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = self
-            .terms
-            .iter()
-            .map(|t| (Occur::Must, term_query(f, t)))
-            .collect();
-        if clauses.len() == 1 {
-            return clauses.pop().expect("one clause").1;
+    /// The strict query: every group matched, as a string or by all of a term's words.
+    pub fn strict(&self, f: &Fields) -> Box<dyn TQuery> {
+        let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = Vec::new();
+        for group in &self.groups {
+            let alternatives: Vec<Box<dyn TQuery>> =
+                group.iter().map(|t| term_query(f, t)).collect();
+            clauses.push((Occur::Must, any_of(alternatives)));
         }
+        self.add_filters(f, &mut clauses);
         Box::new(BooleanQuery::new(clauses))
+    }
+
+    /// The relaxed query: passages with any word of the bare terms (ranked by BM25, exact
+    /// strings first); quoted phrases, exclusions and filters still hold. The caller keeps the
+    /// candidates that cover most of the query.
+    pub fn relaxed(&self, f: &Fields) -> Box<dyn TQuery> {
+        let mut should: Vec<Box<dyn TQuery>> = Vec::new();
+        let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = Vec::new();
+        for t in self.terms() {
+            if t.quoted {
+                clauses.push((Occur::Must, term_query(f, t)));
+                continue;
+            }
+            for (k, form) in t.forms.iter().enumerate() {
+                let score = if k == 0 { EXACT_SCORE } else { VARIANT_SCORE };
+                should.push(Box::new(ConstScoreQuery::new(
+                    exact_query(f.chars, &form.norm),
+                    score,
+                )));
+                should.extend(form.words.iter().map(|w| word_query(f, w)));
+            }
+        }
+        clauses.push((Occur::Must, any_of(should)));
+        self.add_filters(f, &mut clauses);
+        Box::new(BooleanQuery::new(clauses))
+    }
+
+    fn add_filters(&self, f: &Fields, clauses: &mut Vec<(Occur, Box<dyn TQuery>)>) {
+        for t in &self.excluded {
+            for form in &t.forms {
+                clauses.push((Occur::MustNot, exact_query(f.chars, &form.norm)));
+            }
+        }
+        if !self.sources.is_empty() {
+            let globs: Vec<Box<dyn TQuery>> = self
+                .sources
+                .iter()
+                .filter_map(|g| RegexQuery::from_pattern(&glob_regex(g), f.source).ok())
+                .map(|q| Box::new(ConstScoreQuery::new(Box::new(q), 0.0)) as Box<dyn TQuery>)
+                .collect();
+            clauses.push((Occur::Must, any_of(globs)));
+        }
+        for title in &self.titles {
+            let q = ConstScoreQuery::new(exact_query(f.title_chars, title), 0.0);
+            clauses.push((Occur::Must, Box::new(q)));
+        }
     }
 }
 
-fn term_query(f: &Fields, t: &QueryTerm) -> Box<dyn TQuery> {
-    let exact: Box<dyn TQuery> =
-        Box::new(ConstScoreQuery::new(exact_query(f, &t.norm), EXACT_SCORE));
-    if t.words.is_empty() {
-        return exact;
+fn any_of(mut queries: Vec<Box<dyn TQuery>>) -> Box<dyn TQuery> {
+    if queries.len() == 1 {
+        return queries.pop().expect("one query");
     }
-    let word = |w: &String| -> Box<dyn TQuery> {
-        Box::new(TermQuery::new(
-            Term::from_field_text(f.words, w),
-            IndexRecordOption::WithFreqs,
-        ))
-    };
-    // BM25 over the term's words ranks the passages that match.
-    let bm25: Box<dyn TQuery> = Box::new(BooleanQuery::new(
-        t.words.iter().map(|w| (Occur::Should, word(w))).collect(),
-    ));
-    let gate: Box<dyn TQuery> = if t.quoted {
-        exact
-    } else {
-        let all_words = BooleanQuery::new(t.words.iter().map(|w| (Occur::Must, word(w))).collect());
-        Box::new(BooleanQuery::new(vec![
-            (Occur::Should, exact),
-            (
-                Occur::Should,
-                Box::new(ConstScoreQuery::new(Box::new(all_words), 0.0)),
-            ),
-        ]))
-    };
+    Box::new(BooleanQuery::new(
+        queries.into_iter().map(|q| (Occur::Should, q)).collect(),
+    ))
+}
+
+fn word_query(f: &Fields, w: &str) -> Box<dyn TQuery> {
+    Box::new(TermQuery::new(
+        Term::from_field_text(f.words, w),
+        IndexRecordOption::WithFreqs,
+    ))
+}
+
+/// A term: its exact string (or a regional variant's), or for a bare term all the words of
+/// one form; BM25 over the words ranks the passages that match.
+fn term_query(f: &Fields, t: &QueryTerm) -> Box<dyn TQuery> {
+    let mut gate: Vec<Box<dyn TQuery>> = Vec::new();
+    let mut words: Vec<&String> = Vec::new();
+    for (k, form) in t.forms.iter().enumerate() {
+        let score = if k == 0 { EXACT_SCORE } else { VARIANT_SCORE };
+        gate.push(Box::new(ConstScoreQuery::new(
+            exact_query(f.chars, &form.norm),
+            score,
+        )));
+        if !t.quoted && !form.words.is_empty() {
+            let all = form
+                .words
+                .iter()
+                .map(|w| (Occur::Must, word_query(f, w)))
+                .collect();
+            gate.push(Box::new(ConstScoreQuery::new(
+                Box::new(BooleanQuery::new(all)),
+                0.0,
+            )));
+        }
+        for w in &form.words {
+            if !words.contains(&w) {
+                words.push(w);
+            }
+        }
+    }
+    let gate = any_of(gate);
+    if words.is_empty() {
+        return gate;
+    }
+    let bm25 = any_of(words.into_iter().map(|w| word_query(f, w)).collect());
     Box::new(BooleanQuery::new(vec![
         (Occur::Must, gate),
         (Occur::Should, bm25),
@@ -155,66 +391,188 @@ fn term_query(f: &Fields, t: &QueryTerm) -> Box<dyn TQuery> {
 }
 
 /// Passages whose normalised text contains `norm`: consecutive character tokens.
-fn exact_query(f: &Fields, norm: &str) -> Box<dyn TQuery> {
-    let terms: Vec<Term> = norm
+fn exact_query(field: Field, norm: &str) -> Box<dyn TQuery> {
+    let mut terms: Vec<Term> = norm
         .chars()
-        .map(|c| Term::from_field_text(f.chars, c.encode_utf8(&mut [0; 4])))
+        .map(|c| Term::from_field_text(field, c.encode_utf8(&mut [0; 4])))
         .collect();
     if terms.len() == 1 {
-        let term = terms.into_iter().next().expect("one term");
+        let term = terms.pop().expect("one term");
         Box::new(TermQuery::new(term, IndexRecordOption::Basic))
     } else {
         Box::new(PhraseQuery::new(terms))
     }
 }
 
+/// A path glob as an anchored regular expression: `*` within a folder, `**` across folders,
+/// `?` one character. A glob without `/` may match in any folder.
+pub fn glob_regex(glob: &str) -> String {
+    let mut re = String::new();
+    if !glob.contains('/') {
+        re.push_str("(.*/)?");
+    }
+    let chars: Vec<char> = glob.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '*' if chars.get(i + 1) == Some(&'*') => {
+                re.push_str(".*");
+                i += 1;
+                if chars.get(i + 1) == Some(&'/') {
+                    // `**/` also matches no folder at all.
+                    re.push_str("/?");
+                    i += 1;
+                }
+            }
+            '*' => re.push_str("[^/]*"),
+            '?' => re.push_str("[^/]"),
+            c if c.is_alphanumeric() || c == '/' || c == '_' => re.push(c),
+            c => {
+                re.push('\\');
+                re.push(c);
+            }
+        }
+        i += 1;
+    }
+    re
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn terms(q: &str) -> Vec<(String, bool)> {
-        parse(q)
-            .unwrap()
-            .terms
-            .into_iter()
-            .map(|t| (t.norm, t.quoted))
+    fn norms(q: &Query) -> Vec<Vec<(String, bool)>> {
+        q.groups
+            .iter()
+            .map(|g| g.iter().map(|t| (t.norm().to_string(), t.quoted)).collect())
             .collect()
     }
 
     #[test]
     fn splits_terms_and_phrases() {
+        let q = parse("苹果  阿里巴巴\u{3000}\"開源 不是\" ５Ｋ瓶頸").unwrap();
         assert_eq!(
-            terms("苹果  阿里巴巴\u{3000}\"開源 不是\" ５Ｋ瓶頸"),
+            norms(&q),
             vec![
-                ("苹果".into(), false),
-                ("阿里巴巴".into(), false),
-                ("开源 不是".into(), true),
-                ("5k瓶颈".into(), false)
+                vec![("苹果".into(), false)],
+                vec![("阿里巴巴".into(), false)],
+                vec![("开源 不是".into(), true)],
+                vec![("5k瓶颈".into(), false)]
             ]
         );
+        // Chinese quotation marks quote too.
+        let q = parse("“开源不是慈善”").unwrap();
+        assert_eq!(norms(&q), vec![vec![("开源不是慈善".into(), true)]]);
     }
 
     #[test]
-    fn unbalanced_quote_runs_to_the_end() {
+    fn exclusions_or_and_filters() {
+        let q = parse("软件 OR 硬件 -广告 -\"付费 阅读\" source:00*.txt title:\"阿里 云\" ＯＲ")
+            .unwrap();
         assert_eq!(
-            terms("a \"b c"),
-            vec![("a".into(), false), ("b c".into(), true)]
+            norms(&q),
+            vec![vec![("软件".into(), false), ("硬件".into(), false)]]
         );
-        assert_eq!(terms("\"\" x"), vec![("x".into(), false)]);
+        let ex: Vec<_> = q.excluded.iter().map(|t| (t.norm(), t.quoted)).collect();
+        assert_eq!(ex, vec![("广告", false), ("付费 阅读", true)]);
+        assert_eq!(q.sources, vec!["00*.txt"]);
+        assert_eq!(q.titles, vec!["阿里 云"]);
+        // Lower-case `or` is a word.
+        assert_eq!(parse("a or b").unwrap().groups.len(), 3);
     }
 
     #[test]
-    fn empty_and_overlong_queries_are_refused() {
-        assert!(parse("").is_err());
+    fn lenient_reading_of_odd_input() {
+        let q = parse("a \"b c").unwrap();
+        assert_eq!(
+            norms(&q),
+            vec![vec![("a".into(), false)], vec![("b c".into(), true)]]
+        );
+        assert_eq!(
+            norms(&parse("\"\" x").unwrap()),
+            vec![vec![("x".into(), false)]]
+        );
+        assert_eq!(norms(&parse("-").unwrap()), vec![vec![("-".into(), false)]]);
+        assert_eq!(
+            norms(&parse("。。").unwrap()),
+            vec![vec![("。。".into(), false)]]
+        );
+        assert_eq!(
+            norms(&parse("OR x OR").unwrap()),
+            vec![vec![("x".into(), false)]]
+        );
+    }
+
+    #[test]
+    fn refused_queries_say_why() {
+        assert!(parse("").unwrap_err().to_string().contains("empty"));
         assert!(parse("  \"\" ").is_err());
+        assert!(
+            parse("-广告")
+                .unwrap_err()
+                .to_string()
+                .contains("nothing to search")
+        );
+        assert!(
+            parse("x source:")
+                .unwrap_err()
+                .to_string()
+                .contains("source:")
+        );
         let long = "字".repeat(MAX_QUERY_CHARS + 1);
         assert!(parse(&long).unwrap_err().to_string().contains("too long"));
+    }
+
+    #[test]
+    fn bare_terms_get_regional_variants_phrases_do_not() {
+        let q = parse("服务器 \"服务器\"").unwrap();
+        let forms: Vec<Vec<&str>> = q
+            .terms()
+            .map(|t| t.forms.iter().map(|f| f.norm.as_str()).collect())
+            .collect();
+        assert!(forms[0].contains(&"伺服器"));
+        assert_eq!(forms[1], vec!["服务器"]);
     }
 
     #[test]
     fn words_are_deduplicated() {
         let mut q = parse("瓶颈瓶颈").unwrap();
         q.segment(100, |w| u64::from(w == "瓶颈"));
-        assert_eq!(q.terms[0].words, vec!["瓶颈".to_string()]);
+        assert_eq!(q.groups[0][0].words(), ["瓶颈".to_string()]);
+    }
+
+    #[test]
+    fn globs() {
+        let m = |g: &str, s: &str| glob_matches(&glob_regex(g), s);
+        assert!(m("00*.txt", "001_a.txt"));
+        assert!(m("00*.txt", "sub/001_a.txt"));
+        assert!(!m("00*.txt", "001_a.md"));
+        assert!(m("notes/*.md", "notes/a.md"));
+        assert!(!m("notes/*.md", "notes/x/a.md"));
+        assert!(m("notes/**/*.md", "notes/x/y/a.md"));
+        assert!(m("notes/**/*.md", "notes/a.md"));
+        assert!(m("a+b (1).txt", "a+b (1).txt"));
+    }
+
+    /// Runs the regex as Tantivy does, on a one-document index holding `path`.
+    fn glob_matches(re: &str, path: &str) -> bool {
+        use tantivy::schema::{STRING, Schema};
+        use tantivy::{Index, TantivyDocument, collector::Count};
+        let mut b = Schema::builder();
+        let field = b.add_text_field("p", STRING);
+        let index = Index::create_in_ram(b.build());
+        let mut w = index.writer_with_num_threads(1, 15_000_000).unwrap();
+        let mut d = TantivyDocument::new();
+        d.add_text(field, path);
+        w.add_document(d).unwrap();
+        w.commit().unwrap();
+        let q = RegexQuery::from_pattern(re, field).unwrap();
+        index
+            .reader()
+            .unwrap()
+            .searcher()
+            .search(&q, &Count)
+            .unwrap()
+            == 1
     }
 }

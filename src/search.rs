@@ -1,17 +1,34 @@
 //! Running a query against the index: ranked passages with their citation and highlights.
+//!
+//! Two tiers: the strict query (every term matched), then, when it finds fewer hits than asked
+//! for and the query has bare terms, passages that cover most of the query's words. Every
+//! strict hit ranks above every partial one.
 
-use std::ops::Range;
+use std::collections::HashSet;
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 use tantivy::collector::TopDocs;
+use tantivy::query::Query as TQuery;
 use tantivy::schema::Value;
-use tantivy::{DocAddress, Index, ReloadPolicy, TantivyDocument};
+use tantivy::{DocAddress, Index, ReloadPolicy, TantivyDocument, Term};
 
-use crate::analysis::{self, Piece};
 use crate::index::{self, Fields};
 use crate::query::Query;
+use crate::rank;
+
+/// Candidates fetched beyond the page, so that reranking and ties at its edge are right.
+const MARGIN: usize = 50;
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MatchKind {
+    /// Every term of the query matched.
+    All,
+    /// Most of the query's words matched (a fill-up below the strict hits).
+    Partial,
+}
 
 /// One ranked passage.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -24,6 +41,10 @@ pub struct Hit {
     /// 1-based paragraph number in the file; 0 for a front matter line.
     pub paragraph: usize,
     pub score: f32,
+    #[serde(rename = "match")]
+    pub match_kind: MatchKind,
+    /// The passage's own words where a term matched only through a regional variant.
+    pub variant: Option<String>,
     pub title: Option<String>,
     pub date: Option<String>,
     /// The passage exactly as in the file, lines joined with `\n`.
@@ -68,137 +89,147 @@ impl Searcher {
     /// The best `limit` passages after skipping `offset`, best first; ties by file and line.
     pub fn search(&self, query: &Query, limit: usize, offset: usize) -> Result<Vec<Hit>> {
         let searcher = self.reader.searcher();
-        let mut query = query.clone();
         let words = self.fields.words;
+        let doc_freq = |w: &str| {
+            searcher
+                .doc_freq(&Term::from_field_text(words, w))
+                .unwrap_or(0)
+        };
         let total: u64 = searcher
             .segment_readers()
             .iter()
             .filter_map(|r| r.inverted_index(words).ok())
             .map(|ii| ii.total_num_tokens())
             .sum();
-        query.segment(total, |w| {
-            searcher
-                .doc_freq(&tantivy::Term::from_field_text(words, w))
-                .unwrap_or(0)
-        });
-        let query = &query;
-        let tq = query.to_tantivy(&self.fields);
-        // Fetch a margin beyond the page so that ties at its edge are ordered by file and line.
+        let mut query = query.clone();
+        query.segment(total, doc_freq);
+
         let want = offset + limit;
-        let top = searcher.search(&tq, &TopDocs::with_limit(want + 32).order_by_score())?;
+        let strict = self.tier(&searcher, &query, &*query.strict(&self.fields), want, None)?;
+        let mut hits: Vec<Hit> = strict.iter().map(|(_, h)| h.clone()).collect();
+        if hits.len() < want && query.can_relax() {
+            let n = searcher.num_docs() as f32;
+            let idf = |w: &str| {
+                let df = doc_freq(w) as f32;
+                (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+            };
+            let seen: HashSet<DocAddress> = strict.iter().map(|(a, _)| *a).collect();
+            let relaxed = query.relaxed(&self.fields);
+            let partial = self.tier(
+                &searcher,
+                &query,
+                &*relaxed,
+                want + seen.len(),
+                Some((&seen, &idf)),
+            )?;
+            hits.extend(partial.into_iter().map(|(_, h)| h));
+        }
+        Ok(hits.into_iter().skip(offset).take(limit).collect())
+    }
+
+    /// One tier of hits, reranked; `partial` gives the strict hits to skip and word weights.
+    #[allow(clippy::type_complexity)]
+    fn tier(
+        &self,
+        searcher: &tantivy::Searcher,
+        query: &Query,
+        tq: &dyn TQuery,
+        want: usize,
+        partial: Option<(&HashSet<DocAddress>, &dyn Fn(&str) -> f32)>,
+    ) -> Result<Vec<(DocAddress, Hit)>> {
+        let top = searcher.search(tq, &TopDocs::with_limit(want + MARGIN).order_by_score())?;
         let mut hits = Vec::with_capacity(top.len());
         for (score, addr) in top {
-            hits.push(self.hit(&searcher, addr, score, query)?);
+            if partial.is_some_and(|(seen, _)| seen.contains(&addr)) {
+                continue;
+            }
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            let stored = Stored::new(&self.fields, &doc);
+            let passage =
+                rank::Passage::new(&stored.text, &stored.visible(), stored.paragraph == 0);
+            if let Some((_, idf)) = partial
+                && rank::coverage(query, &passage, idf) < rank::MIN_COVERAGE
+            {
+                continue;
+            }
+            let found = rank::findings(query, &passage, stored.title.as_deref());
+            let kind = if partial.is_some() {
+                MatchKind::Partial
+            } else {
+                MatchKind::All
+            };
+            hits.push((addr, stored.into_hit(score + found.boost, kind, found)));
         }
-        hits.sort_by(|a, b| {
+        hits.sort_by(|(_, a), (_, b)| {
             b.score
                 .total_cmp(&a.score)
                 .then_with(|| a.source.cmp(&b.source))
                 .then_with(|| a.line_start.cmp(&b.line_start))
         });
-        Ok(hits.into_iter().skip(offset).take(limit).collect())
+        hits.truncate(want);
+        Ok(hits)
     }
+}
 
-    fn hit(&self, s: &tantivy::Searcher, addr: DocAddress, score: f32, q: &Query) -> Result<Hit> {
-        let doc: TantivyDocument = s.doc(addr)?;
-        let f = &self.fields;
-        let text_of = |field| {
+/// The stored fields of a passage.
+struct Stored {
+    source: String,
+    line_start: usize,
+    line_end: usize,
+    paragraph: usize,
+    text: String,
+    visible: String,
+    title: Option<String>,
+    date: Option<String>,
+}
+
+impl Stored {
+    fn new(f: &Fields, doc: &TantivyDocument) -> Stored {
+        let text = |field| {
             doc.get_first(field)
                 .and_then(|v| v.as_str())
                 .map(str::to_string)
         };
-        let num_of = |field| doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or(0) as usize;
-        let source = text_of(f.source).unwrap_or_default();
-        let text = text_of(f.text).unwrap_or_default();
-        let visible = index::decode_pieces(&text, &text_of(f.visible).unwrap_or_default());
-        let (line_start, line_end) = (num_of(f.line_start), num_of(f.line_end));
-        let paragraph = num_of(f.paragraph);
-        let id = if line_start == line_end {
-            format!("{source}#L{line_start}")
+        let num = |field| doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or(0) as usize;
+        Stored {
+            source: text(f.source).unwrap_or_default(),
+            line_start: num(f.line_start),
+            line_end: num(f.line_end),
+            paragraph: num(f.paragraph),
+            text: text(f.text).unwrap_or_default(),
+            visible: text(f.visible).unwrap_or_default(),
+            title: text(f.title),
+            date: text(f.date),
+        }
+    }
+
+    fn visible(&self) -> Vec<crate::analysis::Piece> {
+        index::decode_pieces(&self.text, &self.visible)
+    }
+
+    fn into_hit(self, score: f32, match_kind: MatchKind, found: rank::Findings) -> Hit {
+        let id = if self.line_start == self.line_end {
+            format!("{}#L{}", self.source, self.line_start)
         } else {
-            format!("{source}#L{line_start}-L{line_end}")
+            format!("{}#L{}-L{}", self.source, self.line_start, self.line_end)
         };
-        let highlights = highlights(&text, &visible, paragraph == 0, q)
-            .into_iter()
-            .map(|r| [r.start, r.end])
-            .collect();
-        Ok(Hit {
+        Hit {
             id,
-            source,
-            line_start,
-            line_end,
-            paragraph,
+            source: self.source,
+            line_start: self.line_start,
+            line_end: self.line_end,
+            paragraph: self.paragraph,
             score,
-            title: text_of(f.title),
-            date: text_of(f.date),
-            text,
-            highlights,
-        })
-    }
-}
-
-/// Byte ranges of `text` to highlight: each term where it occurs as a string (in the raw text,
-/// else in the visible text), else each of its words.
-pub fn highlights(
-    text: &str,
-    visible: &[Piece],
-    front_matter: bool,
-    q: &Query,
-) -> Vec<Range<usize>> {
-    let raw = if front_matter {
-        None
-    } else {
-        Some(analysis::normalize_mapped(text))
-    };
-    let vis = analysis::normalize_pieces(visible);
-    let mut out: Vec<Range<usize>> = Vec::new();
-    for t in &q.terms {
-        let mut found = false;
-        for n in raw.iter().chain(std::iter::once(&vis)) {
-            let hits = n.find_all(&t.norm);
-            if !hits.is_empty() {
-                out.extend(hits.into_iter().map(|h| n.orig_range(h)));
-                found = true;
-                break;
-            }
+            match_kind,
+            variant: found.variant,
+            title: self.title,
+            date: self.date,
+            text: self.text,
+            highlights: found
+                .highlights
+                .into_iter()
+                .map(|r| [r.start, r.end])
+                .collect(),
         }
-        if !found && !t.quoted {
-            for w in &t.words {
-                out.extend(vis.find_all(w).into_iter().map(|h| vis.orig_range(h)));
-            }
-        }
-    }
-    merge(out)
-}
-
-fn merge(mut ranges: Vec<Range<usize>>) -> Vec<Range<usize>> {
-    ranges.sort_by_key(|r| (r.start, r.end));
-    let mut out: Vec<Range<usize>> = Vec::new();
-    for r in ranges {
-        match out.last_mut() {
-            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
-            _ => out.push(r),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::query::parse;
-
-    #[test]
-    fn highlights_land_on_original_characters() {
-        let text = "突破「５Ｋ瓶頸」與5k瓶颈";
-        let q = parse("5k瓶颈").unwrap();
-        let got = highlights(text, &[Piece::verbatim(text, 0..text.len())], false, &q);
-        let spans: Vec<&str> = got.iter().map(|r| &text[r.clone()]).collect();
-        assert_eq!(spans, vec!["５Ｋ瓶頸", "5k瓶颈"]);
-    }
-
-    #[test]
-    fn merges_overlaps() {
-        assert_eq!(merge(vec![3..5, 0..2, 1..4, 7..8]), vec![0..5, 7..8]);
     }
 }

@@ -64,7 +64,7 @@ fn edits_additions_and_deletions_are_picked_up() {
     assert_eq!(hits[0]["title"], "新文件");
 
     std::fs::write(corpus.join("new.md"), "換了內容\n").unwrap();
-    let o = zhsearch(&dir, &["search", "独一无二的测试句子"]);
+    let o = zhsearch(&dir, &["search", "\"独一无二的测试句子\""]);
     assert_eq!(o.status.code(), Some(1), "old text is gone: {}", stdout(&o));
     assert!(stderr(&o).contains("1 changed"), "{}", stderr(&o));
     assert_eq!(
@@ -73,7 +73,7 @@ fn edits_additions_and_deletions_are_picked_up() {
     );
 
     std::fs::remove_file(corpus.join("new.md")).unwrap();
-    let o = zhsearch(&dir, &["search", "换了内容"]);
+    let o = zhsearch(&dir, &["search", "\"换了内容\""]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("1 removed"), "{}", stderr(&o));
 }

@@ -1,0 +1,292 @@
+//! What a query finds in one passage, beyond Tantivy's score: where it matches (highlights,
+//! and through which regional variant), how close its words stand, whether the title matches,
+//! and how much of the query a partial match covers.
+
+use std::ops::Range;
+
+use crate::analysis::{self, Normalized, Piece};
+use crate::query::{Query, QueryTerm};
+
+/// Score added for two consecutive query words right next to each other; less as they part.
+const PROXIMITY: f32 = 2.0;
+/// Score added for each term found in the document title.
+const TITLE: f32 = 3.0;
+/// Score added for a passage holding a term whole; runs of its characters count by the square
+/// of their length, so one long run beats several short ones.
+const COVER: f32 = 8.0;
+/// Terms longer than this (in characters) are not scanned for covered runs.
+const MAX_COVER_CHARS: usize = 64;
+/// Share of the query's word weight (IDF) a partial match must hold.
+pub const MIN_COVERAGE: f32 = 0.5;
+
+/// A passage as the ranking sees it: its normalised raw and visible text.
+pub struct Passage<'a> {
+    pub text: &'a str,
+    raw: Option<Normalized>,
+    vis: Normalized,
+}
+
+impl<'a> Passage<'a> {
+    /// `front_matter` passages are searched in their visible text (the value) only.
+    pub fn new(text: &'a str, visible: &[Piece], front_matter: bool) -> Passage<'a> {
+        Passage {
+            text,
+            raw: (!front_matter).then(|| analysis::normalize_mapped(text)),
+            vis: analysis::normalize_pieces(visible),
+        }
+    }
+
+    fn texts(&self) -> impl Iterator<Item = &Normalized> {
+        self.raw.iter().chain(std::iter::once(&self.vis))
+    }
+
+    /// Occurrences of `norm` as original byte ranges, in the raw text else the visible text.
+    fn find(&self, norm: &str) -> Vec<Range<usize>> {
+        for n in self.texts() {
+            let hits = n.find_all(norm);
+            if !hits.is_empty() {
+                return hits.into_iter().map(|h| n.orig_range(h)).collect();
+            }
+        }
+        Vec::new()
+    }
+
+    /// Which form of the term occurs as a string: its index in `t.forms`, and where.
+    fn form_match(&self, t: &QueryTerm) -> Option<(usize, Vec<Range<usize>>)> {
+        t.forms.iter().enumerate().find_map(|(k, form)| {
+            let hits = self.find(&form.norm);
+            (!hits.is_empty()).then_some((k, hits))
+        })
+    }
+
+    fn has_word(&self, w: &str) -> bool {
+        !self.vis.find_all(w).is_empty()
+    }
+}
+
+/// What the query finds in a passage.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Findings {
+    /// Byte ranges of the passage text, merged and sorted.
+    pub highlights: Vec<Range<usize>>,
+    /// The passage's own words for a term that matched only through a regional variant.
+    pub variant: Option<String>,
+    /// Score from proximity and title.
+    pub boost: f32,
+}
+
+pub fn findings(q: &Query, p: &Passage, title: Option<&str>) -> Findings {
+    let mut out = Findings::default();
+    let mut ranges = Vec::new();
+    for t in q.terms() {
+        match p.form_match(t) {
+            Some((k, hits)) => {
+                if k > 0 && out.variant.is_none() {
+                    out.variant = Some(p.text[hits[0].clone()].to_string());
+                }
+                ranges.extend(hits);
+            }
+            None if !t.quoted => {
+                for w in t.words() {
+                    ranges.extend(p.vis.find_all(w).into_iter().map(|h| p.vis.orig_range(h)));
+                }
+            }
+            None => {}
+        }
+    }
+    out.highlights = merge(ranges);
+    out.boost = proximity(q, p) + title_boost(q, title) + run_cover(q, p);
+    out
+}
+
+/// For each bare term, how much of it the passage holds in runs of at least two characters
+/// (Σ run² / length²): a question like 阿里云什么时候突破5k瓶颈 favours the passage with
+/// 阿里雲…突破5k瓶頸 over passages that only share its separate words.
+fn run_cover(q: &Query, p: &Passage) -> f32 {
+    let mut boost = 0.0;
+    for t in q.terms().filter(|t| !t.quoted) {
+        let best = t
+            .forms
+            .iter()
+            .map(|f| {
+                let chars: Vec<(usize, char)> = f.norm.char_indices().collect();
+                let n = chars.len();
+                if !(2..=MAX_COVER_CHARS).contains(&n) {
+                    return 0.0;
+                }
+                let byte = |i: usize| chars.get(i).map_or(f.norm.len(), |c| c.0);
+                let present = |a: usize, b: usize| {
+                    p.texts()
+                        .any(|t| t.text.contains(&f.norm[byte(a)..byte(b)]))
+                };
+                let (mut i, mut covered) = (0, 0);
+                while i + 1 < n {
+                    let mut j = i + 1;
+                    while j < n && present(i, j + 1) {
+                        j += 1;
+                    }
+                    if j - i >= 2 {
+                        covered += (j - i) * (j - i);
+                        i = j;
+                    } else {
+                        i += 1;
+                    }
+                }
+                covered as f32 / (n * n) as f32
+            })
+            .fold(0.0, f32::max);
+        boost += COVER * best;
+    }
+    boost
+}
+
+/// For each pair of query words that occur one after the other in the query (skipping the
+/// words the passage lacks), a boost that shrinks with the characters between them.
+fn proximity(q: &Query, p: &Passage) -> f32 {
+    let found: Vec<Vec<Range<usize>>> = q
+        .terms()
+        .flat_map(|t| t.words())
+        .map(|w| p.vis.find_all(w))
+        .filter(|hits| !hits.is_empty())
+        .collect();
+    let mut boost = 0.0;
+    for pair in found.windows(2) {
+        let gap = pair[0]
+            .iter()
+            .flat_map(|x| pair[1].iter().map(move |y| distance(x, y)))
+            .min();
+        if let Some(gap) = gap {
+            boost += PROXIMITY / (1.0 + gap as f32);
+        }
+    }
+    boost
+}
+
+fn distance(a: &Range<usize>, b: &Range<usize>) -> usize {
+    if a.end <= b.start {
+        b.start - a.end
+    } else if b.end <= a.start {
+        a.start - b.end
+    } else {
+        0
+    }
+}
+
+fn title_boost(q: &Query, title: Option<&str>) -> f32 {
+    let Some(title) = title else { return 0.0 };
+    let title = analysis::normalize(title);
+    let found = q
+        .terms()
+        .filter(|t| t.forms.iter().any(|f| title.contains(&f.norm)))
+        .count();
+    TITLE * found as f32
+}
+
+/// Share of the bare terms' word weight that the passage holds: a term found as a string
+/// (in any form) holds all of its words. `idf` gives a word's weight.
+pub fn coverage(q: &Query, p: &Passage, idf: impl Fn(&str) -> f32) -> f32 {
+    let mut total = 0.0;
+    let mut held = 0.0;
+    for group in &q.groups {
+        // A group counts as well as its best alternative.
+        let mut best = (0.0f32, 0.0f32);
+        for t in group.iter().filter(|t| !t.quoted) {
+            let weight: f32 = t.words().iter().map(|w| idf(w)).sum::<f32>().max(1e-3);
+            let have = if p.form_match(t).is_some() {
+                weight
+            } else {
+                t.words()
+                    .iter()
+                    .filter(|w| p.has_word(w))
+                    .map(|w| idf(w))
+                    .sum()
+            };
+            if best.0 == 0.0 || have / weight > best.1 / best.0 {
+                best = (weight, have);
+            }
+        }
+        total += best.0;
+        held += best.1;
+    }
+    if total == 0.0 { 1.0 } else { held / total }
+}
+
+fn merge(mut ranges: Vec<Range<usize>>) -> Vec<Range<usize>> {
+    ranges.sort_by_key(|r| (r.start, r.end));
+    let mut out: Vec<Range<usize>> = Vec::new();
+    for r in ranges {
+        match out.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::parse;
+
+    fn passage(text: &str) -> Passage<'_> {
+        Passage::new(text, &[Piece::verbatim(text, 0..text.len())], false)
+    }
+
+    fn segmented(q: &str, vocab: &[&str]) -> Query {
+        let mut q = parse(q).unwrap();
+        q.segment(1000, |w| u64::from(vocab.contains(&w)) * 10);
+        q
+    }
+
+    #[test]
+    fn highlights_land_on_original_characters() {
+        let text = "突破「５Ｋ瓶頸」與5k瓶颈";
+        let q = segmented("5k瓶颈", &["5k", "瓶颈"]);
+        let f = findings(&q, &passage(text), None);
+        let spans: Vec<&str> = f.highlights.iter().map(|r| &text[r.clone()]).collect();
+        assert_eq!(spans, vec!["５Ｋ瓶頸", "5k瓶颈"]);
+        assert_eq!(f.variant, None);
+    }
+
+    #[test]
+    fn a_variant_match_is_reported_in_the_passage_script() {
+        let text = "客戶包括位元組跳動。";
+        let q = segmented("字节跳动", &["字节", "跳动"]);
+        let f = findings(&q, &passage(text), None);
+        assert_eq!(f.variant.as_deref(), Some("位元組跳動"));
+    }
+
+    #[test]
+    fn close_words_and_title_matches_score_higher() {
+        let q = segmented("突破 瓶颈", &["突破", "瓶颈"]);
+        let near = findings(&q, &passage("终于突破瓶颈"), None).boost;
+        let far = findings(&q, &passage("突破了很多很多很多很多的瓶颈"), None).boost;
+        assert!(near > far && far > 0.0);
+        let titled = findings(&q, &passage("终于突破瓶颈"), Some("突破")).boost;
+        assert!(titled > near);
+    }
+
+    #[test]
+    fn coverage_weighs_words_by_idf() {
+        let q = segmented(
+            "阿里云什么时候突破",
+            &["阿里", "云", "什么", "时候", "突破"],
+        );
+        let idf = |w: &str| {
+            if w == "什么" || w == "时候" {
+                0.1
+            } else {
+                2.0
+            }
+        };
+        let most = coverage(&q, &passage("阿里雲終於突破"), idf);
+        let little = coverage(&q, &passage("什么时候"), idf);
+        assert!(most > MIN_COVERAGE, "{most}");
+        assert!(little < MIN_COVERAGE, "{little}");
+    }
+
+    #[test]
+    fn merges_overlaps() {
+        assert_eq!(merge(vec![3..5, 0..2, 1..4, 7..8]), vec![0..5, 7..8]);
+    }
+}
