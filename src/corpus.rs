@@ -277,9 +277,20 @@ fn yaml_scalar(line: &str) -> Option<(&str, Range<usize>)> {
     (end > start && !key.is_empty()).then_some((key, start..end))
 }
 
-/// Whether line `next` continues the hard-wrapped Markdown paragraph that `prev` is in.
+/// Display width from which a line may have been wrapped by an editor (CJK counts two).
+const WRAP_WIDTH: usize = 60;
+
+/// Whether line `next` continues the hard-wrapped Markdown paragraph that `prev` is in: the
+/// same Markdown paragraph, `prev` as wide as an editor wraps at, and not ending a sentence.
+/// Chinese writers often put one paragraph per line with no blank line between: those lines
+/// are short or end with 。！？, and stay apart.
 fn continues(prev: &LineMarkup, next: &LineMarkup, prev_text: &str) -> bool {
-    let same_paragraph = prev.paragraph.is_some() && prev.paragraph == next.paragraph;
+    let width: usize = prev_text
+        .chars()
+        .map(|c| if c.is_ascii() { 1 } else { 2 })
+        .sum();
+    let same_paragraph =
+        prev.paragraph.is_some() && prev.paragraph == next.paragraph && width >= WRAP_WIDTH;
     let hard_break = prev_text.ends_with("  ") || prev_text.ends_with('\\');
     let ends_sentence = prev_text.trim_end().ends_with([
         '。', '！', '？', '!', '?', '；', '：', '…', '」', '』', '”', '）', ')', ':',
@@ -341,19 +352,18 @@ mod tests {
 
     #[test]
     fn markdown_joins_hard_wrapped_lines_only() {
-        let doc = parse_document(
-            "d.md",
-            "這是一個被硬換行\n的段落。\n下一句獨立\n\n- 列表\n- 項目\n",
-        );
+        let wrapped = "這是一個在編輯器裡按八十列寬度被硬換行的很長的段落，第一行到這裡\n才結束。";
+        let text = format!("{wrapped}\n下一句獨立\n短行不接\n下一行\n\n- 列表\n- 項目\n");
+        let doc = parse_document("d.md", &text);
         let got: Vec<_> = doc
             .passages
             .iter()
             .map(|p| (p.line_start, p.line_end))
             .collect();
-        assert_eq!(got, vec![(1, 2), (3, 3), (5, 5), (6, 6)]);
-        assert_eq!(doc.passages[0].text, "這是一個被硬換行\n的段落。");
+        assert_eq!(got, vec![(1, 2), (3, 3), (4, 4), (5, 5), (7, 7), (8, 8)]);
+        assert_eq!(doc.passages[0].text, wrapped);
         // The same text in a .txt file keeps one passage per line.
-        let doc = parse_document("d.txt", "這是一個被硬換行\n的段落。\n");
+        let doc = parse_document("d.txt", wrapped);
         assert_eq!(doc.passages.len(), 2);
     }
 
