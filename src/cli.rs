@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
+use crate::cite::{self, QuoteMode, Script};
 use crate::index::{self, IndexBusy, UpdateOptions, UpdateReport};
-use crate::output;
+use crate::output::{self, CiteFormat};
 use crate::query;
 use crate::search::Searcher;
+use crate::show;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -71,8 +73,53 @@ pub enum Command {
         /// JSON Lines output, one hit per line
         #[arg(long)]
         json: bool,
+        /// Also show N paragraphs before and after each hit
+        #[arg(long, short = 'C', default_value_t = 0, value_name = "N")]
+        context: usize,
+    },
+    /// Quote the best passages ready to paste, with an attribution
+    #[command(after_help = CITE_HELP)]
+    Cite {
+        #[command(flatten)]
+        location: Location,
+        #[command(flatten)]
+        query: QueryArgs,
+        /// Number of citations
+        #[arg(long, short = 'n', default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=1000))]
+        limit: u64,
+        #[arg(long, value_enum, default_value = "markdown")]
+        format: CiteFormat,
+        /// Quote the sentence(s) holding the match, or the whole paragraph
+        #[arg(long, value_enum, default_value = "sentence")]
+        quote: QuoteMode,
+        /// Also give the quote converted to this script (labelled as converted)
+        #[arg(long, value_enum)]
+        to: Option<Script>,
+    },
+    /// Print lines of a corpus file, as cited (FILE:LINE, FILE:LINE-LINE or FILE#L57-L59)
+    Show {
+        #[command(flatten)]
+        location: Location,
+        /// FILE:LINE[-LINE], relative to the corpus
+        #[arg(value_name = "LOCATION")]
+        at: String,
+        /// Also show N paragraphs before and after
+        #[arg(long, short = 'C', default_value_t = 0, value_name = "N")]
+        context: usize,
+        /// One JSON object
+        #[arg(long)]
+        json: bool,
     },
 }
+
+const CITE_HELP: &str = "\
+Examples:
+  zhsearch cite 拿命换来的                    a block quote and — 《title》, file:line, ¶N
+  zhsearch cite '\"开源不是慈善\"' --format plain
+  zhsearch cite 拿命换来的 --to simplified    also the quote in Simplified (labelled)
+  zhsearch show 001_f0acb97a223aa501.txt:57  check a citation later
+
+The quote is always a verbatim slice of the source. Same query language as `search`.";
 
 /// The query and what narrows it, shared by the commands that search.
 #[derive(Args, Debug, Clone)]
@@ -145,11 +192,12 @@ pub fn run() -> Result<bool> {
             query,
             limit,
             json,
+            context,
         } => {
-            let parsed = query.parse()?;
-            refresh(&location)?;
-            let searcher = Searcher::open(&location.index)?;
-            let hits = searcher.search(&parsed, limit as usize, query.offset as usize)?;
+            let mut hits = run_query(&location, &query, limit)?;
+            if context > 0 {
+                add_context(&corpus_dir(&location), &mut hits, context)?;
+            }
             let mut out = anstream::stdout().lock();
             if json {
                 output::write_json(&mut out, &hits)?;
@@ -159,7 +207,69 @@ pub fn run() -> Result<bool> {
             out.flush()?;
             Ok(!hits.is_empty())
         }
+        Command::Cite {
+            location,
+            query,
+            limit,
+            format,
+            quote,
+            to,
+        } => {
+            let hits = run_query(&location, &query, limit)?;
+            let cited: Vec<_> = hits
+                .into_iter()
+                .map(|h| {
+                    let c = cite::cite(&h, quote, to);
+                    (h, c)
+                })
+                .collect();
+            let mut out = anstream::stdout().lock();
+            output::write_citations(&mut out, &cited, format)?;
+            out.flush()?;
+            Ok(!cited.is_empty())
+        }
+        Command::Show {
+            location,
+            at,
+            context,
+            json,
+        } => {
+            let loc = show::parse_location(&at)?;
+            let excerpt = show::excerpt(&corpus_dir(&location), &loc, context)?;
+            let mut out = anstream::stdout().lock();
+            output::write_excerpt(&mut out, &excerpt, json)?;
+            out.flush()?;
+            Ok(true)
+        }
     }
+}
+
+/// Parses the query, brings the index up to date and searches.
+fn run_query(
+    location: &Location,
+    query: &QueryArgs,
+    limit: u64,
+) -> Result<Vec<crate::search::Hit>> {
+    let parsed = query.parse()?;
+    refresh(location)?;
+    let searcher = Searcher::open(&location.index)?;
+    searcher.search(&parsed, limit as usize, query.offset as usize)
+}
+
+/// Fills in the paragraphs around each hit, reading each file once.
+fn add_context(corpus: &Path, hits: &mut [crate::search::Hit], n: usize) -> Result<()> {
+    let mut loaded: Vec<(String, show::LoadedDocument)> = Vec::new();
+    for hit in hits {
+        if !loaded.iter().any(|(s, _)| *s == hit.source) {
+            loaded.push((hit.source.clone(), show::load(corpus, &hit.source)?));
+        }
+        let (_, doc) = loaded
+            .iter()
+            .find(|(s, _)| *s == hit.source)
+            .expect("loaded");
+        (hit.context_before, hit.context_after) = doc.context(hit.line_start, hit.line_end, n);
+    }
+    Ok(())
 }
 
 /// `-软件` and `-"…"` are exclusions, not options (no option starts with a non-ASCII

@@ -30,7 +30,8 @@ pub struct SourceFile {
     pub mtime_ns: u64,
 }
 
-/// Metadata of a document, from its front matter (and its first heading for the title).
+/// Metadata of a document, from its front matter; the title falls back to the first heading,
+/// then to the file name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Meta {
     pub title: Option<String>,
@@ -188,6 +189,12 @@ pub fn parse_document(source: &str, content: &str) -> Document {
             .find(|m| m.heading && m.has_visible_text())
             .map(|m| joined_text(&m.pieces).trim().to_string());
     }
+    if meta.title.is_none() {
+        // Else the file name, without folders and extension.
+        let name = source.rsplit('/').next().unwrap_or(source);
+        let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
+        meta.title = Some(stem.to_string());
+    }
 
     let mut paragraph = 0;
     let mut i = 0;
@@ -234,6 +241,14 @@ pub fn parse_document(source: &str, content: &str) -> Document {
 pub fn is_markdown_name(source: &str) -> bool {
     let lower = source.to_ascii_lowercase();
     lower.ends_with(".md") || lower.ends_with(".markdown")
+}
+
+/// The lines of a file as an editor shows them (see [`normalize_line_ends`]).
+pub fn lines(content: &str) -> Vec<String> {
+    normalize_line_ends(content)
+        .split('\n')
+        .map(str::to_string)
+        .collect()
 }
 
 /// CRLF and lone CR become LF, so that line numbers are those an editor shows.
@@ -348,6 +363,8 @@ mod tests {
     fn title_falls_back_to_first_heading() {
         let doc = parse_document("c.md", "intro\n\n## 標題 **粗**\n");
         assert_eq!(doc.meta.title.as_deref(), Some("標題 粗"));
+        let doc = parse_document("dir/001_abc.txt", "沒有標題\n");
+        assert_eq!(doc.meta.title.as_deref(), Some("001_abc"));
     }
 
     #[test]

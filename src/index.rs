@@ -22,7 +22,7 @@ use crate::analysis::{self, Normalized, Piece};
 use crate::corpus::{self, Document, Passage, SourceFile};
 
 /// Bumped whenever the schema or the analysis changes in a way that needs a rebuild.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 const FORMAT: &str = "zhsearch-index";
 
 /// Handles to the fields of the schema.
@@ -38,6 +38,8 @@ pub struct Fields {
     /// Character tokens of the normalised title, for `title:` filters.
     pub title_chars: Field,
     pub date: Field,
+    pub author: Field,
+    pub url: Field,
     /// One token per normalised character, position = character index: exact substrings.
     pub chars: Field,
     /// jieba words of the visible text, position = character index: BM25 ranking.
@@ -61,6 +63,8 @@ impl Fields {
             title: f("title")?,
             title_chars: f("title_chars")?,
             date: f("date")?,
+            author: f("author")?,
+            url: f("url")?,
             chars: f("chars")?,
             words: f("words")?,
         })
@@ -82,6 +86,8 @@ pub fn schema() -> Schema {
     b.add_text_field("visible", STORED);
     b.add_text_field("title", STORED);
     b.add_text_field("date", STORED);
+    b.add_text_field("author", STORED);
+    b.add_text_field("url", STORED);
     b.add_text_field("title_chars", positions.clone());
     b.add_text_field("chars", positions.clone());
     b.add_text_field("words", positions);
@@ -457,8 +463,14 @@ fn passage_doc(f: &Fields, doc: &Document, p: &Passage) -> TantivyDocument {
         d.add_text(f.title, t);
         d.add_pre_tokenized_text(f.title_chars, char_tokens(&analysis::normalize_mapped(t)));
     }
-    if let Some(t) = &doc.meta.date {
-        d.add_text(f.date, t);
+    for (field, value) in [
+        (f.date, &doc.meta.date),
+        (f.author, &doc.meta.author),
+        (f.url, &doc.meta.url),
+    ] {
+        if let Some(v) = value {
+            d.add_text(field, v);
+        }
     }
     let visible = analysis::normalize_pieces(&p.visible);
     // The raw line is indexed too (except front matter keys), so that any string of the file

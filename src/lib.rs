@@ -8,6 +8,7 @@
 //! [`output`] (JSON Lines and human output). [`cli`] wires them to the command line.
 
 pub mod analysis;
+pub mod cite;
 pub mod cli;
 pub mod corpus;
 pub mod index;
@@ -17,3 +18,4 @@ pub mod query;
 pub mod rank;
 pub mod regional;
 pub mod search;
+pub mod show;

@@ -6,7 +6,9 @@ use std::ops::Range;
 use anstyle::{AnsiColor, Style};
 use anyhow::Result;
 
+use crate::cite::Citation;
 use crate::search::{Hit, MatchKind};
+use crate::show::{Excerpt, Neighbour};
 
 /// Longest passage shown whole in human output, in characters; longer ones are cropped
 /// around the first highlight.
@@ -17,6 +19,7 @@ const CROP_BEFORE: usize = 40;
 const CITE: Style = AnsiColor::Magenta.on_default();
 const META: Style = AnsiColor::Green.on_default();
 const MARK: Style = AnsiColor::Red.on_default().bold();
+const DIM: Style = Style::new().dimmed();
 
 /// One JSON object per hit, one per line.
 pub fn write_json(out: &mut impl Write, hits: &[Hit]) -> Result<()> {
@@ -47,6 +50,7 @@ pub fn write_human(out: &mut impl Write, hits: &[Hit]) -> Result<()> {
             write!(out, "  {META}[regional variant: {v}]{META:#}")?;
         }
         writeln!(out)?;
+        write_neighbours(out, &hit.context_before)?;
         let highlights: Vec<Range<usize>> = hit
             .highlights
             .iter()
@@ -71,8 +75,80 @@ pub fn write_human(out: &mut impl Write, hits: &[Hit]) -> Result<()> {
         if suffix {
             line.push('…');
         }
-        writeln!(out, "{line}\n")?;
+        writeln!(out, "{line}")?;
+        write_neighbours(out, &hit.context_after)?;
+        writeln!(out)?;
     }
+    Ok(())
+}
+
+/// Context paragraphs, dimmed, each with its line number.
+fn write_neighbours(out: &mut impl Write, neighbours: &[Neighbour]) -> Result<()> {
+    for n in neighbours {
+        writeln!(
+            out,
+            "{DIM}  {:>4} {}{DIM:#}",
+            n.line_start,
+            n.text.replace('\n', "\n       ")
+        )?;
+    }
+    Ok(())
+}
+
+/// Output formats of `cite`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CiteFormat {
+    Markdown,
+    Plain,
+    Json,
+}
+
+/// Citations, one per hit: paste-ready text, or the hit object with the citation in JSON.
+pub fn write_citations(
+    out: &mut impl Write,
+    cited: &[(Hit, Citation)],
+    format: CiteFormat,
+) -> Result<()> {
+    #[derive(serde::Serialize)]
+    struct JsonCitation<'a> {
+        #[serde(flatten)]
+        hit: &'a Hit,
+        #[serde(flatten)]
+        citation: &'a Citation,
+    }
+    for (i, (hit, citation)) in cited.iter().enumerate() {
+        match format {
+            CiteFormat::Json => {
+                serde_json::to_writer(&mut *out, &JsonCitation { hit, citation })?;
+                writeln!(out)?;
+            }
+            CiteFormat::Markdown => {
+                if i > 0 {
+                    writeln!(out)?;
+                }
+                writeln!(out, "{}", citation.markdown)?;
+            }
+            CiteFormat::Plain => writeln!(out, "{}", citation.plain)?,
+        }
+    }
+    Ok(())
+}
+
+/// `show`: context dimmed, the lines exactly as in the file, then the attribution.
+pub fn write_excerpt(out: &mut impl Write, excerpt: &Excerpt, json: bool) -> Result<()> {
+    if json {
+        serde_json::to_writer(&mut *out, excerpt)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    for n in &excerpt.context_before {
+        writeln!(out, "{DIM}{}{DIM:#}", n.text)?;
+    }
+    writeln!(out, "{}", excerpt.text)?;
+    for n in &excerpt.context_after {
+        writeln!(out, "{DIM}{}{DIM:#}", n.text)?;
+    }
+    writeln!(out, "\n{CITE}— {}{CITE:#}", excerpt.attribution)?;
     Ok(())
 }
 
@@ -127,9 +203,13 @@ mod tests {
             match_kind: MatchKind::Partial,
             variant: Some("軟體".into()),
             title: Some("標題".into()),
+            author: None,
             date: None,
+            url: None,
             text: text.into(),
             highlights,
+            context_before: Vec::new(),
+            context_after: Vec::new(),
         }
     }
 

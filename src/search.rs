@@ -17,6 +17,7 @@ use tantivy::{DocAddress, Index, ReloadPolicy, TantivyDocument, Term};
 use crate::index::{self, Fields};
 use crate::query::Query;
 use crate::rank;
+use crate::show::Neighbour;
 
 /// Candidates fetched beyond the page, so that reranking and ties at its edge are right.
 const MARGIN: usize = 50;
@@ -46,21 +47,24 @@ pub struct Hit {
     /// The passage's own words where a term matched only through a regional variant.
     pub variant: Option<String>,
     pub title: Option<String>,
+    pub author: Option<String>,
     pub date: Option<String>,
+    pub url: Option<String>,
     /// The passage exactly as in the file, lines joined with `\n`.
     pub text: String,
     /// Byte ranges of `text` that match the query.
     pub highlights: Vec<[usize; 2]>,
+    /// Paragraphs before and after, with `--context N`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub context_before: Vec<Neighbour>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub context_after: Vec<Neighbour>,
 }
 
 impl Hit {
     /// `file:57` or `file:57-59`.
     pub fn location(&self) -> String {
-        if self.line_start == self.line_end {
-            format!("{}:{}", self.source, self.line_start)
-        } else {
-            format!("{}:{}-{}", self.source, self.line_start, self.line_end)
-        }
+        crate::cite::location(&self.source, self.line_start, self.line_end)
     }
 }
 
@@ -180,7 +184,9 @@ struct Stored {
     text: String,
     visible: String,
     title: Option<String>,
+    author: Option<String>,
     date: Option<String>,
+    url: Option<String>,
 }
 
 impl Stored {
@@ -199,7 +205,9 @@ impl Stored {
             text: text(f.text).unwrap_or_default(),
             visible: text(f.visible).unwrap_or_default(),
             title: text(f.title),
+            author: text(f.author),
             date: text(f.date),
+            url: text(f.url),
         }
     }
 
@@ -223,13 +231,17 @@ impl Stored {
             match_kind,
             variant: found.variant,
             title: self.title,
+            author: self.author,
             date: self.date,
+            url: self.url,
             text: self.text,
             highlights: found
                 .highlights
                 .into_iter()
                 .map(|r| [r.start, r.end])
                 .collect(),
+            context_before: Vec::new(),
+            context_after: Vec::new(),
         }
     }
 }

@@ -1,0 +1,361 @@
+//! Citations for writing: the quote (the sentences holding the match, or the whole passage),
+//! always a verbatim slice of the source, and an attribution that leads back to the spot.
+
+use std::ops::Range;
+use std::sync::OnceLock;
+
+use ferrous_opencc::OpenCC;
+use ferrous_opencc::config::BuiltinConfig;
+use serde::Serialize;
+
+use crate::markup;
+use crate::search::Hit;
+
+/// How much of a passage to quote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum QuoteMode {
+    /// The sentence(s) holding the match.
+    Sentence,
+    /// The whole passage.
+    Paragraph,
+}
+
+/// A script to convert the quote to, besides the verbatim original.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Script {
+    Simplified,
+    Traditional,
+}
+
+/// Document metadata for the attribution line.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Source {
+    pub title: Option<String>,
+    pub author: Option<String>,
+    pub date: Option<String>,
+    pub url: Option<String>,
+    pub source: String,
+    pub line_start: usize,
+    pub line_end: usize,
+    /// The paragraph the lines start in (0: front matter), when they start in one.
+    pub paragraph: Option<usize>,
+}
+
+impl Source {
+    pub fn of_hit(hit: &Hit) -> Source {
+        Source {
+            title: hit.title.clone(),
+            author: hit.author.clone(),
+            date: hit.date.clone(),
+            url: hit.url.clone(),
+            source: hit.source.clone(),
+            line_start: hit.line_start,
+            line_end: hit.line_end,
+            paragraph: Some(hit.paragraph),
+        }
+    }
+
+    /// `作者, 《title》, date, file:57, ¶54, url`: whatever is known, in that order.
+    pub fn attribution(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(a) = &self.author {
+            parts.push(a.clone());
+        }
+        if let Some(t) = &self.title {
+            parts.push(format!("《{t}》"));
+        }
+        if let Some(d) = &self.date {
+            parts.push(d.clone());
+        }
+        parts.push(self.location());
+        match self.paragraph {
+            Some(0) => parts.push("front matter".into()),
+            Some(p) => parts.push(format!("¶{p}")),
+            None => {}
+        }
+        if let Some(u) = &self.url {
+            parts.push(u.clone());
+        }
+        parts.join(", ")
+    }
+
+    pub fn location(&self) -> String {
+        location(&self.source, self.line_start, self.line_end)
+    }
+}
+
+/// `file:57` or `file:57-59`: what `zhsearch show` takes.
+pub fn location(source: &str, line_start: usize, line_end: usize) -> String {
+    if line_start == line_end {
+        format!("{source}:{line_start}")
+    } else {
+        format!("{source}:{line_start}-{line_end}")
+    }
+}
+
+/// A quote ready to paste.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Citation {
+    /// Verbatim slice of the passage text.
+    pub quote: String,
+    /// Byte range of `quote` in the passage text.
+    pub quote_range: [usize; 2],
+    /// The quote converted to another script, when asked for.
+    pub converted: Option<Converted>,
+    pub attribution: String,
+    pub markdown: String,
+    pub plain: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Converted {
+    pub script: Script,
+    pub text: String,
+}
+
+impl Converted {
+    fn label(&self) -> &'static str {
+        match self.script {
+            Script::Simplified => "converted to Simplified by OpenCC, not the source's wording",
+            Script::Traditional => "converted to Traditional by OpenCC, not the source's wording",
+        }
+    }
+}
+
+pub fn cite(hit: &Hit, mode: QuoteMode, to: Option<Script>) -> Citation {
+    let highlights: Vec<Range<usize>> = hit.highlights.iter().map(|h| h[0]..h[1]).collect();
+    let range = match mode {
+        QuoteMode::Sentence => sentence_range(&hit.text, &highlights),
+        QuoteMode::Paragraph => visible_bounds(&hit.text),
+    };
+    let quote = hit.text[range.clone()].to_string();
+    let converted = to.map(|script| Converted {
+        script,
+        text: convert(script, &quote),
+    });
+    let attribution = Source::of_hit(hit).attribution();
+    let block = |q: &str| {
+        q.lines()
+            .map(|l| format!("> {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut markdown = format!("{}\n\n— {attribution}", block(&quote));
+    let mut plain = format!("“{quote}”（{attribution}）");
+    if let Some(c) = &converted {
+        markdown.push_str(&format!("\n\n{}\n\n({})", block(&c.text), c.label()));
+        plain.push_str(&format!("\n“{}”（{}）", c.text, c.label()));
+    }
+    Citation {
+        quote,
+        quote_range: [range.start, range.end],
+        converted,
+        attribution,
+        markdown,
+        plain,
+    }
+}
+
+fn convert(script: Script, s: &str) -> String {
+    static T2S: OnceLock<Option<OpenCC>> = OnceLock::new();
+    static S2T: OnceLock<Option<OpenCC>> = OnceLock::new();
+    let (cell, config) = match script {
+        Script::Simplified => (&T2S, BuiltinConfig::T2s),
+        Script::Traditional => (&S2T, BuiltinConfig::S2t),
+    };
+    match cell.get_or_init(|| OpenCC::from_config(config).ok()) {
+        Some(cc) => cc.convert(s),
+        None => s.to_string(),
+    }
+}
+
+/// Characters that end a sentence.
+fn is_terminator(c: char) -> bool {
+    matches!(c, '。' | '！' | '？' | '；' | '…' | '!' | '?' | ';' | '\n')
+}
+
+/// Closing marks that belong to the sentence they follow (`……」。` ends after `。`, and
+/// `重點。**` keeps its closing emphasis).
+fn is_closer(c: char) -> bool {
+    matches!(
+        c,
+        '」' | '』' | '”' | '’' | '）' | ')' | '】' | '》' | '"' | '\'' | '*' | '_' | '~' | '`'
+    )
+}
+
+/// Byte offsets where sentences start, including 0 and `text.len()`.
+fn sentence_starts(text: &str) -> Vec<usize> {
+    let mut starts = vec![0];
+    let mut chars = text.char_indices().peekable();
+    while let Some((_, c)) = chars.next() {
+        if !is_terminator(c) {
+            continue;
+        }
+        let mut end = None;
+        while let Some(&(i, next)) = chars.peek() {
+            if c != '\n' && (is_closer(next) || is_terminator(next) && next != '\n') {
+                chars.next();
+                continue;
+            }
+            end = Some(i);
+            break;
+        }
+        if let Some(e) = end
+            && e < text.len()
+        {
+            starts.push(e);
+        }
+    }
+    starts.push(text.len());
+    starts.dedup();
+    starts
+}
+
+/// The sentences holding the first to the last highlight, trimmed to the visible text (no
+/// heading or list marker); never narrower than the highlights.
+pub fn sentence_range(text: &str, highlights: &[Range<usize>]) -> Range<usize> {
+    let visible = visible_bounds(text);
+    let (Some(first), Some(last)) = (highlights.first(), highlights.last()) else {
+        return visible;
+    };
+    let starts = sentence_starts(text);
+    let start = starts
+        .iter()
+        .copied()
+        .filter(|&s| s <= first.start)
+        .max()
+        .unwrap_or(0);
+    let end = starts
+        .iter()
+        .copied()
+        .find(|&s| s >= last.end && s > start)
+        .unwrap_or(text.len());
+    let mut range = start.max(visible.start)..end.min(visible.end);
+    range = trim(text, range);
+    range.start.min(first.start)..range.end.max(last.end)
+}
+
+/// From the first to the last visible character of the passage (markup prefixes such as
+/// `## ` or `- ` left out), trimmed of white space.
+fn visible_bounds(text: &str) -> Range<usize> {
+    let lines = markup::visible_lines(text);
+    let pieces: Vec<&Range<usize>> = lines
+        .iter()
+        .flat_map(|l| l.pieces.iter().map(|p| &p.orig))
+        .collect();
+    let range = match (
+        pieces.iter().map(|r| r.start).min(),
+        pieces.iter().map(|r| r.end).max(),
+    ) {
+        (Some(s), Some(e)) if s < e => s..e,
+        _ => 0..text.len(),
+    };
+    trim(text, range)
+}
+
+fn trim(text: &str, r: Range<usize>) -> Range<usize> {
+    let slice = &text[r.clone()];
+    let start = r.start + (slice.len() - slice.trim_start().len());
+    let end = r.end - (slice.len() - slice.trim_end().len());
+    if start < end { start..end } else { r }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cut(text: &str, needle: &str) -> String {
+        let at = text.find(needle).unwrap();
+        let r = sentence_range(text, std::slice::from_ref(&(at..at + needle.len())));
+        text[r].to_string()
+    }
+
+    #[test]
+    fn quotes_the_sentence_holding_the_match() {
+        let t = "第一句話。第二句有目標，還有逗號！第三句。";
+        assert_eq!(cut(t, "目標"), "第二句有目標，還有逗號！");
+        // Closing marks stay with their sentence.
+        let t = "他說：「阿里雲是拿命換來的。」後來的事。";
+        assert_eq!(cut(t, "拿命"), "他說：「阿里雲是拿命換來的。」");
+        let t = "换句话说，**先修路。**再收费。";
+        assert_eq!(cut(t, "修路"), "换句话说，**先修路。**");
+    }
+
+    #[test]
+    fn no_punctuation_quotes_the_passage() {
+        let t = "  沒有標點的一整段文字 ";
+        assert_eq!(cut(t, "標點"), "沒有標點的一整段文字");
+    }
+
+    #[test]
+    fn a_match_across_two_sentences_quotes_both() {
+        let t = "前文。甲乙丙。丁戊己。後文。";
+        assert_eq!(cut(t, "丙。丁"), "甲乙丙。丁戊己。");
+    }
+
+    #[test]
+    fn markdown_markers_are_left_out() {
+        assert_eq!(cut("- 列表項目。第二句。", "項目"), "列表項目。");
+        assert_eq!(
+            cut("## 01 开源不是慈善，而是一盘大棋", "慈善"),
+            "01 开源不是慈善，而是一盘大棋"
+        );
+        assert_eq!(cut("> 引用的話", "引用"), "引用的話");
+    }
+
+    #[test]
+    fn never_splits_a_character_or_drops_the_match() {
+        let t = "𠀀𠀁。𠀂𠀃";
+        for i in t.char_indices().map(|(i, _)| i) {
+            let c = t[i..].chars().next().unwrap();
+            let r = sentence_range(t, std::slice::from_ref(&(i..i + c.len_utf8())));
+            assert!(t.is_char_boundary(r.start) && t.is_char_boundary(r.end));
+            assert!(r.start <= i && r.end >= i + c.len_utf8());
+        }
+    }
+
+    fn hit(text: &str, highlights: Vec<[usize; 2]>) -> Hit {
+        Hit {
+            id: "a.txt#L57".into(),
+            source: "a.txt".into(),
+            line_start: 57,
+            line_end: 57,
+            paragraph: 54,
+            score: 1.0,
+            match_kind: crate::search::MatchKind::All,
+            variant: None,
+            title: Some("標題".into()),
+            author: None,
+            date: Some("2025-02-13".into()),
+            url: None,
+            text: text.into(),
+            highlights,
+            context_before: Vec::new(),
+            context_after: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn formats_markdown_plain_and_converted() {
+        let text = "後來，感慨：「阿里雲是拿命換來的」。其他。";
+        let at = text.find("拿命").unwrap();
+        let c = cite(
+            &hit(text, vec![[at, at + 6]]),
+            QuoteMode::Sentence,
+            Some(Script::Simplified),
+        );
+        assert_eq!(c.quote, "後來，感慨：「阿里雲是拿命換來的」。");
+        assert_eq!(
+            c.markdown,
+            "> 後來，感慨：「阿里雲是拿命換來的」。\n\n— 《標題》, 2025-02-13, a.txt:57, ¶54\n\n> 后来，感慨：「阿里云是拿命换来的」。\n\n(converted to Simplified by OpenCC, not the source's wording)"
+        );
+        assert!(
+            c.plain
+                .starts_with("“後來，感慨：「阿里雲是拿命換來的」。”（《標題》")
+        );
+        let whole = cite(&hit(text, vec![[at, at + 6]]), QuoteMode::Paragraph, None);
+        assert_eq!(whole.quote, text);
+        assert!(whole.converted.is_none());
+    }
+}

@@ -1,0 +1,166 @@
+//! Citations: `cite`, `show`, `search --context`, and that every citation leads back.
+
+mod common;
+
+use common::{corpus_copy, repo_corpus, search, stderr, stdout, zhsearch};
+use zhsearch::cite::{QuoteMode, cite};
+use zhsearch::show::{excerpt, parse_location};
+
+/// The public judged queries of the evaluation kit, copied so the tests stand alone.
+const QUERIES: &[&str] = &[
+    "飞天",
+    "苹果 阿里巴巴 合作",
+    "\"让天下没有难做的生意\"",
+    "胡晓明",
+    "字节跳动",
+    "人工智慧",
+    "3800亿",
+    "262K",
+    "Qwen2.5-Max",
+    "IOE",
+    "３８００亿",
+    "５ｋ瓶颈",
+    "阿里云什么时候突破5k瓶颈",
+    "钉",
+    "拿命换来的",
+];
+
+#[test]
+fn cite_quotes_verbatim_and_attributes() {
+    let dir = corpus_copy("cite");
+    let o = zhsearch(&dir, &["cite", "拿命换来的", "--to", "simplified"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let first = out.split("\n\n—").next().unwrap();
+    assert!(first.starts_with("> "), "{out}");
+    assert!(first.contains("阿里雲是拿命換來的"), "{out}");
+    assert!(out.contains("001_f0acb97a223aa501.txt:57"), "{out}");
+    let converted = out
+        .lines()
+        .find(|l| l.contains("阿里云是拿命换来的"))
+        .expect("the converted quote");
+    assert!(converted.starts_with("> "));
+    assert!(out.contains("converted to Simplified"), "{out}");
+
+    let o = zhsearch(&dir, &["cite", "\"开源不是慈善\"", "--limit", "1"]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("《开源 Qwen3-Coder 是顶级 AI 阳谋，阿里的野心藏不住了》"),
+        "{out}"
+    );
+    assert!(out.contains("002_acabd706ace114ad.txt:"), "{out}");
+
+    let o = zhsearch(
+        &dir,
+        &["cite", "拿命换来的", "--format", "plain", "-n", "1"],
+    );
+    assert!(stdout(&o).starts_with("“"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("）"));
+
+    let o = zhsearch(
+        &dir,
+        &[
+            "cite",
+            "拿命换来的",
+            "--format",
+            "json",
+            "--quote",
+            "paragraph",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).lines().next().unwrap()).unwrap();
+    assert_eq!(v["quote"], v["text"]);
+    assert!(v["markdown"].as_str().unwrap().starts_with("> "));
+    assert_eq!(v["id"], "001_f0acb97a223aa501.txt#L57");
+}
+
+#[test]
+fn every_citation_of_every_judged_query_leads_back_to_its_quote() {
+    let corpus = repo_corpus();
+    let mut checked = 0;
+    for q in QUERIES {
+        for hit in search(q, 10) {
+            for mode in [QuoteMode::Sentence, QuoteMode::Paragraph] {
+                let c = cite(&hit, mode, None);
+                assert_eq!(&hit.text[c.quote_range[0]..c.quote_range[1]], c.quote);
+                let shown = excerpt(&corpus, &parse_location(&hit.id).unwrap(), 0).unwrap();
+                assert!(
+                    shown.text.contains(&c.quote),
+                    "{q}: show {} lacks {:?}",
+                    hit.id,
+                    c.quote
+                );
+                // Every highlight is inside the sentence quote.
+                if mode == QuoteMode::Sentence {
+                    for h in &hit.highlights {
+                        assert!(c.quote_range[0] <= h[0] && h[1] <= c.quote_range[1]);
+                    }
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "{checked}");
+}
+
+#[test]
+fn show_prints_lines_with_context_and_rejects_bad_locations() {
+    let dir = corpus_copy("show");
+    let o = zhsearch(
+        &dir,
+        &["show", "001_f0acb97a223aa501.txt:57", "--context", "1"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("為此,阿里雲召集了"), "{out}");
+    assert!(lines[1].starts_with("在服務器快要到頂"), "{out}");
+    assert_eq!(lines[2], "▲王堅與飛天紀念碑");
+    assert!(out.contains("— 《001_f0acb97a223aa501》, 001_f0acb97a223aa501.txt:57, ¶54"));
+
+    let o = zhsearch(
+        &dir,
+        &["show", "002_acabd706ace114ad.txt#L57-L59", "--json"],
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["line_start"], 57);
+    assert_eq!(v["text"].as_str().unwrap().split('\n').count(), 3);
+
+    for (at, needle) in [
+        ("001_f0acb97a223aa501.txt:900", "out of range"),
+        ("001_f0acb97a223aa501.txt:0", "out of range"),
+        ("nope.txt:1", "no file nope.txt"),
+        ("../etc/passwd:1", "relative to the corpus"),
+        ("001_f0acb97a223aa501.txt", "FILE:LINE"),
+    ] {
+        let o = zhsearch(&dir, &["show", at]);
+        assert_eq!(o.status.code(), Some(2), "{at}");
+        assert!(stderr(&o).contains(needle), "{at}: {}", stderr(&o));
+        assert_eq!(stderr(&o).trim_end().lines().count(), 1, "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn search_context_shows_neighbouring_paragraphs() {
+    let dir = corpus_copy("context");
+    let o = zhsearch(&dir, &["search", "\"拿命換來\"", "--json", "-C", "2"]);
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).lines().next().unwrap()).unwrap();
+    let before: Vec<u64> = v["context_before"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["line_start"].as_u64().unwrap())
+        .collect();
+    let after: Vec<u64> = v["context_after"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["line_start"].as_u64().unwrap())
+        .collect();
+    assert_eq!(before, vec![55, 56]);
+    // Line 58 is blank: the next paragraphs are on lines 59 and 60.
+    assert_eq!(after, vec![59, 60]);
+    // Without --context the fields are absent.
+    let o = zhsearch(&dir, &["search", "\"拿命換來\"", "--json"]);
+    assert!(!stdout(&o).contains("context_before"));
+}
