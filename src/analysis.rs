@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 use ferrous_opencc::OpenCC;
 use ferrous_opencc::config::BuiltinConfig;
 use jieba_rs::Jieba;
+use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::canonical_combining_class;
 
@@ -111,7 +112,18 @@ impl Normalized {
 
 /// Folds a string the way the index does: NFKC, lowercase, Traditional→Simplified.
 pub fn normalize(s: &str) -> String {
-    normalize_mapped(s).text
+    let mut folded = String::with_capacity(s.len());
+    fold_piece(s, |_, out| folded.extend(out));
+    t2s(&folded)
+}
+
+/// [`normalize`] of the concatenation of `pieces`, without the offset map.
+pub fn normalize_text(pieces: &[Piece]) -> String {
+    let mut folded = String::new();
+    for p in pieces {
+        fold_piece(&p.text, |_, out| folded.extend(out));
+    }
+    t2s(&folded)
 }
 
 /// Normalises `s` keeping the map back to its bytes.
@@ -181,11 +193,19 @@ fn fold_piece(text: &str, mut emit: impl FnMut(Range<usize>, &mut dyn Iterator<I
         }
         if c.is_ascii() && end == start + 1 {
             emit(start..end, &mut std::iter::once(c.to_ascii_lowercase()));
+        } else if end == start + c.len_utf8() && is_unified_han(c) {
+            // NFKC and lowercase leave unified ideographs alone: skip the work.
+            emit(start..end, &mut std::iter::once(c));
         } else {
             let mut out = text[start..end].nfkc().flat_map(char::to_lowercase);
             emit(start..end, &mut out);
         }
     }
+}
+
+/// CJK Unified Ideographs and Extension A (not the compatibility block, which NFKC maps).
+fn is_unified_han(c: char) -> bool {
+    matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}')
 }
 
 fn t2s(s: &str) -> String {
@@ -234,6 +254,87 @@ pub fn index_words(norm: &str) -> Vec<Word> {
             chars: t.start..t.end,
         })
         .collect()
+}
+
+/// Tantivy tokenizer of normalised text into characters, positioned by character index:
+/// a phrase query over it is an exact substring search.
+#[derive(Clone, Default)]
+pub struct CharTokenizer;
+
+pub struct CharTokenStream<'a> {
+    chars: std::str::CharIndices<'a>,
+    position: usize,
+    token: Token,
+}
+
+impl Tokenizer for CharTokenizer {
+    type TokenStream<'a> = CharTokenStream<'a>;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> CharTokenStream<'a> {
+        CharTokenStream {
+            chars: text.char_indices(),
+            position: usize::MAX,
+            token: Token::default(),
+        }
+    }
+}
+
+impl TokenStream for CharTokenStream<'_> {
+    fn advance(&mut self) -> bool {
+        let Some((at, c)) = self.chars.next() else {
+            return false;
+        };
+        self.position = self.position.wrapping_add(1);
+        self.token.text.clear();
+        self.token.text.push(c);
+        self.token.offset_from = at;
+        self.token.offset_to = at + c.len_utf8();
+        self.token.position = self.position;
+        self.token.position_length = 1;
+        true
+    }
+    fn token(&self) -> &Token {
+        &self.token
+    }
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.token
+    }
+}
+
+/// Tantivy tokenizer of normalised text into jieba words ([`index_words`]), positioned by the
+/// character index where each starts.
+#[derive(Clone, Default)]
+pub struct WordTokenizer;
+
+pub struct WordTokenStream {
+    words: std::vec::IntoIter<Word>,
+    token: Token,
+}
+
+impl Tokenizer for WordTokenizer {
+    type TokenStream<'a> = WordTokenStream;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> WordTokenStream {
+        WordTokenStream {
+            words: index_words(text).into_iter(),
+            token: Token::default(),
+        }
+    }
+}
+
+impl TokenStream for WordTokenStream {
+    fn advance(&mut self) -> bool {
+        let Some(w) = self.words.next() else {
+            return false;
+        };
+        self.token.position = w.chars.start;
+        self.token.text = w.text;
+        true
+    }
+    fn token(&self) -> &Token {
+        &self.token
+    }
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.token
+    }
 }
 
 /// Longest word looked up when segmenting a query, in characters.
@@ -364,6 +465,49 @@ mod tests {
         let n = normalize_mapped("釘釘釘");
         assert_eq!(n.find_all("钉钉"), vec![0..2, 1..3]);
         assert!(n.find_all("").is_empty());
+    }
+
+    #[test]
+    fn text_only_normalisation_agrees_with_the_mapped_one() {
+        for s in [
+            "５Ｋ瓶頸，Qwen2.5-Max",
+            "⼀㍻𠀀",
+            "Cafe\u{301}!",
+            "阿里雲穩",
+        ] {
+            assert_eq!(normalize(s), normalize_mapped(s).text);
+            let pieces = [Piece::verbatim(s, 0..s.len())];
+            assert_eq!(normalize_text(&pieces), normalize_pieces(&pieces).text);
+        }
+    }
+
+    #[test]
+    fn tokenizers_position_by_character() {
+        let mut chars = CharTokenizer;
+        let mut stream = chars.token_stream("5k瓶颈");
+        let mut got = Vec::new();
+        while stream.advance() {
+            got.push((stream.token().text.clone(), stream.token().position));
+        }
+        assert_eq!(
+            got,
+            vec![
+                ("5".into(), 0),
+                ("k".into(), 1),
+                ("瓶".into(), 2),
+                ("颈".into(), 3)
+            ]
+        );
+        let mut words = WordTokenizer;
+        let mut stream = words.token_stream("突破5k瓶颈");
+        let mut got = Vec::new();
+        while stream.advance() {
+            got.push((stream.token().text.clone(), stream.token().position));
+        }
+        assert_eq!(
+            got,
+            vec![("突破".into(), 0), ("5k".into(), 2), ("瓶颈".into(), 4)]
+        );
     }
 
     #[test]

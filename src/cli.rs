@@ -8,11 +8,12 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
 use crate::cite::{self, QuoteMode, Script};
-use crate::index::{self, IndexBusy, UpdateOptions, UpdateReport};
+use crate::index;
 use crate::output::{self, CiteFormat};
 use crate::query;
 use crate::search::Searcher;
 use crate::show;
+use crate::update::{self, IndexBusy, UpdateOptions, UpdateReport};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -171,7 +172,7 @@ pub fn run() -> Result<bool> {
             quiet,
         } => {
             let corpus = corpus_dir(&location);
-            let report = index::update(&corpus, &location.index, UpdateOptions { rebuild })?;
+            let report = update::update(&corpus, &location.index, UpdateOptions { rebuild })?;
             if !quiet {
                 print_skipped(&report);
                 let what = if report.is_noop() {
@@ -309,7 +310,7 @@ fn corpus_dir(location: &Location) -> PathBuf {
 /// process is writing the index, the search answers from its last commit.
 fn refresh(location: &Location) -> Result<()> {
     let corpus = corpus_dir(location);
-    match index::update(&corpus, &location.index, UpdateOptions::default()) {
+    match update::update(&corpus, &location.index, UpdateOptions::default()) {
         Ok(report) => {
             print_skipped(&report);
             if let Some(why) = &report.rebuilt {

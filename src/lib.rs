@@ -19,3 +19,4 @@ pub mod rank;
 pub mod regional;
 pub mod search;
 pub mod show;
+pub mod update;

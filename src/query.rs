@@ -101,6 +101,8 @@ pub struct Query {
     pub sources: Vec<String>,
     /// Normalised texts that the document title must contain (`title:`).
     pub titles: Vec<String>,
+    /// The files whose title matches `titles`, once the searcher has looked them up.
+    pub title_sources: Option<Vec<String>>,
 }
 
 /// A lexical item of the query string.
@@ -328,9 +330,24 @@ impl Query {
                 .collect();
             clauses.push((Occur::Must, any_of(globs)));
         }
-        for title in &self.titles {
-            let q = ConstScoreQuery::new(exact_query(f.title_chars, title), 0.0);
-            clauses.push((Occur::Must, Box::new(q)));
+        if let Some(sources) = &self.title_sources {
+            let files: Vec<Box<dyn TQuery>> = sources
+                .iter()
+                .map(|s| {
+                    let q = TermQuery::new(
+                        Term::from_field_text(f.source, s),
+                        IndexRecordOption::Basic,
+                    );
+                    Box::new(ConstScoreQuery::new(Box::new(q), 0.0)) as Box<dyn TQuery>
+                })
+                .collect();
+            // No file with such a title: nothing matches.
+            let filter = if files.is_empty() {
+                Box::new(tantivy::query::EmptyQuery) as Box<dyn TQuery>
+            } else {
+                any_of(files)
+            };
+            clauses.push((Occur::Must, filter));
         }
     }
 }
@@ -391,7 +408,7 @@ fn term_query(f: &Fields, t: &QueryTerm) -> Box<dyn TQuery> {
 }
 
 /// Passages whose normalised text contains `norm`: consecutive character tokens.
-fn exact_query(field: Field, norm: &str) -> Box<dyn TQuery> {
+pub fn exact_query(field: Field, norm: &str) -> Box<dyn TQuery> {
     let mut terms: Vec<Term> = norm
         .chars()
         .map(|c| Term::from_field_text(field, c.encode_utf8(&mut [0; 4])))

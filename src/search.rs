@@ -4,14 +4,14 @@
 //! for and the query has bare terms, passages that cover most of the query's words. Every
 //! strict hit ranks above every partial one.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use tantivy::collector::TopDocs;
-use tantivy::query::Query as TQuery;
-use tantivy::schema::Value;
+use tantivy::collector::{DocSetCollector, TopDocs};
+use tantivy::query::{BooleanQuery, Occur, Query as TQuery, TermQuery};
+use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{DocAddress, Index, ReloadPolicy, TantivyDocument, Term};
 
 use crate::index::{self, Fields};
@@ -107,6 +107,9 @@ impl Searcher {
             .sum();
         let mut query = query.clone();
         query.segment(total, doc_freq);
+        if !query.titles.is_empty() {
+            query.title_sources = Some(self.titled_sources(&searcher, &query.titles)?);
+        }
 
         let want = offset + limit;
         let strict = self.tier(&searcher, &query, &*query.strict(&self.fields), want, None)?;
@@ -143,12 +146,15 @@ impl Searcher {
     ) -> Result<Vec<(DocAddress, Hit)>> {
         let top = searcher.search(tq, &TopDocs::with_limit(want + MARGIN).order_by_score())?;
         let mut hits = Vec::with_capacity(top.len());
+        let mut metas: HashMap<String, FileMeta> = HashMap::new();
         for (score, addr) in top {
             if partial.is_some_and(|(seen, _)| seen.contains(&addr)) {
                 continue;
             }
             let doc: TantivyDocument = searcher.doc(addr)?;
-            let stored = Stored::new(&self.fields, &doc);
+            let source = text_of(&doc, self.fields.source).unwrap_or_default();
+            let meta = self.file_meta(searcher, &source, &mut metas)?;
+            let stored = Stored::new(&self.fields, &doc, meta);
             let passage =
                 rank::Passage::new(&stored.text, &stored.visible(), stored.paragraph == 0);
             if let Some((_, idf)) = partial
@@ -156,7 +162,7 @@ impl Searcher {
             {
                 continue;
             }
-            let found = rank::findings(query, &passage, stored.title.as_deref());
+            let found = rank::findings(query, &passage, stored.meta.title.as_deref());
             let kind = if partial.is_some() {
                 MatchKind::Partial
             } else {
@@ -175,6 +181,86 @@ impl Searcher {
     }
 }
 
+impl Searcher {
+    /// The metadata entry of file `source`, looked up once per search.
+    fn file_meta(
+        &self,
+        searcher: &tantivy::Searcher,
+        source: &str,
+        cache: &mut HashMap<String, FileMeta>,
+    ) -> Result<FileMeta> {
+        if let Some(m) = cache.get(source) {
+            return Ok(m.clone());
+        }
+        let f = &self.fields;
+        let q = BooleanQuery::new(vec![
+            (Occur::Must, term(f.source, source)),
+            (
+                Occur::Must,
+                Box::new(TermQuery::new(
+                    Term::from_field_u64(f.file, 1),
+                    IndexRecordOption::Basic,
+                )),
+            ),
+        ]);
+        let top = searcher.search(&q, &TopDocs::with_limit(1).order_by_score())?;
+        let meta = match top.first() {
+            Some((_, addr)) => {
+                let doc: TantivyDocument = searcher.doc(*addr)?;
+                FileMeta {
+                    title: text_of(&doc, f.title),
+                    author: text_of(&doc, f.author),
+                    date: text_of(&doc, f.date),
+                    url: text_of(&doc, f.url),
+                }
+            }
+            None => FileMeta::default(),
+        };
+        cache.insert(source.to_string(), meta.clone());
+        Ok(meta)
+    }
+
+    /// The files whose title contains every `title:` text of the query.
+    fn titled_sources(
+        &self,
+        searcher: &tantivy::Searcher,
+        titles: &[String],
+    ) -> Result<Vec<String>> {
+        let f = &self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = titles
+            .iter()
+            .map(|t| (Occur::Must, crate::query::exact_query(f.title_chars, t)))
+            .collect();
+        clauses.push((
+            Occur::Must,
+            Box::new(TermQuery::new(
+                Term::from_field_u64(f.file, 1),
+                IndexRecordOption::Basic,
+            )),
+        ));
+        let docs = searcher.search(&BooleanQuery::new(clauses), &DocSetCollector)?;
+        let mut sources = Vec::new();
+        for addr in docs {
+            let doc: TantivyDocument = searcher.doc(addr)?;
+            sources.extend(text_of(&doc, f.source));
+        }
+        Ok(sources)
+    }
+}
+
+fn term(field: tantivy::schema::Field, text: &str) -> Box<dyn TQuery> {
+    Box::new(TermQuery::new(
+        Term::from_field_text(field, text),
+        IndexRecordOption::Basic,
+    ))
+}
+
+fn text_of(doc: &TantivyDocument, field: tantivy::schema::Field) -> Option<String> {
+    doc.get_first(field)
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+}
+
 /// The stored fields of a passage.
 struct Stored {
     source: String,
@@ -182,7 +268,13 @@ struct Stored {
     line_end: usize,
     paragraph: usize,
     text: String,
-    visible: String,
+    visible: Option<String>,
+    meta: FileMeta,
+}
+
+/// Metadata of a file, from its index entry.
+#[derive(Debug, Clone, Default)]
+struct FileMeta {
     title: Option<String>,
     author: Option<String>,
     date: Option<String>,
@@ -190,29 +282,21 @@ struct Stored {
 }
 
 impl Stored {
-    fn new(f: &Fields, doc: &TantivyDocument) -> Stored {
-        let text = |field| {
-            doc.get_first(field)
-                .and_then(|v| v.as_str())
-                .map(str::to_string)
-        };
+    fn new(f: &Fields, doc: &TantivyDocument, meta: FileMeta) -> Stored {
         let num = |field| doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or(0) as usize;
         Stored {
-            source: text(f.source).unwrap_or_default(),
+            source: text_of(doc, f.source).unwrap_or_default(),
             line_start: num(f.line_start),
             line_end: num(f.line_end),
             paragraph: num(f.paragraph),
-            text: text(f.text).unwrap_or_default(),
-            visible: text(f.visible).unwrap_or_default(),
-            title: text(f.title),
-            author: text(f.author),
-            date: text(f.date),
-            url: text(f.url),
+            text: text_of(doc, f.text).unwrap_or_default(),
+            visible: text_of(doc, f.visible),
+            meta,
         }
     }
 
     fn visible(&self) -> Vec<crate::analysis::Piece> {
-        index::decode_pieces(&self.text, &self.visible)
+        index::stored_pieces(&self.text, self.visible.as_deref())
     }
 
     fn into_hit(self, score: f32, match_kind: MatchKind, found: rank::Findings) -> Hit {
@@ -230,10 +314,10 @@ impl Stored {
             score,
             match_kind,
             variant: found.variant,
-            title: self.title,
-            author: self.author,
-            date: self.date,
-            url: self.url,
+            title: self.meta.title,
+            author: self.meta.author,
+            date: self.meta.date,
+            url: self.meta.url,
             text: self.text,
             highlights: found
                 .highlights

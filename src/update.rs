@@ -1,0 +1,317 @@
+//! Keeping the index in step with the corpus: only added, changed and removed files are
+//! touched, files are streamed (read, analysed, added, dropped) on every core, and the list of
+//! indexed files travels in the commit payload, so it changes atomically with the index.
+//!
+//! A file whose size and modification time are unchanged is not read. Otherwise it is read and
+//! hashed; an unchanged hash (a touched file) costs no indexing.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use anyhow::{Context, Result, anyhow};
+use tantivy::{IndexWriter, TantivyDocument, Term};
+
+use crate::corpus::{self, SourceFile};
+use crate::index::{self, FORMAT, FileState, Manifest, SCHEMA_VERSION};
+
+/// Memory Tantivy may use for each indexing thread before it writes a segment.
+const WRITER_BUDGET_PER_THREAD: usize = 64 << 20;
+
+/// Another process holds the index's writer lock.
+#[derive(Debug)]
+pub struct IndexBusy(pub PathBuf);
+
+impl std::fmt::Display for IndexBusy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "another zhsearch process is writing the index in {}: wait for it to finish and try again",
+            self.0.display()
+        )
+    }
+}
+
+impl std::error::Error for IndexBusy {}
+
+/// Options for an update.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UpdateOptions {
+    /// Reindex every file even when nothing changed.
+    pub rebuild: bool,
+}
+
+/// What an update did.
+#[derive(Debug, Default, Clone)]
+pub struct UpdateReport {
+    pub added: usize,
+    pub changed: usize,
+    pub removed: usize,
+    pub unchanged: usize,
+    pub passages_added: usize,
+    pub bytes_read: u64,
+    pub skipped: Vec<(String, String)>,
+    /// Why everything was rebuilt, when it was.
+    pub rebuilt: Option<String>,
+}
+
+impl UpdateReport {
+    pub fn is_noop(&self) -> bool {
+        self.added + self.changed + self.removed == 0 && self.rebuilt.is_none()
+    }
+}
+
+impl std::fmt::Display for UpdateReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} added, {} changed, {} removed, {} unchanged ({} passages indexed)",
+            self.added, self.changed, self.removed, self.unchanged, self.passages_added
+        )
+    }
+}
+
+/// What happened to one file that had to be looked at.
+enum Outcome {
+    Unchanged(FileState),
+    Indexed {
+        state: FileState,
+        existed: bool,
+        passages: usize,
+    },
+    Skipped {
+        state: Option<FileState>,
+        existed: bool,
+        source: String,
+        why: String,
+    },
+}
+
+/// Brings the index in `dir` in step with `corpus_dir`.
+pub fn update(corpus_dir: &Path, dir: &Path, opts: UpdateOptions) -> Result<UpdateReport> {
+    let corpus_abs = std::fs::canonicalize(corpus_dir).with_context(|| {
+        format!(
+            "cannot read corpus folder {}: pass an existing folder with --corpus",
+            corpus_dir.display()
+        )
+    })?;
+    let files = corpus::list_files(&corpus_abs)?;
+    let opened = index::open_or_create(dir, opts.rebuild)?;
+    let mut report = UpdateReport::default();
+
+    let old: Vec<FileState> = match &opened.manifest {
+        _ if opened.reset.is_some() => {
+            report.rebuilt = opened.reset.clone();
+            Vec::new()
+        }
+        None => {
+            report.rebuilt = Some("no index yet".into());
+            Vec::new()
+        }
+        Some(m) if m.corpus != corpus_abs => {
+            report.rebuilt = Some(format!(
+                "the index was built from {}, not {}",
+                m.corpus.display(),
+                corpus_abs.display()
+            ));
+            Vec::new()
+        }
+        Some(_) if opts.rebuild => {
+            report.rebuilt = Some("--rebuild".into());
+            Vec::new()
+        }
+        Some(m) => m.files.clone(),
+    };
+    let previous = |source: &str| old.iter().find(|s| s.source == source);
+
+    // Files whose size and mtime match the manifest are not read at all.
+    let mut states: Vec<FileState> = Vec::new();
+    let mut todo: Vec<SourceFile> = Vec::new();
+    for f in &files {
+        match previous(&f.source) {
+            Some(p) if p.size == f.size && p.mtime_ns == f.mtime_ns => {
+                states.push(p.clone());
+                report.unchanged += 1;
+            }
+            _ => todo.push(f.clone()),
+        }
+    }
+    let removed: Vec<&FileState> = old
+        .iter()
+        .filter(|s| files.binary_search_by(|f| f.source.cmp(&s.source)).is_err())
+        .collect();
+    report.removed = removed.len();
+    let corpus_moved = opened
+        .manifest
+        .as_ref()
+        .is_none_or(|m| m.corpus != corpus_abs);
+    if todo.is_empty() && removed.is_empty() && report.rebuilt.is_none() && !corpus_moved {
+        return Ok(report);
+    }
+
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let mut writer: IndexWriter<TantivyDocument> = opened
+        .index
+        .writer_with_num_threads(threads, WRITER_BUDGET_PER_THREAD * threads)
+        .map_err(|e| match e {
+            tantivy::TantivyError::LockFailure(..) => anyhow!(IndexBusy(dir.to_path_buf())),
+            e => anyhow!(e).context(format!("cannot write the index in {}", dir.display())),
+        })?;
+    let fields = opened.fields;
+    if report.rebuilt.is_some() {
+        writer.delete_all_documents()?;
+    }
+    for s in &removed {
+        writer.delete_term(Term::from_field_text(fields.source, &s.source));
+    }
+
+    // Read, analyse and add files on every core; each file is dropped once added.
+    let next = AtomicUsize::new(0);
+    let outcomes: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
+    let bytes_read = AtomicUsize::new(0);
+    std::thread::scope(|scope| -> Result<()> {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| -> Result<()> {
+                    while let Some(file) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        let prev = previous(&file.source);
+                        let outcome = process(&writer, &fields, file, prev, &bytes_read)?;
+                        outcomes.lock().expect("outcomes lock").push(outcome);
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join()
+                .map_err(|_| anyhow!("an indexing thread panicked"))??;
+        }
+        Ok(())
+    })?;
+    report.bytes_read = bytes_read.into_inner() as u64;
+
+    for outcome in outcomes.into_inner().expect("outcomes lock") {
+        match outcome {
+            Outcome::Unchanged(state) => {
+                report.unchanged += 1;
+                states.push(state);
+            }
+            Outcome::Indexed {
+                state,
+                existed,
+                passages,
+            } => {
+                if existed {
+                    report.changed += 1;
+                } else {
+                    report.added += 1;
+                }
+                report.passages_added += passages;
+                states.push(state);
+            }
+            Outcome::Skipped {
+                state,
+                existed,
+                source,
+                why,
+            } => {
+                if existed {
+                    report.changed += 1;
+                } else {
+                    report.added += 1;
+                }
+                states.extend(state);
+                report.skipped.push((source, why));
+            }
+        }
+    }
+    states.sort_by(|a, b| a.source.cmp(&b.source));
+    report.skipped.sort();
+
+    let manifest = Manifest {
+        format: FORMAT.into(),
+        schema: SCHEMA_VERSION,
+        corpus: corpus_abs,
+        files: states,
+    };
+    let mut commit = writer.prepare_commit()?;
+    commit.set_payload(&serde_json::to_string(&manifest)?);
+    commit.commit()?;
+    writer.wait_merging_threads()?;
+    Ok(report)
+}
+
+/// Reads one file that may have changed; indexes it when its content did.
+fn process(
+    writer: &IndexWriter<TantivyDocument>,
+    fields: &index::Fields,
+    file: &SourceFile,
+    prev: Option<&FileState>,
+    bytes_read: &AtomicUsize,
+) -> Result<Outcome> {
+    let existed = prev.is_some();
+    let bytes = match std::fs::read(&file.path) {
+        Ok(b) => b,
+        Err(e) => {
+            // Vanished or unreadable since the listing: drop what the index had of it.
+            if existed {
+                writer.delete_term(Term::from_field_text(fields.source, &file.source));
+            }
+            // Remembered as skipped, so it is not tried again until it changes.
+            let why = format!("cannot read it ({e}); check that it exists and is readable");
+            return Ok(Outcome::Skipped {
+                state: Some(FileState {
+                    source: file.source.clone(),
+                    size: file.size,
+                    mtime_ns: file.mtime_ns,
+                    hash: String::new(),
+                    skipped: Some(why.clone()),
+                }),
+                existed,
+                source: file.source.clone(),
+                why,
+            });
+        }
+    };
+    bytes_read.fetch_add(bytes.len(), Ordering::Relaxed);
+    let hash = blake3::hash(&bytes).to_hex().to_string();
+    let mut state = FileState {
+        source: file.source.clone(),
+        size: file.size,
+        mtime_ns: file.mtime_ns,
+        hash,
+        skipped: None,
+    };
+    if let Some(p) = prev
+        && p.hash == state.hash
+    {
+        state.skipped = p.skipped.clone();
+        return Ok(Outcome::Unchanged(state));
+    }
+    if existed {
+        writer.delete_term(Term::from_field_text(fields.source, &file.source));
+    }
+    let text = match corpus::decode(&bytes, &file.path) {
+        Ok(t) => t,
+        Err(e) => {
+            let why = format!("{e:#}");
+            state.skipped = Some(why.clone());
+            return Ok(Outcome::Skipped {
+                state: Some(state),
+                existed,
+                source: file.source.clone(),
+                why,
+            });
+        }
+    };
+    drop(bytes);
+    let doc = corpus::parse_document(&file.source, &text);
+    for d in index::documents(fields, &doc) {
+        writer.add_document(d)?;
+    }
+    Ok(Outcome::Indexed {
+        state,
+        existed,
+        passages: doc.passages.len(),
+    })
+}
