@@ -329,6 +329,7 @@ mod tests {
             author: None,
             date: Some("2025-02-13".into()),
             url: None,
+            encoding: None,
             text: text.into(),
             highlights,
             context_before: Vec::new(),

@@ -130,19 +130,6 @@ pub fn list_files(corpus: &Path) -> Result<Vec<SourceFile>> {
     Ok(files)
 }
 
-/// Decodes the bytes of `path` as UTF-8 text (a BOM is dropped).
-pub fn decode(bytes: &[u8], path: &Path) -> Result<String> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    match String::from_utf8(bytes.to_vec()) {
-        Ok(s) => Ok(s),
-        Err(e) => bail!(
-            "{} is not valid UTF-8 (byte {}): save it as UTF-8 to index it",
-            path.display(),
-            e.utf8_error().valid_up_to()
-        ),
-    }
-}
-
 /// Splits a document into passages and metadata.
 pub fn parse_document(source: &str, content: &str) -> Document {
     let clean = normalize_line_ends(content);

@@ -19,7 +19,7 @@ use crate::analysis::{self, CharTokenizer, Piece, WordTokenizer};
 use crate::corpus::{Document, Passage};
 
 /// Bumped whenever the schema or the analysis changes in a way that needs a rebuild.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 pub const FORMAT: &str = "zhsearch-index";
 const CHARS_TOKENIZER: &str = "zh_chars";
 const WORDS_TOKENIZER: &str = "zh_words";
@@ -46,6 +46,8 @@ pub struct Fields {
     pub date: Field,
     pub author: Field,
     pub url: Field,
+    /// The encoding the file was read with.
+    pub encoding: Field,
 }
 
 impl Fields {
@@ -70,6 +72,7 @@ impl Fields {
             date: f("date")?,
             author: f("author")?,
             url: f("url")?,
+            encoding: f("encoding")?,
         })
     }
 }
@@ -103,6 +106,7 @@ pub fn schema() -> Schema {
     b.add_text_field("date", STORED);
     b.add_text_field("author", STORED);
     b.add_text_field("url", STORED);
+    b.add_text_field("encoding", STORED);
     b.build()
 }
 
@@ -118,6 +122,8 @@ pub struct FileState {
     pub size: u64,
     pub mtime_ns: u64,
     pub hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<String>,
     /// The file could not be read as text; it is not indexed until it changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
@@ -273,11 +279,12 @@ fn clear_dir(dir: &Path) -> Result<()> {
 }
 
 /// The index entries of a document: its metadata, then its passages.
-pub fn documents(f: &Fields, doc: &Document) -> Vec<TantivyDocument> {
+pub fn documents(f: &Fields, doc: &Document, encoding: &str) -> Vec<TantivyDocument> {
     let mut out = Vec::with_capacity(doc.passages.len() + 1);
     let mut meta = TantivyDocument::new();
     meta.add_u64(f.file, 1);
     meta.add_text(f.source, &doc.source);
+    meta.add_text(f.encoding, encoding);
     if let Some(t) = &doc.meta.title {
         meta.add_text(f.title, t);
         meta.add_text(f.title_chars, analysis::normalize(t));

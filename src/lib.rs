@@ -11,6 +11,7 @@ pub mod analysis;
 pub mod cite;
 pub mod cli;
 pub mod corpus;
+pub mod encoding;
 pub mod index;
 pub mod markup;
 pub mod output;

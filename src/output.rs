@@ -206,6 +206,7 @@ mod tests {
             author: None,
             date: None,
             url: None,
+            encoding: None,
             text: text.into(),
             highlights,
             context_before: Vec::new(),

@@ -50,6 +50,8 @@ pub struct Hit {
     pub author: Option<String>,
     pub date: Option<String>,
     pub url: Option<String>,
+    /// The encoding the file was read with (`UTF-8`, `gb18030`, `Big5`, `UTF-16LE`…).
+    pub encoding: Option<String>,
     /// The passage exactly as in the file, lines joined with `\n`.
     pub text: String,
     /// Byte ranges of `text` that match the query.
@@ -212,6 +214,7 @@ impl Searcher {
                     author: text_of(&doc, f.author),
                     date: text_of(&doc, f.date),
                     url: text_of(&doc, f.url),
+                    encoding: text_of(&doc, f.encoding),
                 }
             }
             None => FileMeta::default(),
@@ -279,6 +282,7 @@ struct FileMeta {
     author: Option<String>,
     date: Option<String>,
     url: Option<String>,
+    encoding: Option<String>,
 }
 
 impl Stored {
@@ -318,6 +322,7 @@ impl Stored {
             author: self.meta.author,
             date: self.meta.date,
             url: self.meta.url,
+            encoding: self.meta.encoding,
             text: self.text,
             highlights: found
                 .highlights

@@ -82,7 +82,9 @@ pub fn load(corpus_dir: &Path, source: &str) -> Result<LoadedDocument> {
         );
     }
     let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-    let text = corpus::decode(&bytes, &path)?;
+    let text = crate::encoding::decode(&bytes)
+        .map_err(|e| anyhow::anyhow!("cannot read {source}: {e}"))?
+        .text;
     Ok(LoadedDocument {
         doc: corpus::parse_document(source, &text),
         lines: corpus::lines(&text),

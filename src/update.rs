@@ -13,6 +13,7 @@ use anyhow::{Context, Result, anyhow};
 use tantivy::{IndexWriter, TantivyDocument, Term};
 
 use crate::corpus::{self, SourceFile};
+use crate::encoding;
 use crate::index::{self, FORMAT, FileState, Manifest, SCHEMA_VERSION};
 
 /// Memory Tantivy may use for each indexing thread before it writes a segment.
@@ -265,6 +266,7 @@ fn process(
                     size: file.size,
                     mtime_ns: file.mtime_ns,
                     hash: String::new(),
+                    encoding: None,
                     skipped: Some(why.clone()),
                 }),
                 existed,
@@ -280,21 +282,23 @@ fn process(
         size: file.size,
         mtime_ns: file.mtime_ns,
         hash,
+        encoding: None,
         skipped: None,
     };
     if let Some(p) = prev
         && p.hash == state.hash
     {
         state.skipped = p.skipped.clone();
+        state.encoding = p.encoding.clone();
         return Ok(Outcome::Unchanged(state));
     }
     if existed {
         writer.delete_term(Term::from_field_text(fields.source, &file.source));
     }
-    let text = match corpus::decode(&bytes, &file.path) {
-        Ok(t) => t,
+    let decoded = match encoding::decode(&bytes) {
+        Ok(d) => d,
         Err(e) => {
-            let why = format!("{e:#}");
+            let why = e.to_string();
             state.skipped = Some(why.clone());
             return Ok(Outcome::Skipped {
                 state: Some(state),
@@ -305,8 +309,9 @@ fn process(
         }
     };
     drop(bytes);
-    let doc = corpus::parse_document(&file.source, &text);
-    for d in index::documents(fields, &doc) {
+    state.encoding = Some(decoded.encoding.to_string());
+    let doc = corpus::parse_document(&file.source, &decoded.text);
+    for d in index::documents(fields, &doc, decoded.encoding) {
         writer.add_document(d)?;
     }
     Ok(Outcome::Indexed {
