@@ -322,6 +322,8 @@ mod tests {
             line_start: 57,
             line_end: 57,
             paragraph: 54,
+            column_start: None,
+            column_end: None,
             score: 1.0,
             match_kind: crate::search::MatchKind::All,
             variant: None,

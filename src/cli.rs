@@ -1,7 +1,7 @@
 //! Command-line flags and what each subcommand does with them.
 
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -46,6 +46,20 @@ pub struct Location {
     /// Folder of the index
     #[arg(long, global = true, value_name = "DIR", default_value = "index")]
     pub index: PathBuf,
+    /// File name extensions of documents, comma-separated [default: as the index remembers,
+    /// else txt,md,markdown]
+    #[arg(long, global = true, value_name = "EXT,...", value_delimiter = ',')]
+    pub ext: Option<Vec<String>>,
+}
+
+impl Location {
+    fn update_options(&self, rebuild: bool, progress: bool) -> UpdateOptions {
+        UpdateOptions {
+            rebuild,
+            extensions: self.ext.clone(),
+            progress,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -57,9 +71,12 @@ pub enum Command {
         /// Reindex every file
         #[arg(long)]
         rebuild: bool,
-        /// Print nothing but errors
+        /// Print nothing but errors (and no progress bar)
         #[arg(long, short)]
         quiet: bool,
+        /// List every file with the encoding it was read with, and the skipped ones
+        #[arg(long, short)]
+        verbose: bool,
     },
     /// Search the corpus (the index is built or updated first when needed)
     #[command(after_help = QUERY_HELP)]
@@ -170,9 +187,20 @@ pub fn run() -> Result<bool> {
             location,
             rebuild,
             quiet,
+            verbose,
         } => {
             let corpus = corpus_dir(&location);
-            let report = update::update(&corpus, &location.index, UpdateOptions { rebuild })?;
+            let options = location.update_options(rebuild, !quiet);
+            let report = update::update(&corpus, &location.index, options)?;
+            if verbose && let Some(m) = index::read_manifest(&location.index) {
+                for f in &m.files {
+                    match (&f.encoding, &f.skipped) {
+                        (_, Some(why)) => eprintln!("{}\tskipped: {why}", f.source),
+                        (Some(enc), None) => eprintln!("{}\t{enc}", f.source),
+                        (None, None) => eprintln!("{}", f.source),
+                    }
+                }
+            }
             if !quiet {
                 print_skipped(&report);
                 let what = if report.is_noop() {
@@ -310,7 +338,12 @@ fn corpus_dir(location: &Location) -> PathBuf {
 /// process is writing the index, the search answers from its last commit.
 fn refresh(location: &Location) -> Result<()> {
     let corpus = corpus_dir(location);
-    match update::update(&corpus, &location.index, UpdateOptions::default()) {
+    let progress = std::io::stderr().is_terminal();
+    match update::update(
+        &corpus,
+        &location.index,
+        location.update_options(false, progress),
+    ) {
         Ok(report) => {
             print_skipped(&report);
             if let Some(why) = &report.rebuilt {

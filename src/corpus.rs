@@ -16,8 +16,12 @@ use anyhow::{Context, Result, bail};
 use crate::analysis::Piece;
 use crate::markup::{self, LineMarkup};
 
-/// File name extensions read as documents.
+/// File name extensions read as documents unless told otherwise.
 pub const EXTENSIONS: &[&str] = &["txt", "md", "markdown"];
+
+pub fn default_extensions() -> Vec<String> {
+    EXTENSIONS.iter().map(|e| e.to_string()).collect()
+}
 
 /// A document file found under the corpus folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +55,8 @@ pub struct Passage {
     pub text: String,
     /// Visible text (markup removed), with byte ranges into `text`.
     pub visible: Vec<Piece>,
+    /// For a piece of a very long line: its first and last character columns (1-based).
+    pub columns: Option<(usize, usize)>,
 }
 
 impl Passage {
@@ -66,9 +72,10 @@ pub struct Document {
     pub passages: Vec<Passage>,
 }
 
-/// Lists the documents under `corpus`, sorted by path: hidden files and whatever the corpus's
-/// `.gitignore`/`.ignore` exclude are skipped, symbolic links are not followed.
-pub fn list_files(corpus: &Path) -> Result<Vec<SourceFile>> {
+/// Lists the documents under `corpus` (files with one of `extensions`), sorted by path: hidden
+/// files and whatever the corpus's `.gitignore`/`.ignore` exclude are skipped, symbolic links
+/// are not followed (so neither loops nor links out of the corpus are walked).
+pub fn list_files(corpus: &Path, extensions: &[String]) -> Result<Vec<SourceFile>> {
     let meta = fs::metadata(corpus).with_context(|| {
         format!(
             "cannot read corpus folder {}: pass an existing folder with --corpus",
@@ -100,7 +107,7 @@ pub fn list_files(corpus: &Path) -> Result<Vec<SourceFile>> {
         }
         let path = entry.path();
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-        if !EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(ext)) {
+        if !extensions.iter().any(|x| x.eq_ignore_ascii_case(ext)) {
             continue;
         }
         let Ok(rel) = path.strip_prefix(corpus) else {
@@ -161,6 +168,7 @@ pub fn parse_document(source: &str, content: &str) -> Document {
                     paragraph: 0,
                     text: line.to_string(),
                     visible: vec![Piece::verbatim(line, value)],
+                    columns: None,
                 });
             }
         }
@@ -209,13 +217,19 @@ pub fn parse_document(source: &str, content: &str) -> Document {
             visible.extend(m.pieces.iter().map(|p| p.shifted(start - body_start)));
         }
         paragraph += 1;
-        passages.push(Passage {
+        let passage = Passage {
             line_start: body_line + i + 1,
             line_end: body_line + j + 1,
             paragraph,
             text: clean[start..end].to_string(),
             visible,
-        });
+            columns: None,
+        };
+        if passage.text.len() > MAX_PASSAGE_CHARS && passage.line_start == passage.line_end {
+            passages.extend(split_long(passage));
+        } else {
+            passages.push(passage);
+        }
         i = j + 1;
     }
     Document {
@@ -223,6 +237,65 @@ pub fn parse_document(source: &str, content: &str) -> Document {
         meta,
         passages,
     }
+}
+
+/// Longest passage, in characters; a longer line (a page pasted as one line) is cut into
+/// passages of at most this size.
+pub const MAX_PASSAGE_CHARS: usize = 1000;
+
+/// Cuts a one-line passage into pieces of at most [`MAX_PASSAGE_CHARS`] characters, after
+/// the last sentence end in the second half of each window where there is one.
+fn split_long(p: Passage) -> Vec<Passage> {
+    let bounds: Vec<usize> = p
+        .text
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain(std::iter::once(p.text.len()))
+        .collect();
+    let n = bounds.len() - 1;
+    if n <= MAX_PASSAGE_CHARS {
+        return vec![p];
+    }
+    let mut out = Vec::new();
+    let mut a = 0;
+    while a < n {
+        let mut b = (a + MAX_PASSAGE_CHARS).min(n);
+        if b < n {
+            let window = &p.text[bounds[a + MAX_PASSAGE_CHARS / 2]..bounds[b]];
+            if let Some((at, c)) = window
+                .char_indices()
+                .rfind(|(_, c)| matches!(c, '。' | '！' | '？' | '；' | '!' | '?' | ';'))
+            {
+                let cut = bounds[a + MAX_PASSAGE_CHARS / 2] + at + c.len_utf8();
+                b = bounds.partition_point(|&x| x < cut);
+            }
+        }
+        let (start, end) = (bounds[a], bounds[b]);
+        let visible = p
+            .visible
+            .iter()
+            .filter(|v| v.orig.start < end && v.orig.end > start)
+            .map(|v| {
+                if v.verbatim {
+                    let r = v.orig.start.max(start)..v.orig.end.min(end);
+                    Piece::verbatim(&p.text, r).shifted(start)
+                } else {
+                    let r = v.orig.start.max(start)..v.orig.end.min(end);
+                    Piece::mapped(&v.text, r).shifted(start)
+                }
+            })
+            .collect();
+        out.push(Passage {
+            line_start: p.line_start,
+            line_end: p.line_end,
+            paragraph: p.paragraph,
+            text: p.text[start..end].to_string(),
+            visible,
+            columns: Some((a + 1, b)),
+        });
+        a = b;
+    }
+    out
 }
 
 pub fn is_markdown_name(source: &str) -> bool {
@@ -380,6 +453,39 @@ mod tests {
         assert_eq!(doc.passages.len(), 1);
         assert_eq!(doc.passages[0].line_start, 2);
         assert_eq!(doc.passages[0].text, "  <b>可見</b>");
+    }
+
+    #[test]
+    fn a_huge_line_becomes_bounded_passages_on_its_line() {
+        let sentence = "這是一個句子，內容重複。";
+        let line = sentence.repeat(20_000);
+        let doc = parse_document("long.txt", &format!("前一行\n{line}\n後一行\n"));
+        let long: Vec<&Passage> = doc.passages.iter().filter(|p| p.line_start == 2).collect();
+        assert!(long.len() > 200);
+        let mut expected_column = 1;
+        let mut rebuilt = String::new();
+        for p in &long {
+            let (c0, c1) = p.columns.unwrap();
+            assert_eq!(c0, expected_column);
+            assert_eq!(c1 - c0 + 1, p.text.chars().count());
+            assert!(p.text.chars().count() <= MAX_PASSAGE_CHARS);
+            assert!(p.text.ends_with('。'), "cut at a sentence end");
+            for v in &p.visible {
+                assert_eq!(&p.text[v.orig.clone()], v.text);
+            }
+            expected_column = c1 + 1;
+            rebuilt.push_str(&p.text);
+        }
+        assert_eq!(rebuilt, line);
+        assert_eq!(doc.passages.last().unwrap().line_start, 3);
+        // No sentence end at all: cut at the size limit.
+        let doc = parse_document("x.txt", &"字".repeat(2500));
+        let sizes: Vec<usize> = doc
+            .passages
+            .iter()
+            .map(|p| p.text.chars().count())
+            .collect();
+        assert_eq!(sizes, vec![1000, 1000, 500]);
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::analysis::{self, CharTokenizer, Piece, WordTokenizer};
 use crate::corpus::{Document, Passage};
 
 /// Bumped whenever the schema or the analysis changes in a way that needs a rebuild.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 pub const FORMAT: &str = "zhsearch-index";
 const CHARS_TOKENIZER: &str = "zh_chars";
 const WORDS_TOKENIZER: &str = "zh_words";
@@ -33,6 +33,9 @@ pub struct Fields {
     pub line_start: Field,
     pub line_end: Field,
     pub paragraph: Field,
+    /// Character columns of a piece of a very long line (absent otherwise).
+    pub column_start: Field,
+    pub column_end: Field,
     pub text: Field,
     /// Visible pieces, stored only when markup makes them differ from `text`.
     pub visible: Field,
@@ -63,6 +66,8 @@ impl Fields {
             line_start: f("line_start")?,
             line_end: f("line_end")?,
             paragraph: f("paragraph")?,
+            column_start: f("column_start")?,
+            column_end: f("column_end")?,
             text: f("text")?,
             visible: f("visible")?,
             chars: f("chars")?,
@@ -97,6 +102,8 @@ pub fn schema() -> Schema {
     b.add_u64_field("line_start", STORED);
     b.add_u64_field("line_end", STORED);
     b.add_u64_field("paragraph", STORED);
+    b.add_u64_field("column_start", STORED);
+    b.add_u64_field("column_end", STORED);
     b.add_text_field("text", STORED);
     b.add_text_field("visible", STORED);
     b.add_text_field("chars", chars.clone());
@@ -135,6 +142,9 @@ pub struct Manifest {
     pub format: String,
     pub schema: u32,
     pub corpus: PathBuf,
+    /// File name extensions read as documents.
+    #[serde(default = "crate::corpus::default_extensions")]
+    pub extensions: Vec<String>,
     pub files: Vec<FileState>,
 }
 
@@ -310,6 +320,10 @@ fn passage_doc(f: &Fields, source: &str, p: &Passage) -> TantivyDocument {
     d.add_u64(f.line_start, p.line_start as u64);
     d.add_u64(f.line_end, p.line_end as u64);
     d.add_u64(f.paragraph, p.paragraph as u64);
+    if let Some((c0, c1)) = p.columns {
+        d.add_u64(f.column_start, c0 as u64);
+        d.add_u64(f.column_end, c1 as u64);
+    }
     d.add_text(f.text, &p.text);
     let whole = p.visible.len() == 1 && p.visible[0] == Piece::verbatim(&p.text, 0..p.text.len());
     let visible = if whole {

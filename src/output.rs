@@ -199,6 +199,8 @@ mod tests {
             line_start: 3,
             line_end: 3,
             paragraph: 2,
+            column_start: None,
+            column_end: None,
             score: 1.0,
             match_kind: MatchKind::Partial,
             variant: Some("軟體".into()),

@@ -41,6 +41,11 @@ pub struct Hit {
     pub line_end: usize,
     /// 1-based paragraph number in the file; 0 for a front matter line.
     pub paragraph: usize,
+    /// For a piece of a very long line: its first and last character columns (1-based).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column_start: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column_end: Option<usize>,
     pub score: f32,
     #[serde(rename = "match")]
     pub match_kind: MatchKind,
@@ -270,6 +275,7 @@ struct Stored {
     line_start: usize,
     line_end: usize,
     paragraph: usize,
+    columns: Option<(usize, usize)>,
     text: String,
     visible: Option<String>,
     meta: FileMeta,
@@ -287,8 +293,14 @@ struct FileMeta {
 
 impl Stored {
     fn new(f: &Fields, doc: &TantivyDocument, meta: FileMeta) -> Stored {
-        let num = |field| doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or(0) as usize;
+        let opt = |field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_u64())
+                .map(|v| v as usize)
+        };
+        let num = |field| opt(field).unwrap_or(0);
         Stored {
+            columns: opt(f.column_start).zip(opt(f.column_end)),
             source: text_of(doc, f.source).unwrap_or_default(),
             line_start: num(f.line_start),
             line_end: num(f.line_end),
@@ -315,6 +327,8 @@ impl Stored {
             line_start: self.line_start,
             line_end: self.line_end,
             paragraph: self.paragraph,
+            column_start: self.columns.map(|c| c.0),
+            column_end: self.columns.map(|c| c.1),
             score,
             match_kind,
             variant: found.variant,

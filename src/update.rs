@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tantivy::{IndexWriter, TantivyDocument, Term};
 
 use crate::corpus::{self, SourceFile};
@@ -36,10 +37,15 @@ impl std::fmt::Display for IndexBusy {
 impl std::error::Error for IndexBusy {}
 
 /// Options for an update.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct UpdateOptions {
     /// Reindex every file even when nothing changed.
     pub rebuild: bool,
+    /// File name extensions of documents [default: as the index remembers, else
+    /// `txt, md, markdown`].
+    pub extensions: Option<Vec<String>>,
+    /// Draw a progress bar on stderr (only when it is a terminal).
+    pub progress: bool,
 }
 
 /// What an update did.
@@ -96,8 +102,23 @@ pub fn update(corpus_dir: &Path, dir: &Path, opts: UpdateOptions) -> Result<Upda
             corpus_dir.display()
         )
     })?;
-    let files = corpus::list_files(&corpus_abs)?;
     let opened = index::open_or_create(dir, opts.rebuild)?;
+    let extensions: Vec<String> = opts
+        .extensions
+        .clone()
+        .or_else(|| opened.manifest.as_ref().map(|m| m.extensions.clone()))
+        .unwrap_or_else(corpus::default_extensions)
+        .into_iter()
+        .map(|e| e.trim_start_matches('.').to_ascii_lowercase())
+        .collect();
+    let files = corpus::list_files(&corpus_abs, &extensions)?;
+    if files.is_empty() {
+        bail!(
+            "there are no documents (.{}) in the corpus {}: add some, or pass --corpus or --ext",
+            extensions.join(", ."),
+            corpus_abs.display()
+        );
+    }
     let mut report = UpdateReport::default();
 
     let old: Vec<FileState> = match &opened.manifest {
@@ -142,13 +163,14 @@ pub fn update(corpus_dir: &Path, dir: &Path, opts: UpdateOptions) -> Result<Upda
         .filter(|s| files.binary_search_by(|f| f.source.cmp(&s.source)).is_err())
         .collect();
     report.removed = removed.len();
-    let corpus_moved = opened
+    let manifest_moved = opened
         .manifest
         .as_ref()
-        .is_none_or(|m| m.corpus != corpus_abs);
-    if todo.is_empty() && removed.is_empty() && report.rebuilt.is_none() && !corpus_moved {
+        .is_none_or(|m| m.corpus != corpus_abs || m.extensions != extensions);
+    if todo.is_empty() && removed.is_empty() && report.rebuilt.is_none() && !manifest_moved {
         return Ok(report);
     }
+    let progress = progress_bar(opts.progress, &todo);
 
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     let mut writer: IndexWriter<TantivyDocument> = opened
@@ -178,6 +200,7 @@ pub fn update(corpus_dir: &Path, dir: &Path, opts: UpdateOptions) -> Result<Upda
                         let prev = previous(&file.source);
                         let outcome = process(&writer, &fields, file, prev, &bytes_read)?;
                         outcomes.lock().expect("outcomes lock").push(outcome);
+                        progress.inc(file.size);
                     }
                     Ok(())
                 })
@@ -190,6 +213,7 @@ pub fn update(corpus_dir: &Path, dir: &Path, opts: UpdateOptions) -> Result<Upda
         Ok(())
     })?;
     report.bytes_read = bytes_read.into_inner() as u64;
+    progress.set_message("committing");
 
     for outcome in outcomes.into_inner().expect("outcomes lock") {
         match outcome {
@@ -233,13 +257,33 @@ pub fn update(corpus_dir: &Path, dir: &Path, opts: UpdateOptions) -> Result<Upda
         format: FORMAT.into(),
         schema: SCHEMA_VERSION,
         corpus: corpus_abs,
+        extensions,
         files: states,
     };
     let mut commit = writer.prepare_commit()?;
     commit.set_payload(&serde_json::to_string(&manifest)?);
     commit.commit()?;
     writer.wait_merging_threads()?;
+    progress.finish_and_clear();
     Ok(report)
+}
+
+/// Files and MB done, rate and ETA, on stderr; indicatif draws nothing when stderr is not a
+/// terminal.
+fn progress_bar(enabled: bool, todo: &[SourceFile]) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let total: u64 = todo.iter().map(|f| f.size).sum();
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template(
+        "{spinner} indexing [{bar:30}] {binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, ETA {eta}) {msg}",
+    )
+    .map(|s| s.progress_chars("=> "))
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_message(format!("{} files", todo.len()));
+    bar
 }
 
 /// Reads one file that may have changed; indexes it when its content did.
