@@ -280,8 +280,10 @@ fn run_query(
     limit: u64,
 ) -> Result<Vec<crate::search::Hit>> {
     let parsed = query.parse()?;
-    refresh(location)?;
-    let searcher = Searcher::open(&location.index)?;
+    let searcher = match refresh(location)? {
+        Some(index) => Searcher::new(index)?,
+        None => Searcher::open(&location.index)?,
+    };
     searcher.search(&parsed, limit as usize, query.offset as usize)
 }
 
@@ -336,7 +338,7 @@ fn corpus_dir(location: &Location) -> PathBuf {
 
 /// Brings the index up to date before a search, saying on stderr what was done. When another
 /// process is writing the index, the search answers from its last commit.
-fn refresh(location: &Location) -> Result<()> {
+fn refresh(location: &Location) -> Result<Option<tantivy::Index>> {
     let corpus = corpus_dir(location);
     let progress = std::io::stderr().is_terminal();
     match update::update(
@@ -355,11 +357,11 @@ fn refresh(location: &Location) -> Result<()> {
             } else if !report.is_noop() {
                 eprintln!("zhsearch: the corpus changed; index updated: {report}");
             }
-            Ok(())
+            Ok(report.index)
         }
         Err(e) if e.downcast_ref::<IndexBusy>().is_some() && has_index(&location.index) => {
             eprintln!("zhsearch: warning: {e}; searching its last committed state");
-            Ok(())
+            Ok(None)
         }
         Err(e) => Err(e),
     }

@@ -252,7 +252,7 @@ fn create(dir: &Path, reset: Option<String>) -> Result<Opened> {
     // only for the few hits shown.
     let settings = IndexSettings {
         docstore_compression: Compressor::Zstd(ZstdCompressor::default()),
-        docstore_blocksize: 32 * 1024,
+        docstore_blocksize: 16 * 1024,
         ..IndexSettings::default()
     };
     let index = Index::builder()

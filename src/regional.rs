@@ -18,32 +18,25 @@ const MAX_WINDOW: usize = 4;
 /// At most this many variants per term.
 const MAX_VARIANTS: usize = 6;
 
-/// Conversion chains: mainland → Taiwan, Taiwan → mainland (from Traditional input, and from
-/// Taiwan words typed in Simplified characters such as 软体), mainland ↔ Hong Kong.
-fn chains() -> &'static [Vec<OpenCC>] {
+/// The OpenCC configurations used, built once per process (a few milliseconds).
+fn converters() -> &'static [Option<OpenCC>; 4] {
     use BuiltinConfig::*;
-    static CC: OnceLock<Vec<Vec<OpenCC>>> = OnceLock::new();
-    CC.get_or_init(|| {
-        [
-            vec![S2twp],
-            vec![Tw2sp],
-            vec![S2tw, Tw2sp],
-            vec![S2hk],
-            vec![Hk2s],
-        ]
-        .into_iter()
-        .filter_map(|chain| {
-            chain
-                .into_iter()
-                .map(|c| OpenCC::from_config(c).ok())
-                .collect::<Option<Vec<_>>>()
-        })
-        .collect()
-    })
+    static CC: OnceLock<[Option<OpenCC>; 4]> = OnceLock::new();
+    CC.get_or_init(|| [S2twp, Tw2sp, S2hk, Hk2s].map(|c| OpenCC::from_config(c).ok()))
 }
 
-fn convert(chain: &[OpenCC], s: &str) -> String {
-    chain.iter().fold(s.to_string(), |acc, cc| cc.convert(&acc))
+/// Conversion chains, as indexes into [`converters`]: mainland → Taiwan, Taiwan → mainland
+/// (from Traditional input, and from Taiwan words typed in Simplified characters such as 软体,
+/// through their Taiwan spelling), mainland ↔ Hong Kong.
+const CHAINS: &[&[usize]] = &[&[0], &[1], &[0, 1], &[2], &[3]];
+
+fn convert(chain: &[usize], s: &str) -> String {
+    chain
+        .iter()
+        .fold(s.to_string(), |acc, &i| match &converters()[i] {
+            Some(cc) => cc.convert(&acc),
+            None => acc,
+        })
 }
 
 /// Normalised regional variants of `raw` (as typed), excluding its own normalised form.
@@ -64,7 +57,7 @@ pub fn variants(raw: &str) -> Vec<String> {
     if !chars.iter().any(|c| !c.is_ascii()) {
         return out;
     }
-    for chain in chains() {
+    for chain in CHAINS {
         add(normalize(&convert(chain, raw)));
         let mut windowed = String::new();
         let mut i = 0;

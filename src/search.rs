@@ -19,8 +19,9 @@ use crate::query::Query;
 use crate::rank;
 use crate::show::Neighbour;
 
-/// Candidates fetched beyond the page, so that reranking and ties at its edge are right.
-const MARGIN: usize = 50;
+/// How many of Tantivy's best candidates are reranked with proximity, title and runs of the
+/// query (each costs reading its stored passage).
+const RERANK_DEPTH: usize = 30;
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -89,6 +90,11 @@ impl Searcher {
                 dir.display()
             )
         })?;
+        Searcher::new(index)
+    }
+
+    /// Searches an index already open (as [`crate::update::update`] leaves it).
+    pub fn new(index: Index) -> Result<Searcher> {
         let fields = Fields::new(&index.schema())?;
         let reader = index
             .reader_builder()
@@ -151,40 +157,68 @@ impl Searcher {
         want: usize,
         partial: Option<(&HashSet<DocAddress>, &dyn Fn(&str) -> f32)>,
     ) -> Result<Vec<(DocAddress, Hit)>> {
-        let top = searcher.search(tq, &TopDocs::with_limit(want + MARGIN).order_by_score())?;
-        let mut hits = Vec::with_capacity(top.len());
+        // Tantivy's best RERANK_DEPTH candidates are reranked with the passage-level signals;
+        // the rest keep Tantivy's order after them. The depth does not depend on the page, so
+        // every page (`--offset`) is a slice of one ranking; equal scores go by file and line.
+        let extra = partial.map_or(0, |(seen, _)| seen.len());
+        let fetch = (want + extra).max(RERANK_DEPTH);
+        let top = searcher.search(tq, &TopDocs::with_limit(fetch).order_by_score())?;
         let mut metas: HashMap<String, FileMeta> = HashMap::new();
+        let mut cands: Vec<(f32, DocAddress, Hit)> = Vec::with_capacity(top.len());
         for (score, addr) in top {
-            if partial.is_some_and(|(seen, _)| seen.contains(&addr)) {
-                continue;
+            if let Some(hit) = self.rerank(searcher, query, addr, score, partial, &mut metas)? {
+                cands.push((score, addr, hit));
             }
-            let doc: TantivyDocument = searcher.doc(addr)?;
-            let source = text_of(&doc, self.fields.source).unwrap_or_default();
-            let meta = self.file_meta(searcher, &source, &mut metas)?;
-            let stored = Stored::new(&self.fields, &doc, meta);
-            let passage =
-                rank::Passage::new(&stored.text, &stored.visible(), stored.paragraph == 0);
-            if let Some((_, idf)) = partial
-                && rank::coverage(query, &passage, idf) < rank::MIN_COVERAGE
-            {
-                continue;
-            }
-            let found = rank::findings(query, &passage, stored.meta.title.as_deref());
-            let kind = if partial.is_some() {
-                MatchKind::Partial
-            } else {
-                MatchKind::All
-            };
-            hits.push((addr, stored.into_hit(score + found.boost, kind, found)));
         }
-        hits.sort_by(|(_, a), (_, b)| {
-            b.score
-                .total_cmp(&a.score)
-                .then_with(|| a.source.cmp(&b.source))
+        let by_file_line = |a: &Hit, b: &Hit| {
+            a.source
+                .cmp(&b.source)
                 .then_with(|| a.line_start.cmp(&b.line_start))
+        };
+        cands.sort_by(|(x, _, a), (y, _, b)| y.total_cmp(x).then_with(|| by_file_line(a, b)));
+        let tail = cands.split_off(cands.len().min(RERANK_DEPTH));
+        cands.sort_by(|(_, _, a), (_, _, b)| {
+            b.score.total_cmp(&a.score).then_with(|| by_file_line(a, b))
         });
-        hits.truncate(want);
-        Ok(hits)
+        Ok(cands
+            .into_iter()
+            .chain(tail)
+            .take(want)
+            .map(|(_, addr, hit)| (addr, hit))
+            .collect())
+    }
+
+    /// A candidate as a hit with its final score; `None` when a partial match covers too
+    /// little of the query.
+    fn rerank(
+        &self,
+        searcher: &tantivy::Searcher,
+        query: &Query,
+        addr: DocAddress,
+        score: f32,
+        partial: Option<(&HashSet<DocAddress>, &dyn Fn(&str) -> f32)>,
+        metas: &mut HashMap<String, FileMeta>,
+    ) -> Result<Option<Hit>> {
+        if partial.is_some_and(|(seen, _)| seen.contains(&addr)) {
+            return Ok(None);
+        }
+        let doc: TantivyDocument = searcher.doc(addr)?;
+        let source = text_of(&doc, self.fields.source).unwrap_or_default();
+        let meta = self.file_meta(searcher, &source, metas)?;
+        let stored = Stored::new(&self.fields, &doc, meta);
+        let passage = rank::Passage::new(&stored.text, &stored.visible(), stored.paragraph == 0);
+        if let Some((_, idf)) = partial
+            && rank::coverage(query, &passage, idf) < rank::MIN_COVERAGE
+        {
+            return Ok(None);
+        }
+        let found = rank::findings(query, &passage, stored.meta.title.as_deref());
+        let kind = if partial.is_some() {
+            MatchKind::Partial
+        } else {
+            MatchKind::All
+        };
+        Ok(Some(stored.into_hit(score + found.boost, kind, found)))
     }
 }
 

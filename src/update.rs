@@ -49,7 +49,7 @@ pub struct UpdateOptions {
 }
 
 /// What an update did.
-#[derive(Debug, Default, Clone)]
+#[derive(Default)]
 pub struct UpdateReport {
     pub added: usize,
     pub changed: usize,
@@ -60,6 +60,8 @@ pub struct UpdateReport {
     pub skipped: Vec<(String, String)>,
     /// Why everything was rebuilt, when it was.
     pub rebuilt: Option<String>,
+    /// The index as committed, ready for searching.
+    pub index: Option<tantivy::Index>,
 }
 
 impl UpdateReport {
@@ -168,6 +170,7 @@ pub fn update(corpus_dir: &Path, dir: &Path, opts: UpdateOptions) -> Result<Upda
         .as_ref()
         .is_none_or(|m| m.corpus != corpus_abs || m.extensions != extensions);
     if todo.is_empty() && removed.is_empty() && report.rebuilt.is_none() && !manifest_moved {
+        report.index = Some(opened.index);
         return Ok(report);
     }
     let progress = progress_bar(opts.progress, &todo);
@@ -265,6 +268,7 @@ pub fn update(corpus_dir: &Path, dir: &Path, opts: UpdateOptions) -> Result<Upda
     commit.commit()?;
     writer.wait_merging_threads()?;
     progress.finish_and_clear();
+    report.index = Some(opened.index);
     Ok(report)
 }
 
