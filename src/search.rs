@@ -32,6 +32,9 @@ pub enum MatchKind {
     Partial,
 }
 
+/// For the partial tier: the strict hits to leave out, and each word's weight (IDF).
+type Partial<'a> = Option<(&'a HashSet<DocAddress>, &'a dyn Fn(&str) -> f32)>;
+
 /// One ranked passage.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Hit {
@@ -148,14 +151,13 @@ impl Searcher {
     }
 
     /// One tier of hits, reranked; `partial` gives the strict hits to skip and word weights.
-    #[allow(clippy::type_complexity)]
     fn tier(
         &self,
         searcher: &tantivy::Searcher,
         query: &Query,
         tq: &dyn TQuery,
         want: usize,
-        partial: Option<(&HashSet<DocAddress>, &dyn Fn(&str) -> f32)>,
+        partial: Partial,
     ) -> Result<Vec<(DocAddress, Hit)>> {
         // Tantivy's best RERANK_DEPTH candidates are reranked with the passage-level signals;
         // the rest keep Tantivy's order after them. The depth does not depend on the page, so
@@ -196,7 +198,7 @@ impl Searcher {
         query: &Query,
         addr: DocAddress,
         score: f32,
-        partial: Option<(&HashSet<DocAddress>, &dyn Fn(&str) -> f32)>,
+        partial: Partial,
         metas: &mut HashMap<String, FileMeta>,
     ) -> Result<Option<Hit>> {
         if partial.is_some_and(|(seen, _)| seen.contains(&addr)) {
