@@ -18,7 +18,7 @@ use crate::encoding;
 use crate::index::{self, FORMAT, FileState, Manifest, SCHEMA_VERSION};
 
 /// Memory Tantivy may use for each indexing thread before it writes a segment.
-const WRITER_BUDGET_PER_THREAD: usize = 64 << 20;
+const WRITER_BUDGET_PER_THREAD: usize = 160 << 20;
 
 /// Another process holds the index's writer lock.
 #[derive(Debug)]

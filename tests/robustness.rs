@@ -1,0 +1,95 @@
+//! Randomised inputs (a fixed seed, so failures reproduce): the analysis keeps its offset map
+//! on character boundaries, the parsers never panic. `fuzz/` holds the open-ended version.
+
+use zhsearch::{analysis, cite, corpus, query, regional};
+
+/// Characters that stress the analysis: both scripts, full width, compatibility forms,
+/// combining marks, non-BMP, Hangul jamo, Markdown and HTML markup, quotes, line ends.
+const POOL: &[&str] = &[
+    "阿", "里", "雲", "云", "瓶", "頸", "颈", "處", "理", "位", "元", "組", "字", "节", "伺", "服",
+    "器", "軟", "體", "５", "Ｋ", "ａ", "Q", "w", "2", ".", "-", "㍻", "ﬁ", "⼀", "\u{301}", "e",
+    "𠀀", "🙂", "ᄀ", "ᅡ", "#", "*", "_", "`", "[", "]", "(", ")", "!", "<", ">", "|", "\"", "“",
+    "”", "「", "」", "。", "，", "！", "？", "…", " ", "\u{3000}", "\t", "\n", "\r", "---\n",
+    "title: ", "&amp;", "<p>", "</p>", "\\", "OR", "source:", "title:", "＂",
+];
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn text(&mut self, max: usize) -> String {
+        let n = (self.next() as usize) % (max + 1);
+        (0..n)
+            .map(|_| POOL[(self.next() as usize) % POOL.len()])
+            .collect()
+    }
+}
+
+#[test]
+fn normalisation_maps_back_to_character_boundaries() {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    for _ in 0..3000 {
+        let s = rng.text(40);
+        let n = analysis::normalize_mapped(&s);
+        assert_eq!(n.text, analysis::normalize(&s), "{s:?}");
+        for i in 0..n.len() {
+            let r = n.orig_range(i..i + 1);
+            assert!(
+                s.is_char_boundary(r.start) && s.is_char_boundary(r.end),
+                "{s:?}"
+            );
+            assert!(r.start < r.end || s.is_empty(), "{s:?}");
+        }
+        // Every occurrence found maps to a slice that normalises to contain the needle.
+        if n.len() >= 2 {
+            let needle: String = n.text.chars().take(2).collect();
+            for hit in n.find_all(&needle) {
+                let orig = &s[n.orig_range(hit)];
+                assert!(analysis::normalize(orig).contains(&needle) || orig.chars().count() > 2);
+            }
+        }
+    }
+}
+
+#[test]
+fn documents_and_quotes_stay_inside_their_source() {
+    let mut rng = Rng(42);
+    for _ in 0..1500 {
+        let s = rng.text(80);
+        for name in ["x.txt", "x.md"] {
+            let doc = corpus::parse_document(name, &s);
+            for p in &doc.passages {
+                assert!(!p.text.contains('\r'));
+                for v in &p.visible {
+                    let slice = p.text.get(v.orig.clone());
+                    assert!(slice.is_some(), "{s:?}: {v:?}");
+                    if v.verbatim {
+                        assert_eq!(slice.unwrap(), v.text);
+                    }
+                }
+                let end = p.text.chars().next().map_or(0, char::len_utf8);
+                let r = cite::sentence_range(&p.text, std::slice::from_ref(&(0..end)));
+                assert!(p.text.get(r.clone()).is_some(), "{s:?}");
+                assert!(r.start == 0 && r.end >= end);
+            }
+        }
+    }
+}
+
+#[test]
+fn queries_parse_or_fail_cleanly() {
+    let mut rng = Rng(7);
+    for _ in 0..3000 {
+        let s = rng.text(30);
+        if let Ok(mut q) = query::parse(&s) {
+            q.segment(100, |w| w.len() as u64);
+            assert!(!q.groups.is_empty());
+        }
+        let _ = regional::variants(&s);
+    }
+}
