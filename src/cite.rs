@@ -317,25 +317,8 @@ mod tests {
 
     fn hit(text: &str, highlights: Vec<[usize; 2]>) -> Hit {
         Hit {
-            id: "a.txt#L57".into(),
-            source: "a.txt".into(),
-            line_start: 57,
-            line_end: 57,
-            paragraph: 54,
-            column_start: None,
-            column_end: None,
-            score: 1.0,
-            match_kind: crate::search::MatchKind::All,
-            variant: None,
-            title: Some("標題".into()),
-            author: None,
             date: Some("2025-02-13".into()),
-            url: None,
-            encoding: None,
-            text: text.into(),
-            highlights,
-            context_before: Vec::new(),
-            context_after: Vec::new(),
+            ..Hit::sample(text, highlights)
         }
     }
 

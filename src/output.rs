@@ -194,25 +194,9 @@ mod tests {
 
     fn hit(text: &str, highlights: Vec<[usize; 2]>) -> Hit {
         Hit {
-            id: "a.txt#L3".into(),
-            source: "a.txt".into(),
-            line_start: 3,
-            line_end: 3,
-            paragraph: 2,
-            column_start: None,
-            column_end: None,
-            score: 1.0,
             match_kind: MatchKind::Partial,
             variant: Some("軟體".into()),
-            title: Some("標題".into()),
-            author: None,
-            date: None,
-            url: None,
-            encoding: None,
-            text: text.into(),
-            highlights,
-            context_before: Vec::new(),
-            context_after: Vec::new(),
+            ..Hit::sample(text, highlights)
         }
     }
 
@@ -221,8 +205,8 @@ mod tests {
         let mut out = Vec::new();
         write_human(&mut out, &[hit("突破「5k瓶頸」", vec![[9, 17], [0, 1]])]).unwrap();
         let s = String::from_utf8(out).unwrap();
-        assert!(s.starts_with("\u{1b}[35ma.txt:3"), "{s}");
-        assert!(s.contains("¶2"));
+        assert!(s.starts_with("\u{1b}[35ma.txt:57"), "{s}");
+        assert!(s.contains("¶54"));
         assert!(s.contains("《標題》"));
         assert!(s.contains("[partial match]") && s.contains("[regional variant: 軟體]"));
         assert!(s.contains("\u{1b}[1m\u{1b}[31m5k瓶頸"), "{s}");

@@ -73,6 +73,32 @@ pub struct Hit {
 }
 
 impl Hit {
+    /// A hit for unit tests: `a.txt` line 57, paragraph 54, titled 標題.
+    #[cfg(test)]
+    pub(crate) fn sample(text: &str, highlights: Vec<[usize; 2]>) -> Hit {
+        Hit {
+            id: "a.txt#L57".into(),
+            source: "a.txt".into(),
+            line_start: 57,
+            line_end: 57,
+            paragraph: 54,
+            column_start: None,
+            column_end: None,
+            score: 1.0,
+            match_kind: MatchKind::All,
+            variant: None,
+            title: Some("標題".into()),
+            author: None,
+            date: None,
+            url: None,
+            encoding: None,
+            text: text.into(),
+            highlights,
+            context_before: Vec::new(),
+            context_after: Vec::new(),
+        }
+    }
+
     /// `file:57` or `file:57-59`.
     pub fn location(&self) -> String {
         crate::cite::location(&self.source, self.line_start, self.line_end)
