@@ -231,8 +231,16 @@ pub fn sentence_range(text: &str, highlights: &[Range<usize>]) -> Range<usize> {
         .copied()
         .find(|&s| s >= last.end && s > start)
         .unwrap_or(text.len());
-    let mut range = start.max(visible.start)..end.min(visible.end);
-    range = trim(text, range);
+    // Clip to the visible text, unless the sentence lies wholly in markup.
+    let clipped = start.max(visible.start)..end.min(visible.end);
+    let range = trim(
+        text,
+        if clipped.is_empty() {
+            start..end
+        } else {
+            clipped
+        },
+    );
     range.start.min(first.start)..range.end.max(last.end)
 }
 
@@ -255,7 +263,9 @@ fn visible_bounds(text: &str) -> Range<usize> {
 }
 
 fn trim(text: &str, r: Range<usize>) -> Range<usize> {
-    let slice = &text[r.clone()];
+    let Some(slice) = text.get(r.clone()) else {
+        return r;
+    };
     let start = r.start + (slice.len() - slice.trim_start().len());
     let end = r.end - (slice.len() - slice.trim_end().len());
     if start < end { start..end } else { r }
@@ -302,6 +312,14 @@ mod tests {
             "01 开源不是慈善，而是一盘大棋"
         );
         assert_eq!(cut("> 引用的話", "引用"), "引用的話");
+    }
+
+    #[test]
+    fn a_sentence_outside_the_visible_text_does_not_panic() {
+        // Found by `cargo fuzz run analysis`: the sentence ends before the visible text starts.
+        let t = "<?>-`\u{0}\u{8}";
+        let r = sentence_range(t, std::slice::from_ref(&(0..1)));
+        assert!(t.get(r.clone()).is_some() && r.start == 0);
     }
 
     #[test]

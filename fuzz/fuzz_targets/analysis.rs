@@ -24,8 +24,8 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(&p.text[v.orig.clone()], v.text);
             }
         }
-        let hl = std::slice::from_ref(&(0..p.text.chars().next().map_or(0, char::len_utf8)));
-        let r = cite::sentence_range(&p.text, hl);
+        let first = 0..p.text.chars().next().map_or(0, char::len_utf8);
+        let r = cite::sentence_range(&p.text, std::slice::from_ref(&first));
         assert!(p.text.get(r).is_some());
     }
 });
