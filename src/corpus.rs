@@ -338,6 +338,9 @@ fn yaml_scalar(line: &str) -> Option<(&str, Range<usize>)> {
         .or_else(|| line.strip_suffix(':').map(|l| l.len()))?;
     let key = line[..colon].trim();
     let raw = &line[colon + 1..];
+    if raw.trim().is_empty() {
+        return None;
+    }
     let lead = raw.len() - raw.trim_start().len();
     let mut start = colon + 1 + lead;
     let mut end = colon + 1 + raw.trim_end().len();
@@ -417,6 +420,19 @@ mod tests {
         let fm = &doc.passages[0];
         assert_eq!(fm.text, "title: \"开源不是慈善\"");
         assert_eq!(fm.visible[0].text, "开源不是慈善");
+    }
+
+    #[test]
+    fn blank_front_matter_values_are_no_passages() {
+        // Found by `cargo fuzz run analysis`: a key followed by white space only.
+        let doc = parse_document("f.md", "---\n: \t \nkey:  \ntitle: t\n---\nx\n");
+        let fm: Vec<_> = doc
+            .passages
+            .iter()
+            .filter(|p| p.is_front_matter())
+            .collect();
+        assert_eq!(fm.len(), 1);
+        assert_eq!(fm[0].visible[0].text, "t");
     }
 
     #[test]

@@ -257,6 +257,22 @@ impl Query {
         self.groups.iter().flatten()
     }
 
+    /// The one word this query is, when it is a single term (bare or quoted) that is itself one
+    /// word of the index, without variants, exclusions or filters. Every passage holding the
+    /// word then contains the term, so its best passages are the word's best by BM25, which
+    /// Tantivy finds without scoring every passage that contains the term.
+    pub fn single_word(&self) -> Option<&str> {
+        let [group] = self.groups.as_slice() else {
+            return None;
+        };
+        let [term] = group.as_slice() else {
+            return None;
+        };
+        let plain = self.excluded.is_empty() && self.sources.is_empty() && self.titles.is_empty();
+        (plain && term.forms.len() == 1 && term.words() == [term.norm().to_string()])
+            .then(|| term.norm())
+    }
+
     /// Whether some term is bare, so that a partial match means something.
     pub fn can_relax(&self) -> bool {
         self.terms().any(|t| !t.quoted)

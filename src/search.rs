@@ -10,12 +10,12 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use tantivy::collector::{DocSetCollector, TopDocs};
-use tantivy::query::{BooleanQuery, Occur, Query as TQuery, TermQuery};
+use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query as TQuery, TermQuery};
 use tantivy::schema::{IndexRecordOption, Value};
 use tantivy::{DocAddress, Index, ReloadPolicy, TantivyDocument, Term};
 
 use crate::index::{self, Fields};
-use crate::query::Query;
+use crate::query::{EXACT_SCORE, Query, exact_query};
 use crate::rank;
 use crate::show::Neighbour;
 
@@ -154,7 +154,15 @@ impl Searcher {
         }
 
         let want = offset + limit;
-        let strict = self.tier(&searcher, &query, &*query.strict(&self.fields), want, None)?;
+        let fetch = want.max(RERANK_DEPTH);
+        let top = match query.single_word() {
+            Some(word) => self.single_word_top(&searcher, word, fetch)?,
+            None => searcher.search(
+                &*query.strict(&self.fields),
+                &TopDocs::with_limit(fetch).order_by_score(),
+            )?,
+        };
+        let strict = self.tier(&searcher, &query, top, want, None)?;
         let mut hits: Vec<Hit> = strict.iter().map(|(_, h)| h.clone()).collect();
         if hits.len() < want && query.can_relax() {
             let n = searcher.num_docs() as f32;
@@ -164,10 +172,12 @@ impl Searcher {
             };
             let seen: HashSet<DocAddress> = strict.iter().map(|(a, _)| *a).collect();
             let relaxed = query.relaxed(&self.fields);
+            let fetch = (want + seen.len()).max(RERANK_DEPTH);
+            let top = searcher.search(&*relaxed, &TopDocs::with_limit(fetch).order_by_score())?;
             let partial = self.tier(
                 &searcher,
                 &query,
-                &*relaxed,
+                top,
                 want + seen.len(),
                 Some((&seen, &idf)),
             )?;
@@ -181,16 +191,13 @@ impl Searcher {
         &self,
         searcher: &tantivy::Searcher,
         query: &Query,
-        tq: &dyn TQuery,
+        top: Vec<(f32, DocAddress)>,
         want: usize,
         partial: Partial,
     ) -> Result<Vec<(DocAddress, Hit)>> {
         // Tantivy's best RERANK_DEPTH candidates are reranked with the passage-level signals;
         // the rest keep Tantivy's order after them. The depth does not depend on the page, so
         // every page (`--offset`) is a slice of one ranking; equal scores go by file and line.
-        let extra = partial.map_or(0, |(seen, _)| seen.len());
-        let fetch = (want + extra).max(RERANK_DEPTH);
-        let top = searcher.search(tq, &TopDocs::with_limit(fetch).order_by_score())?;
         let mut metas: HashMap<String, FileMeta> = HashMap::new();
         let mut cands: Vec<(f32, DocAddress, Hit)> = Vec::with_capacity(top.len());
         for (score, addr) in top {
@@ -251,6 +258,42 @@ impl Searcher {
 }
 
 impl Searcher {
+    /// The strict tier's best `fetch` candidates for a query that is one index word (see
+    /// [`Query::single_word`]), scored as the general query scores them: the word's best by
+    /// BM25 (pruned by Tantivy), then passages holding the term only inside other words.
+    fn single_word_top(
+        &self,
+        searcher: &tantivy::Searcher,
+        word: &str,
+        fetch: usize,
+    ) -> Result<Vec<(f32, DocAddress)>> {
+        let f = &self.fields;
+        let bm25 = TermQuery::new(
+            Term::from_field_text(f.words, word),
+            IndexRecordOption::WithFreqs,
+        );
+        let mut top: Vec<(f32, DocAddress)> = searcher
+            .search(&bm25, &TopDocs::with_limit(fetch).order_by_score())?
+            .into_iter()
+            .map(|(score, addr)| (score + EXACT_SCORE, addr))
+            .collect();
+        if top.len() < fetch {
+            let rest = BooleanQuery::new(vec![
+                (
+                    Occur::Must,
+                    Box::new(ConstScoreQuery::new(
+                        exact_query(f.chars, word),
+                        EXACT_SCORE,
+                    )) as Box<dyn TQuery>,
+                ),
+                (Occur::MustNot, term(f.words, word)),
+            ]);
+            let more = TopDocs::with_limit(fetch - top.len()).order_by_score();
+            top.extend(searcher.search(&rest, &more)?);
+        }
+        Ok(top)
+    }
+
     /// The metadata entry of file `source`, looked up once per search.
     fn file_meta(
         &self,
@@ -299,7 +342,7 @@ impl Searcher {
         let f = &self.fields;
         let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = titles
             .iter()
-            .map(|t| (Occur::Must, crate::query::exact_query(f.title_chars, t)))
+            .map(|t| (Occur::Must, exact_query(f.title_chars, t)))
             .collect();
         clauses.push((
             Occur::Must,

@@ -171,3 +171,24 @@ fn bad_queries_get_leniency_or_one_line_and_status_2() {
         assert!(!normalize(v["text"].as_str().unwrap()).contains("苹果"));
     }
 }
+
+#[test]
+fn the_single_word_fast_path_ranks_as_the_general_query() {
+    // `source:**` matches every file but turns the fast path off.
+    for q in ["阿里", "钉", "飞天", "云", "\"阿里\"", "合作", "the"] {
+        let fast = search(q, 40);
+        let general = search(&format!("{q} source:**"), 40);
+        let key = |hits: &[zhsearch::search::Hit]| -> Vec<(String, usize, i64)> {
+            hits.iter()
+                .map(|h| {
+                    (
+                        h.source.clone(),
+                        h.line_start,
+                        (h.score * 100.0).round() as i64,
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(key(&fast), key(&general), "{q}");
+    }
+}
