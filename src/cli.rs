@@ -189,9 +189,9 @@ pub fn run() -> Result<bool> {
             quiet,
             verbose,
         } => {
-            let corpus = corpus_dir(&location);
             let options = location.update_options(rebuild, !quiet);
-            let report = update::update(&corpus, &location.index, options)?;
+            let report = update::update(location.corpus.as_deref(), &location.index, options)?;
+            let corpus = &report.corpus;
             if verbose && let Some(m) = index::read_manifest(&location.index) {
                 for f in &m.files {
                     match (&f.encoding, &f.skipped) {
@@ -339,19 +339,15 @@ fn corpus_dir(location: &Location) -> PathBuf {
 /// Brings the index up to date before a search, saying on stderr what was done. When another
 /// process is writing the index, the search answers from its last commit.
 fn refresh(location: &Location) -> Result<Option<tantivy::Index>> {
-    let corpus = corpus_dir(location);
     let progress = std::io::stderr().is_terminal();
-    match update::update(
-        &corpus,
-        &location.index,
-        location.update_options(false, progress),
-    ) {
+    let options = location.update_options(false, progress);
+    match update::update(location.corpus.as_deref(), &location.index, options) {
         Ok(report) => {
             print_skipped(&report);
             if let Some(why) = &report.rebuilt {
                 eprintln!(
                     "zhsearch: built the index of {} in {} ({why}): {report}",
-                    corpus.display(),
+                    report.corpus.display(),
                     location.index.display()
                 );
             } else if !report.is_noop() {

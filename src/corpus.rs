@@ -92,7 +92,6 @@ pub fn list_files(corpus: &Path, extensions: &[String]) -> Result<Vec<SourceFile
     let walker = ignore::WalkBuilder::new(corpus)
         .follow_links(false)
         .require_git(false)
-        .sort_by_file_name(|a, b| a.cmp(b))
         .build();
     for entry in walker {
         let entry = match entry {
@@ -113,11 +112,12 @@ pub fn list_files(corpus: &Path, extensions: &[String]) -> Result<Vec<SourceFile
         let Ok(rel) = path.strip_prefix(corpus) else {
             continue;
         };
-        let source = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
+        let source = if std::path::MAIN_SEPARATOR == '/' {
+            rel.to_string_lossy().into_owned()
+        } else {
+            rel.to_string_lossy()
+                .replace(std::path::MAIN_SEPARATOR, "/")
+        };
         let md = entry
             .metadata()
             .with_context(|| format!("cannot read {}", path.display()))?;

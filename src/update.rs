@@ -5,6 +5,7 @@
 //! A file whose size and modification time are unchanged is not read. Otherwise it is read and
 //! hashed; an unchanged hash (a touched file) costs no indexing.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -62,6 +63,8 @@ pub struct UpdateReport {
     pub rebuilt: Option<String>,
     /// The index as committed, ready for searching.
     pub index: Option<tantivy::Index>,
+    /// The corpus folder the index now holds.
+    pub corpus: PathBuf,
 }
 
 impl UpdateReport {
@@ -96,15 +99,28 @@ enum Outcome {
     },
 }
 
-/// Brings the index in `dir` in step with `corpus_dir`.
-pub fn update(corpus_dir: &Path, dir: &Path, opts: UpdateOptions) -> Result<UpdateReport> {
-    let corpus_abs = std::fs::canonicalize(corpus_dir).with_context(|| {
+/// The corpus folder, absolute.
+fn resolve(corpus_dir: &Path) -> Result<PathBuf> {
+    std::fs::canonicalize(corpus_dir).with_context(|| {
         format!(
             "cannot read corpus folder {}: pass an existing folder with --corpus",
             corpus_dir.display()
         )
-    })?;
+    })
+}
+
+/// Brings the index in `dir` in step with `corpus_dir` [default: the corpus the index was
+/// built from, else `./corpus`].
+pub fn update(corpus_dir: Option<&Path>, dir: &Path, opts: UpdateOptions) -> Result<UpdateReport> {
+    let given = corpus_dir.map(resolve).transpose()?;
     let opened = index::open_or_create(dir, opts.rebuild)?;
+    let corpus_abs = match given {
+        Some(c) => c,
+        None => match &opened.manifest {
+            Some(m) => m.corpus.clone(),
+            None => resolve(Path::new("corpus"))?,
+        },
+    };
     let extensions: Vec<String> = opts
         .extensions
         .clone()
@@ -121,7 +137,10 @@ pub fn update(corpus_dir: &Path, dir: &Path, opts: UpdateOptions) -> Result<Upda
             corpus_abs.display()
         );
     }
-    let mut report = UpdateReport::default();
+    let mut report = UpdateReport {
+        corpus: corpus_abs.clone(),
+        ..UpdateReport::default()
+    };
 
     let old: Vec<FileState> = match &opened.manifest {
         _ if opened.reset.is_some() => {
@@ -146,7 +165,8 @@ pub fn update(corpus_dir: &Path, dir: &Path, opts: UpdateOptions) -> Result<Upda
         }
         Some(m) => m.files.clone(),
     };
-    let previous = |source: &str| old.iter().find(|s| s.source == source);
+    let by_source: HashMap<&str, &FileState> = old.iter().map(|s| (s.source.as_str(), s)).collect();
+    let previous = |source: &str| by_source.get(source).copied();
 
     // Files whose size and mtime match the manifest are not read at all.
     let mut states: Vec<FileState> = Vec::new();

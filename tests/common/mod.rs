@@ -32,7 +32,7 @@ pub fn corpus_searcher() -> &'static Searcher {
     static S: OnceLock<Searcher> = OnceLock::new();
     S.get_or_init(|| {
         let dir = scratch("bundled-index");
-        index::update(&repo_corpus(), &dir, UpdateOptions::default()).unwrap();
+        index::update(Some(&repo_corpus()), &dir, UpdateOptions::default()).unwrap();
         Searcher::open(&dir).unwrap()
     })
 }
@@ -88,7 +88,7 @@ pub fn crafted(name: &str, files: &[(&str, &str)]) -> Searcher {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, content).unwrap();
     }
-    index::update(&corpus, &dir.join("index"), UpdateOptions::default()).unwrap();
+    index::update(Some(&corpus), &dir.join("index"), UpdateOptions::default()).unwrap();
     Searcher::open(&dir.join("index")).unwrap()
 }
 
