@@ -280,11 +280,28 @@ fn run_query(
     limit: u64,
 ) -> Result<Vec<crate::search::Hit>> {
     let parsed = query.parse()?;
-    let searcher = match refresh(location)? {
+    let (limit, offset) = (limit as usize, query.offset as usize);
+    // The freshness check (a stat of every file) and a search of the last commit run side by
+    // side; the search stands unless the check finds the corpus changed.
+    let (refreshed, early) = std::thread::scope(|scope| {
+        let check = scope.spawn(|| refresh(location));
+        let early = index::read_manifest(&location.index)
+            .and_then(|_| Searcher::open(&location.index).ok())
+            .and_then(|s| s.search(&parsed, limit, offset).ok());
+        let refreshed = check
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the freshness check panicked")));
+        (refreshed, early)
+    });
+    let (index, changed) = refreshed?;
+    if let (false, Some(hits)) = (changed, early) {
+        return Ok(hits);
+    }
+    let searcher = match index {
         Some(index) => Searcher::new(index)?,
         None => Searcher::open(&location.index)?,
     };
-    searcher.search(&parsed, limit as usize, query.offset as usize)
+    searcher.search(&parsed, limit, offset)
 }
 
 /// Fills in the paragraphs around each hit, reading each file once.
@@ -336,9 +353,10 @@ fn corpus_dir(location: &Location) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("corpus"))
 }
 
-/// Brings the index up to date before a search, saying on stderr what was done. When another
-/// process is writing the index, the search answers from its last commit.
-fn refresh(location: &Location) -> Result<Option<tantivy::Index>> {
+/// Brings the index up to date before a search, saying on stderr what was done; the index
+/// opened, and whether its content changed. When another process is writing the index, the
+/// search answers from its last commit.
+fn refresh(location: &Location) -> Result<(Option<tantivy::Index>, bool)> {
     let progress = std::io::stderr().is_terminal();
     let options = location.update_options(false, progress);
     match update::update(location.corpus.as_deref(), &location.index, options) {
@@ -353,11 +371,12 @@ fn refresh(location: &Location) -> Result<Option<tantivy::Index>> {
             } else if !report.is_noop() {
                 eprintln!("zhsearch: the corpus changed; index updated: {report}");
             }
-            Ok(report.index)
+            let changed = !report.is_noop();
+            Ok((report.index, changed))
         }
         Err(e) if e.downcast_ref::<IndexBusy>().is_some() && has_index(&location.index) => {
             eprintln!("zhsearch: warning: {e}; searching its last committed state");
-            Ok(None)
+            Ok((None, false))
         }
         Err(e) => Err(e),
     }
