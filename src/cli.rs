@@ -298,10 +298,19 @@ fn run_query(
         return Ok(hits);
     }
     let searcher = match index {
-        Some(index) => Searcher::new(index)?,
-        None => Searcher::open(&location.index)?,
+        Some(index) => Searcher::new(index),
+        None => Searcher::open(&location.index),
     };
-    searcher.search(&parsed, limit, offset)
+    let damaged = |e: anyhow::Error| {
+        let dir = location.index.display();
+        anyhow::anyhow!(
+            "the index in {dir} is damaged ({}): run `zhsearch index --rebuild --index {dir}`",
+            e.to_string().lines().next().unwrap_or("")
+        )
+    };
+    searcher
+        .and_then(|s| s.search(&parsed, limit, offset))
+        .map_err(damaged)
 }
 
 /// Fills in the paragraphs around each hit, reading each file once.

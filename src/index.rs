@@ -214,13 +214,16 @@ pub fn open_or_create(dir: &Path, rebuild: bool) -> Result<Opened> {
     let opened = MmapDirectory::open(dir)
         .map_err(|e| anyhow!(short(&e)))
         .and_then(|d| Index::open(d).map_err(|e| anyhow!(short(&e))));
+    // A folder holding only the files Tantivy writes is taken for a damaged index of ours
+    // even when its meta.json cannot be read to say so.
+    let ours_or_only_index_files = ours.is_some() || only_index_files(dir);
     let index = match opened {
         Ok(index) => index,
-        Err(_) if rebuild && ours.is_some() => {
+        Err(_) if rebuild && ours_or_only_index_files => {
             clear_dir(dir)?;
             return create(dir, Some("--rebuild of a damaged index".into()));
         }
-        Err(e) if ours.is_some() => bail!(
+        Err(e) if ours_or_only_index_files => bail!(
             "the index in {} is damaged ({e}): run `zhsearch index --rebuild --index {}`",
             dir.display(),
             dir.display()
@@ -270,17 +273,31 @@ fn create(dir: &Path, reset: Option<String>) -> Result<Opened> {
     })
 }
 
-/// Removes the files of an index in `dir` (only those Tantivy writes: `meta.json`,
-/// `.managed.json`, lock files and `<32 hex digits>.<ext>` segment files).
+/// Whether `name` is a file Tantivy writes: `meta.json`, `.managed.json`, lock files and
+/// `<32 hex digits>.<ext>` segment files.
+fn is_index_file(name: &str) -> bool {
+    let segment = name
+        .split_once('.')
+        .is_some_and(|(id, _)| id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()));
+    segment || name == "meta.json" || name == ".managed.json" || name.ends_with(".lock")
+}
+
+/// Whether every visible file in `dir` is one Tantivy writes.
+fn only_index_files(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.filter_map(|e| e.ok()).all(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            name.starts_with('.') || is_index_file(&name)
+        })
+    })
+}
+
+/// Removes the files of an index in `dir` (only those Tantivy writes).
 fn clear_dir(dir: &Path) -> Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().to_string();
-        let segment = name
-            .split_once('.')
-            .is_some_and(|(id, _)| id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()));
-        let ours = name == "meta.json" || name == ".managed.json" || name.ends_with(".lock");
-        if (ours || segment) && entry.file_type()?.is_file() {
+        if is_index_file(&name) && entry.file_type()?.is_file() {
             std::fs::remove_file(entry.path())
                 .with_context(|| format!("cannot remove {}", entry.path().display()))?;
         }

@@ -261,3 +261,44 @@ fn a_second_indexer_is_told_to_wait_and_searches_keep_working() {
     }
     assert_eq!(search.status.code(), Some(0), "{}", stderr(&search));
 }
+
+#[test]
+fn a_damaged_index_says_how_to_rebuild_and_rebuild_repairs_it() {
+    let dir = common::corpus_copy("damaged");
+    assert_eq!(zhsearch(&dir, &["index", "--quiet"]).status.code(), Some(0));
+    let index = dir.join("index");
+    let segment = std::fs::read_dir(&index)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "idx"))
+        .unwrap();
+    std::fs::remove_file(segment).unwrap();
+    let o = zhsearch(&dir, &["search", "阿里"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("is damaged") && stderr(&o).contains("--rebuild"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(stderr(&o).trim_end().lines().count(), 1, "{}", stderr(&o));
+    assert_eq!(
+        zhsearch(&dir, &["index", "--rebuild", "--quiet"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(zhsearch(&dir, &["search", "阿里"]).status.code(), Some(0));
+
+    // Even an unreadable meta.json, in a folder of index files only.
+    std::fs::write(index.join("meta.json"), "{\"garbage").unwrap();
+    let o = zhsearch(&dir, &["search", "阿里"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("is damaged"), "{}", stderr(&o));
+    assert_eq!(
+        zhsearch(&dir, &["index", "--rebuild", "--quiet"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(zhsearch(&dir, &["search", "阿里"]).status.code(), Some(0));
+}
