@@ -276,13 +276,13 @@ fn split_long(p: Passage) -> Vec<Passage> {
             .iter()
             .filter(|v| v.orig.start < end && v.orig.end > start)
             .map(|v| {
-                if v.verbatim {
-                    let r = v.orig.start.max(start)..v.orig.end.min(end);
-                    Piece::verbatim(&p.text, r).shifted(start)
+                let r = v.orig.start.max(start)..v.orig.end.min(end);
+                let clipped = if v.verbatim {
+                    Piece::verbatim(&p.text, r)
                 } else {
-                    let r = v.orig.start.max(start)..v.orig.end.min(end);
-                    Piece::mapped(&v.text, r).shifted(start)
-                }
+                    Piece::mapped(&v.text, r)
+                };
+                clipped.shifted(start)
             })
             .collect();
         out.push(Passage {
