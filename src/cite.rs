@@ -38,7 +38,8 @@ pub struct Source {
     pub source: String,
     pub line_start: usize,
     pub line_end: usize,
-    /// The paragraph the lines start in (0: front matter), when they start in one.
+    /// The paragraph the lines start in (0: a line that is not a paragraph, such as front
+    /// matter), when they start in one.
     pub paragraph: Option<usize>,
 }
 
@@ -70,9 +71,8 @@ impl Source {
         }
         parts.push(self.location());
         match self.paragraph {
-            Some(0) => parts.push("front matter".into()),
-            Some(p) => parts.push(format!("¶{p}")),
-            None => {}
+            Some(p) if p > 0 => parts.push(format!("¶{p}")),
+            _ => {}
         }
         if let Some(u) = &self.url {
             parts.push(u.clone());

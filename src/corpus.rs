@@ -49,7 +49,8 @@ pub struct Passage {
     /// 1-based, inclusive.
     pub line_start: usize,
     pub line_end: usize,
-    /// 1-based ordinal among the body paragraphs of the file; 0 for front matter.
+    /// 1-based ordinal among the body paragraphs of the file; 0 for a line that is not a
+    /// paragraph a reader sees (front matter, markup holding Chinese text only in attributes).
     pub paragraph: usize,
     /// The passage exactly as in the file (line ends normalised to `\n`).
     pub text: String,
@@ -57,11 +58,13 @@ pub struct Passage {
     pub visible: Vec<Piece>,
     /// For a piece of a very long line: its first and last character columns (1-based).
     pub columns: Option<(usize, usize)>,
+    /// A front matter line: only its value is text.
+    pub front_matter: bool,
 }
 
 impl Passage {
     pub fn is_front_matter(&self) -> bool {
-        self.paragraph == 0
+        self.front_matter
     }
 }
 
@@ -169,6 +172,7 @@ pub fn parse_document(source: &str, content: &str) -> Document {
                     text: line.to_string(),
                     visible: vec![Piece::verbatim(line, value)],
                     columns: None,
+                    front_matter: true,
                 });
             }
         }
@@ -195,6 +199,20 @@ pub fn parse_document(source: &str, content: &str) -> Document {
     let mut i = 0;
     while i < marks.len() {
         if !marks[i].has_visible_text() {
+            // Markup with Chinese text in it (`<p id='进群-banner'>`) stays findable as a
+            // passage of paragraph 0, since the raw line is what `text` shows.
+            let line = line_text(body_line + i);
+            if line.chars().any(is_cjk) {
+                passages.push(Passage {
+                    line_start: body_line + i + 1,
+                    line_end: body_line + i + 1,
+                    paragraph: 0,
+                    text: line.to_string(),
+                    visible: Vec::new(),
+                    columns: None,
+                    front_matter: false,
+                });
+            }
             i += 1;
             continue;
         }
@@ -224,6 +242,7 @@ pub fn parse_document(source: &str, content: &str) -> Document {
             text: clean[start..end].to_string(),
             visible,
             columns: None,
+            front_matter: false,
         };
         if passage.text.len() > MAX_PASSAGE_CHARS && passage.line_start == passage.line_end {
             passages.extend(split_long(passage));
@@ -292,10 +311,16 @@ fn split_long(p: Passage) -> Vec<Passage> {
             text: p.text[start..end].to_string(),
             visible,
             columns: Some((a + 1, b)),
+            front_matter: false,
         });
         a = b;
     }
     out
+}
+
+/// CJK Unified Ideographs (with extension A) and the CJK punctuation/full-width blocks.
+fn is_cjk(c: char) -> bool {
+    matches!(c, '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}' | '\u{20000}'..='\u{3134F}')
 }
 
 pub fn is_markdown_name(source: &str) -> bool {

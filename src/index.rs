@@ -19,7 +19,7 @@ use crate::analysis::{self, CharTokenizer, Piece, WordTokenizer};
 use crate::corpus::{Document, Passage};
 
 /// Bumped whenever the schema or the analysis changes in a way that needs a rebuild.
-pub const SCHEMA_VERSION: u32 = 7;
+pub const SCHEMA_VERSION: u32 = 8;
 pub const FORMAT: &str = "zhsearch-index";
 const CHARS_TOKENIZER: &str = "zh_chars";
 const WORDS_TOKENIZER: &str = "zh_words";

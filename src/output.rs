@@ -37,8 +37,6 @@ pub fn write_human(out: &mut impl Write, hits: &[Hit]) -> Result<()> {
         write!(out, "{CITE}{}{CITE:#}", hit.location())?;
         if hit.paragraph > 0 {
             write!(out, "  {META}¶{}{META:#}", hit.paragraph)?;
-        } else {
-            write!(out, "  {META}front matter{META:#}")?;
         }
         if let Some(title) = &hit.title {
             write!(out, "  《{title}》")?;

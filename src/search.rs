@@ -43,7 +43,8 @@ pub struct Hit {
     pub source: String,
     pub line_start: usize,
     pub line_end: usize,
-    /// 1-based paragraph number in the file; 0 for a front matter line.
+    /// 1-based paragraph number in the file; 0 for a line that is not a paragraph a reader
+    /// sees (front matter, markup).
     pub paragraph: usize,
     /// For a piece of a very long line: its first and last character columns (1-based).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -241,7 +242,10 @@ impl Searcher {
         let source = text_of(&doc, self.fields.source).unwrap_or_default();
         let meta = self.file_meta(searcher, &source, metas)?;
         let stored = Stored::new(&self.fields, &doc, meta);
-        let passage = rank::Passage::new(&stored.text, &stored.visible(), stored.paragraph == 0);
+        let visible = stored.visible();
+        // Front matter: paragraph 0 with a visible value (markup lines have none).
+        let front_matter = stored.paragraph == 0 && !visible.is_empty();
+        let passage = rank::Passage::new(&stored.text, &visible, front_matter);
         if let Some((_, idf)) = partial
             && rank::coverage(query, &passage, idf) < rank::MIN_COVERAGE
         {

@@ -94,7 +94,7 @@ pub fn load(corpus_dir: &Path, source: &str) -> Result<LoadedDocument> {
 impl LoadedDocument {
     /// Up to `n` body paragraphs before and after lines `start..=end`.
     pub fn context(&self, start: usize, end: usize, n: usize) -> (Vec<Neighbour>, Vec<Neighbour>) {
-        let body = self.doc.passages.iter().filter(|p| !p.is_front_matter());
+        let body = self.doc.passages.iter().filter(|p| p.paragraph > 0);
         let neighbour = |p: &corpus::Passage| Neighbour {
             line_start: p.line_start,
             line_end: p.line_end,
