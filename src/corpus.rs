@@ -323,7 +323,7 @@ fn is_cjk(c: char) -> bool {
     matches!(c, '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}' | '\u{20000}'..='\u{3134F}')
 }
 
-pub fn is_markdown_name(source: &str) -> bool {
+fn is_markdown_name(source: &str) -> bool {
     let lower = source.to_ascii_lowercase();
     lower.ends_with(".md") || lower.ends_with(".markdown")
 }

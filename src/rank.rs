@@ -64,14 +64,6 @@ impl<'a> Passage<'a> {
     }
 }
 
-/// The most [`findings`] can add to a passage's score for this query.
-pub fn max_boost(q: &Query) -> f32 {
-    let words: usize = q.terms().map(|t| t.words().len()).sum();
-    let terms = q.terms().count();
-    let bare = q.terms().filter(|t| !t.quoted).count();
-    PROXIMITY * words.saturating_sub(1) as f32 + TITLE * terms as f32 + COVER * bare as f32
-}
-
 /// What the query finds in a passage.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Findings {
