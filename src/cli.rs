@@ -279,20 +279,23 @@ fn run_query(
     query: &QueryArgs,
     limit: u64,
 ) -> Result<Vec<crate::search::Hit>> {
-    let parsed = query.parse()?;
     let (limit, offset) = (limit as usize, query.offset as usize);
-    // The freshness check (a stat of every file) and a search of the last commit run side by
-    // side; the search stands unless the check finds the corpus changed.
-    let (refreshed, early) = std::thread::scope(|scope| {
+    // The freshness check (a stat of every file) runs beside parsing the query and searching
+    // the last commit; that search stands unless the check finds the corpus changed.
+    let (refreshed, parsed, early) = std::thread::scope(|scope| {
         let check = scope.spawn(|| refresh(location));
-        let early = index::read_manifest(&location.index)
-            .and_then(|_| Searcher::open(&location.index).ok())
-            .and_then(|s| s.search(&parsed, limit, offset).ok());
+        let parsed = query.parse();
+        let early = parsed.as_ref().ok().and_then(|parsed| {
+            index::read_manifest(&location.index)
+                .and_then(|_| Searcher::open(&location.index).ok())
+                .and_then(|s| s.search(parsed, limit, offset).ok())
+        });
         let refreshed = check
             .join()
             .unwrap_or_else(|_| Err(anyhow::anyhow!("the freshness check panicked")));
-        (refreshed, early)
+        (refreshed, parsed, early)
     });
+    let parsed = parsed?;
     let (index, changed) = refreshed?;
     if let (false, Some(hits)) = (changed, early) {
         return Ok(hits);

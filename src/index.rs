@@ -152,8 +152,10 @@ pub struct Manifest {
 pub struct Opened {
     pub index: Index,
     pub fields: Fields,
+    /// The manifest of the last commit; when the index was started afresh, that of the index
+    /// it replaced (its corpus and extensions still hold, its files are gone).
     pub manifest: Option<Manifest>,
-    /// Why the index was started afresh, if it was (an older schema).
+    /// Why the index was started afresh, if it was (an older schema, a damaged index).
     pub reset: Option<String>,
 }
 
@@ -198,7 +200,7 @@ pub fn open_or_create(dir: &Path, rebuild: bool) -> Result<Opened> {
                 dir.display()
             );
         }
-        return create(dir, None);
+        return create(dir, None, None);
     }
     let ours = read_manifest(dir);
     if let Some(m) = &ours
@@ -209,7 +211,7 @@ pub fn open_or_create(dir: &Path, rebuild: bool) -> Result<Opened> {
             m.schema
         );
         clear_dir(dir)?;
-        return create(dir, Some(why));
+        return create(dir, Some(why), ours);
     }
     let opened = MmapDirectory::open(dir)
         .map_err(|e| anyhow!(short(&e)))
@@ -221,7 +223,7 @@ pub fn open_or_create(dir: &Path, rebuild: bool) -> Result<Opened> {
         Ok(index) => index,
         Err(_) if rebuild && ours_or_only_index_files => {
             clear_dir(dir)?;
-            return create(dir, Some("--rebuild of a damaged index".into()));
+            return create(dir, Some("--rebuild of a damaged index".into()), ours);
         }
         Err(e) if ours_or_only_index_files => bail!(
             "the index in {} is damaged ({e}): run `zhsearch index --rebuild --index {}`",
@@ -250,7 +252,7 @@ pub fn open_or_create(dir: &Path, rebuild: bool) -> Result<Opened> {
     })
 }
 
-fn create(dir: &Path, reset: Option<String>) -> Result<Opened> {
+fn create(dir: &Path, reset: Option<String>, replaced: Option<Manifest>) -> Result<Opened> {
     // zstd stores Chinese text in about half the space lz4 does; a stored passage is read
     // only for the few hits shown.
     let settings = IndexSettings {
@@ -268,7 +270,7 @@ fn create(dir: &Path, reset: Option<String>) -> Result<Opened> {
     Ok(Opened {
         index,
         fields,
-        manifest: None,
+        manifest: replaced,
         reset,
     })
 }

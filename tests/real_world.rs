@@ -302,3 +302,33 @@ fn a_damaged_index_says_how_to_rebuild_and_rebuild_repairs_it() {
     );
     assert_eq!(zhsearch(&dir, &["search", "阿里"]).status.code(), Some(0));
 }
+
+#[test]
+fn an_index_of_an_older_schema_is_rebuilt_from_its_own_corpus() {
+    let dir = common::corpus_copy("old-schema");
+    let idx = dir.join("elsewhere-index");
+    let idx_arg = idx.to_str().unwrap();
+    let o = zhsearch(&dir, &["index", "--quiet", "--index", idx_arg]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Pretend an older zhsearch wrote it.
+    let meta = std::fs::read_to_string(idx.join("meta.json")).unwrap();
+    let current = format!("\\\"schema\\\":{}", zhsearch::index::SCHEMA_VERSION);
+    assert!(meta.contains(&current), "{meta}");
+    std::fs::write(
+        idx.join("meta.json"),
+        meta.replace(&current, "\\\"schema\\\":1"),
+    )
+    .unwrap();
+    // From a folder with no corpus: the remembered one is rebuilt, and it says so.
+    let o = zhsearch(
+        &scratch("no-corpus-here"),
+        &["search", "飞天", "--index", idx_arg],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("another version of zhsearch"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("4 added"), "{}", stderr(&o));
+}
