@@ -9,8 +9,6 @@
 use std::ops::Range;
 use std::sync::OnceLock;
 
-use ferrous_opencc::OpenCC;
-use ferrous_opencc::config::BuiltinConfig;
 use jieba_rs::Jieba;
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use unicode_normalization::UnicodeNormalization;
@@ -209,17 +207,7 @@ fn is_unified_han(c: char) -> bool {
 }
 
 fn t2s(s: &str) -> String {
-    if s.is_ascii() {
-        return s.to_string();
-    }
-    opencc_t2s().convert(s)
-}
-
-fn opencc_t2s() -> &'static OpenCC {
-    static CC: OnceLock<OpenCC> = OnceLock::new();
-    CC.get_or_init(|| {
-        OpenCC::from_config(BuiltinConfig::T2s).expect("the built-in OpenCC t2s config loads")
-    })
+    crate::t2s::convert(s)
 }
 
 /// jieba with its default dictionary, loaded once per process and only when words are needed.

@@ -20,4 +20,5 @@ pub mod rank;
 pub mod regional;
 pub mod search;
 pub mod show;
+pub mod t2s;
 pub mod update;
