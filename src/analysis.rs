@@ -221,7 +221,7 @@ fn is_word(w: &str) -> bool {
     w.chars().any(char::is_alphanumeric)
 }
 
-/// A jieba word of normalised text, with its character position.
+/// A word of a segmented query, with its character position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Word {
     pub text: String,
@@ -229,93 +229,92 @@ pub struct Word {
     pub chars: Range<usize>,
 }
 
-/// Words for the index: jieba's search mode (whole words plus their dictionary sub-words), so a
-/// query word matches inside a longer document word (`处理` in `待处理`). The HMM is off: it
-/// glues unknown characters into guessed words (`云是`) that a query would never produce.
-pub fn index_words(norm: &str) -> Vec<Word> {
-    jieba()
-        .cut_for_search(norm, false)
-        .into_iter()
-        .filter(|t| is_word(t.word))
-        .map(|t| Word {
-            text: t.word.to_string(),
-            chars: t.start..t.end,
-        })
-        .collect()
+/// First character of a field value to index as characters only (a raw line indexed beside its
+/// visible text, a front matter value): it is not itself a token.
+pub const CHARS_ONLY: char = '\u{1}';
+
+/// Whether jieba word `w` has an index term of its own: a one-character word is indexed as
+/// its character token (every occurrence, inside longer words too), and a query cannot tell
+/// it apart from the character.
+pub fn is_long_word(w: &str) -> bool {
+    w.chars().nth(1).is_some()
 }
 
-/// Tantivy tokenizer of normalised text into characters, positioned by character index:
-/// a phrase query over it is an exact substring search.
+/// Tantivy tokenizer of normalised text. Every character is a token positioned by its
+/// character index, so a phrase query over characters is an exact substring search. Unless
+/// `chars_only` (or the value starts with [`CHARS_ONLY`]), jieba's words of two characters or
+/// more follow, each at the position of its first character, for BM25: one field and one pass
+/// serve both paths, and a one-character word is its character's token (see [`is_long_word`]).
+///
+/// Words are jieba's search mode (whole words plus their dictionary sub-words), so a query
+/// word matches inside a longer document word (`处理` in `待处理`). The HMM is off: it glues
+/// unknown characters into guessed words (`云是`) that a query would never produce.
 #[derive(Clone, Default)]
-pub struct CharTokenizer;
+pub struct TextTokenizer {
+    pub chars_only: bool,
+}
 
-pub struct CharTokenStream<'a> {
+pub struct TextTokenStream<'a> {
+    text: &'a str,
     chars: std::str::CharIndices<'a>,
     position: usize,
+    /// Words still to emit; filled when the characters are done.
+    words: Option<std::vec::IntoIter<jieba_rs::Token<'a>>>,
+    with_words: bool,
     token: Token,
 }
 
-impl Tokenizer for CharTokenizer {
-    type TokenStream<'a> = CharTokenStream<'a>;
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> CharTokenStream<'a> {
-        CharTokenStream {
+impl Tokenizer for TextTokenizer {
+    type TokenStream<'a> = TextTokenStream<'a>;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> TextTokenStream<'a> {
+        let marked = text.starts_with(CHARS_ONLY);
+        let text = if marked {
+            &text[CHARS_ONLY.len_utf8()..]
+        } else {
+            text
+        };
+        TextTokenStream {
+            text,
             chars: text.char_indices(),
             position: usize::MAX,
+            words: None,
+            with_words: !self.chars_only && !marked,
             token: Token::default(),
         }
     }
 }
 
-impl TokenStream for CharTokenStream<'_> {
+impl TokenStream for TextTokenStream<'_> {
     fn advance(&mut self) -> bool {
-        let Some((at, c)) = self.chars.next() else {
-            return false;
-        };
-        self.position = self.position.wrapping_add(1);
-        self.token.text.clear();
-        self.token.text.push(c);
-        self.token.offset_from = at;
-        self.token.offset_to = at + c.len_utf8();
-        self.token.position = self.position;
-        self.token.position_length = 1;
-        true
-    }
-    fn token(&self) -> &Token {
-        &self.token
-    }
-    fn token_mut(&mut self) -> &mut Token {
-        &mut self.token
-    }
-}
-
-/// Tantivy tokenizer of normalised text into jieba words ([`index_words`]), positioned by the
-/// character index where each starts.
-#[derive(Clone, Default)]
-pub struct WordTokenizer;
-
-pub struct WordTokenStream {
-    words: std::vec::IntoIter<Word>,
-    token: Token,
-}
-
-impl Tokenizer for WordTokenizer {
-    type TokenStream<'a> = WordTokenStream;
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> WordTokenStream {
-        WordTokenStream {
-            words: index_words(text).into_iter(),
-            token: Token::default(),
+        if let Some((at, c)) = self.chars.next() {
+            self.position = self.position.wrapping_add(1);
+            self.token.text.clear();
+            self.token.text.push(c);
+            self.token.offset_from = at;
+            self.token.offset_to = at + c.len_utf8();
+            self.token.position = self.position;
+            self.token.position_length = 1;
+            return true;
         }
-    }
-}
-
-impl TokenStream for WordTokenStream {
-    fn advance(&mut self) -> bool {
-        let Some(w) = self.words.next() else {
+        if !self.with_words {
             return false;
-        };
-        self.token.position = w.chars.start;
-        self.token.text = w.text;
-        true
+        }
+        let text = self.text;
+        let words = self
+            .words
+            .get_or_insert_with(|| jieba().cut_for_search(text, false).into_iter());
+        for w in words.by_ref() {
+            if w.end - w.start > 1 && is_word(w.word) {
+                self.token.text.clear();
+                self.token.text.push_str(w.word);
+                self.token.offset_from = w.byte_start;
+                self.token.offset_to = w.byte_end;
+                self.token.position = w.start;
+                self.token.position_length = w.end - w.start;
+                return true;
+            }
+        }
+        false
     }
     fn token(&self) -> &Token {
         &self.token
@@ -469,45 +468,45 @@ mod tests {
         }
     }
 
+    fn tokens(tokenizer: &mut TextTokenizer, text: &str) -> Vec<(String, usize)> {
+        let mut stream = tokenizer.token_stream(text);
+        let mut got = Vec::new();
+        while stream.advance() {
+            got.push((stream.token().text.clone(), stream.token().position));
+        }
+        got
+    }
+
     #[test]
-    fn tokenizers_position_by_character() {
-        let mut chars = CharTokenizer;
-        let mut stream = chars.token_stream("5k瓶颈");
-        let mut got = Vec::new();
-        while stream.advance() {
-            got.push((stream.token().text.clone(), stream.token().position));
-        }
-        assert_eq!(
-            got,
-            vec![
-                ("5".into(), 0),
-                ("k".into(), 1),
-                ("瓶".into(), 2),
-                ("颈".into(), 3)
-            ]
-        );
-        let mut words = WordTokenizer;
-        let mut stream = words.token_stream("突破5k瓶颈");
-        let mut got = Vec::new();
-        while stream.advance() {
-            got.push((stream.token().text.clone(), stream.token().position));
-        }
-        assert_eq!(
-            got,
-            vec![("突破".into(), 0), ("5k".into(), 2), ("瓶颈".into(), 4)]
-        );
+    fn tokens_are_characters_then_longer_words() {
+        let chars = |s: &str| -> Vec<(String, usize)> {
+            s.chars()
+                .enumerate()
+                .map(|(i, c)| (c.to_string(), i))
+                .collect()
+        };
+        let mut chars_only = TextTokenizer { chars_only: true };
+        assert_eq!(tokens(&mut chars_only, "5k瓶颈"), chars("5k瓶颈"));
+        let mut text = TextTokenizer::default();
+        let mut want = chars("突破5k瓶颈了");
+        want.extend([("突破".into(), 0), ("5k".into(), 2), ("瓶颈".into(), 4)]);
+        assert_eq!(tokens(&mut text, "突破5k瓶颈了"), want);
+        // A marked value is characters only, and the mark is no token.
+        let marked = format!("{CHARS_ONLY}突破");
+        assert_eq!(tokens(&mut text, &marked), chars("突破"));
     }
 
     #[test]
     fn words_drop_punctuation_and_keep_subwords() {
-        let words: Vec<String> = index_words("待处理的「5k瓶颈」")
+        let words: Vec<String> = tokens(&mut TextTokenizer::default(), "待处理的「5k瓶颈」")
             .into_iter()
-            .map(|w| w.text)
+            .skip("待处理的「5k瓶颈」".chars().count())
+            .map(|(w, _)| w)
             .collect();
         assert!(words.contains(&"处理".to_string()));
         assert!(words.contains(&"待处理".to_string()));
         assert!(words.contains(&"5k".to_string()));
-        assert!(!words.iter().any(|w| w == "「"));
+        assert!(words.iter().all(|w| is_long_word(w)));
     }
 
     fn seg(q: &str, vocab: &[(&str, u64)]) -> Vec<String> {

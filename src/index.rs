@@ -15,14 +15,14 @@ use tantivy::schema::{
 use tantivy::store::{Compressor, ZstdCompressor};
 use tantivy::{Index, IndexSettings, TantivyDocument};
 
-use crate::analysis::{self, CharTokenizer, Piece, WordTokenizer};
+use crate::analysis::{self, CHARS_ONLY, Piece, TextTokenizer};
 use crate::corpus::{Document, Passage};
 
 /// Bumped whenever the schema or the analysis changes in a way that needs a rebuild.
-pub const SCHEMA_VERSION: u32 = 8;
+pub const SCHEMA_VERSION: u32 = 9;
 pub const FORMAT: &str = "zhsearch-index";
+const TEXT_TOKENIZER: &str = "zh_text";
 const CHARS_TOKENIZER: &str = "zh_chars";
-const WORDS_TOKENIZER: &str = "zh_words";
 
 /// Handles to the fields of the schema.
 #[derive(Clone, Copy)]
@@ -39,10 +39,9 @@ pub struct Fields {
     pub text: Field,
     /// Visible pieces, stored only when markup makes them differ from `text`.
     pub visible: Field,
-    /// One token per normalised character, position = character index: exact substrings.
+    /// One token per normalised character, position = character index (exact substrings), and
+    /// jieba's longer words of the visible text (BM25); see [`TextTokenizer`].
     pub chars: Field,
-    /// jieba words of the normalised visible text: BM25 ranking.
-    pub words: Field,
     pub title: Field,
     /// Character tokens of the normalised title, for `title:` filters.
     pub title_chars: Field,
@@ -71,7 +70,6 @@ impl Fields {
             text: f("text")?,
             visible: f("visible")?,
             chars: f("chars")?,
-            words: f("words")?,
             title: f("title")?,
             title_chars: f("title_chars")?,
             date: f("date")?,
@@ -84,18 +82,19 @@ impl Fields {
 
 pub fn schema() -> Schema {
     let mut b = Schema::builder();
-    // Exact lookups score by a constant, so the character fields need no field norms.
-    let chars = TextOptions::default().set_indexing_options(
+    // Characters and words share one field: one tokenizer pass and one term dictionary; word
+    // terms (two characters or more) never collide with character terms. Norms and
+    // frequencies serve BM25 over words; exact lookups score by a constant.
+    let text = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(TEXT_TOKENIZER)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    let title_chars = TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
             .set_tokenizer(CHARS_TOKENIZER)
             .set_fieldnorms(false)
             .set_index_option(IndexRecordOption::WithFreqsAndPositions),
-    );
-    // Proximity is scored from the text of the few candidates, so words need no positions.
-    let words = TextOptions::default().set_indexing_options(
-        TextFieldIndexing::default()
-            .set_tokenizer(WORDS_TOKENIZER)
-            .set_index_option(IndexRecordOption::WithFreqs),
     );
     b.add_u64_field("file", INDEXED);
     b.add_text_field("source", STRING | STORED);
@@ -106,10 +105,9 @@ pub fn schema() -> Schema {
     b.add_u64_field("column_end", STORED);
     b.add_text_field("text", STORED);
     b.add_text_field("visible", STORED);
-    b.add_text_field("chars", chars.clone());
-    b.add_text_field("words", words);
+    b.add_text_field("chars", text);
     b.add_text_field("title", STORED);
-    b.add_text_field("title_chars", chars);
+    b.add_text_field("title_chars", title_chars);
     b.add_text_field("date", STORED);
     b.add_text_field("author", STORED);
     b.add_text_field("url", STORED);
@@ -118,8 +116,12 @@ pub fn schema() -> Schema {
 }
 
 fn register_tokenizers(index: &Index) {
-    index.tokenizers().register(CHARS_TOKENIZER, CharTokenizer);
-    index.tokenizers().register(WORDS_TOKENIZER, WordTokenizer);
+    index
+        .tokenizers()
+        .register(TEXT_TOKENIZER, TextTokenizer::default());
+    index
+        .tokenizers()
+        .register(CHARS_TOKENIZER, TextTokenizer { chars_only: true });
 }
 
 /// What the index knows about one corpus file.
@@ -352,22 +354,25 @@ fn passage_doc(f: &Fields, source: &str, p: &Passage) -> TantivyDocument {
         Some(analysis::normalize_text(&p.visible))
     };
     if p.is_front_matter() {
-        // Only the value of a front matter line is text; its key is YAML.
-        d.add_text(f.chars, visible.unwrap_or_default());
+        // Only the value of a front matter line is text; its key is YAML. No words: metadata.
+        d.add_text(
+            f.chars,
+            format!("{CHARS_ONLY}{}", visible.unwrap_or_default()),
+        );
         return d;
     }
     // The raw line is indexed too, so that any string of the file can be found; the visible
-    // text adds the strings that markup splits in the source. A gap keeps them apart.
+    // text adds the strings that markup splits in the source, and the words. A gap keeps them
+    // apart.
     let raw = analysis::normalize(&p.text);
-    d.add_text(f.chars, &raw);
     match visible {
-        Some(v) => {
-            if v != raw {
-                d.add_text(f.chars, &v);
-            }
-            d.add_text(f.words, v);
+        Some(v) if v != raw => {
+            d.add_text(f.chars, format!("{CHARS_ONLY}{raw}"));
+            d.add_text(f.chars, v);
         }
-        None => d.add_text(f.words, raw),
+        _ => {
+            d.add_text(f.chars, raw);
+        }
     }
     d
 }

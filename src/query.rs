@@ -20,7 +20,7 @@ use tantivy::query::{
 use tantivy::schema::{Field, IndexRecordOption};
 use unicode_normalization::UnicodeNormalization;
 
-use crate::analysis;
+use crate::analysis::{self, is_long_word};
 use crate::index::Fields;
 use crate::regional;
 
@@ -323,7 +323,9 @@ impl Query {
                     exact_query(f.chars, &form.norm),
                     score,
                 )));
-                should.extend(form.words.iter().map(|w| word_query(f, w)));
+                // A one-character word alone would fetch every passage holding the character.
+                let long = form.words.iter().filter(|w| is_long_word(w));
+                should.extend(long.map(|w| word_query(f, w)));
             }
         }
         clauses.push((Occur::Must, any_of(should)));
@@ -379,7 +381,7 @@ fn any_of(mut queries: Vec<Box<dyn TQuery>>) -> Box<dyn TQuery> {
 
 fn word_query(f: &Fields, w: &str) -> Box<dyn TQuery> {
     Box::new(TermQuery::new(
-        Term::from_field_text(f.words, w),
+        Term::from_field_text(f.chars, w),
         IndexRecordOption::WithFreqs,
     ))
 }
@@ -395,10 +397,12 @@ fn term_query(f: &Fields, t: &QueryTerm) -> Box<dyn TQuery> {
             exact_query(f.chars, &form.norm),
             score,
         )));
-        if !t.quoted && !form.words.is_empty() {
-            let all = form
-                .words
-                .iter()
+        // All of the term's words, where it has some longer than one character: a lone
+        // character would match anywhere (`京大` is not `东京 大阪`), so it is not required.
+        let long: Vec<&String> = form.words.iter().filter(|w| is_long_word(w)).collect();
+        if !t.quoted && !long.is_empty() {
+            let all = long
+                .into_iter()
                 .map(|w| (Occur::Must, word_query(f, w)))
                 .collect();
             gate.push(Box::new(ConstScoreQuery::new(

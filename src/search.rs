@@ -136,7 +136,7 @@ impl Searcher {
     /// The best `limit` passages after skipping `offset`, best first; ties by file and line.
     pub fn search(&self, query: &Query, limit: usize, offset: usize) -> Result<Vec<Hit>> {
         let searcher = self.reader.searcher();
-        let words = self.fields.words;
+        let words = self.fields.chars;
         let doc_freq = |w: &str| {
             searcher
                 .doc_freq(&Term::from_field_text(words, w))
@@ -273,7 +273,7 @@ impl Searcher {
     ) -> Result<Vec<(f32, DocAddress)>> {
         let f = &self.fields;
         let bm25 = TermQuery::new(
-            Term::from_field_text(f.words, word),
+            Term::from_field_text(f.chars, word),
             IndexRecordOption::WithFreqs,
         );
         let mut top: Vec<(f32, DocAddress)> = searcher
@@ -290,7 +290,7 @@ impl Searcher {
                         EXACT_SCORE,
                     )) as Box<dyn TQuery>,
                 ),
-                (Occur::MustNot, term(f.words, word)),
+                (Occur::MustNot, term(f.chars, word)),
             ]);
             let more = TopDocs::with_limit(fetch - top.len()).order_by_score();
             top.extend(searcher.search(&rest, &more)?);
