@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark zhsearch on the chinese-poetry corpus, against ripgrep, in one run.
 
-    python3 scripts/bench.py [--work DIR] [--scale 10] [--runs 7] [--skip-large]
+    python3 scripts/bench.py [--work DIR] [--scale 10] [--runs 7] [--skip-large] [--naive-large]
 
 Builds the corpus itself: the npm package chinese-poetry@2.0.1 (MIT) is fetched once with
 `npm pack` into WORK/npm; its Tang and Song poems (313 JSON files, Traditional script) become
@@ -13,7 +13,9 @@ WORK/poetry/*.md (about 74 MB), and WORK/poetry-x10 holds SCALE renamed copies o
   - in-process query latency, p50/p99 (examples/query_latency.rs) over QUERIES below;
   - whole-process `zhsearch search QUERY` latency: median of RUNS runs per query, then the
     median over queries; the same for `rg -F -c QUERY` (literal, no folding, no ranking),
-    and their ratio.
+    and their ratio;
+  - the same build and whole-process search for the naive tantivy + jieba + OpenCC program of
+    examples/naive_stack.rs (on the first corpus only unless --naive-large), and the ratios.
 
 Prints a Markdown table and writes WORK/results.json. Needs cargo, npm, python3 and rg
 (`apt-get install ripgrep` or `cargo install ripgrep`).
@@ -132,7 +134,8 @@ def median_runs(cmd: list[str], runs: int) -> float:
     return statistics.median(times)
 
 
-def bench(zh: str, example: str, corpus: str, index: str, runs: int, work: str) -> dict:
+def bench(zh: str, example: str, corpus: str, index: str, runs: int, work: str,
+          naive: str | None) -> dict:
     size = du(corpus)
     log(f"{corpus}: {size / 1e6:.0f} MB; building the index ...")
     wall, rss, code = peak_rss_kb([zh, "index", "--rebuild", "--quiet", "--corpus", corpus,
@@ -172,6 +175,17 @@ def bench(zh: str, example: str, corpus: str, index: str, runs: int, work: str) 
     if rg_times:
         r["rg_ms"] = statistics.median(rg_times) * 1000
         r["rg_over_zh"] = r["rg_ms"] / r["search_ms"]
+    if naive:
+        log(f"{corpus}: the naive tantivy + jieba + OpenCC program ...")
+        naive_index = index + "-naive"
+        wall, rss, code = peak_rss_kb([naive, "index", corpus, naive_index])
+        if code != 0:
+            sys.exit(f"naive index build failed ({code})")
+        r["naive_build_s"], r["naive_peak_mb"] = wall, rss / 1024
+        r["naive_index_mb"] = du(naive_index) / 1e6
+        times = [median_runs([naive, "search", naive_index, q], runs) for q in QUERIES]
+        r["naive_search_ms"] = statistics.median(times) * 1000
+        shutil.rmtree(naive_index, ignore_errors=True)
     return r
 
 
@@ -186,6 +200,10 @@ def table(results: dict) -> str:
         ("whole-process `zhsearch search`, median", lambda r: f"{r['search_ms']:.1f} ms"),
         ("`rg -F -c`, median", lambda r: f"{r['rg_ms']:.1f} ms" if "rg_ms" in r else "rg not found"),
         ("rg time ÷ zhsearch time", lambda r: f"{r['rg_over_zh']:.2f}" if "rg_over_zh" in r else "-"),
+        ("naive stack: index build", lambda r: f"{r['naive_build_s']:.1f} s ({r['naive_build_s'] / r['build_s']:.2f}× zhsearch's time), "
+         f"{r['naive_peak_mb']:.0f} MB peak, {r['naive_index_mb']:.0f} MB" if "naive_build_s" in r else "-"),
+        ("naive stack: whole-process search, median", lambda r: f"{r['naive_search_ms']:.1f} ms ({r['naive_search_ms'] / r['search_ms']:.1f}× zhsearch's time)"
+         if "naive_search_ms" in r else "-"),
     ]
     names = list(results)
     out = ["| | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
@@ -200,23 +218,27 @@ def main() -> None:
     ap.add_argument("--scale", type=int, default=10)
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--skip-large", action="store_true")
+    ap.add_argument("--naive-large", action="store_true",
+                    help="also run the naive program on the large corpus (about as long as zhsearch)")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
     log("building zhsearch (release) ...")
     subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "zhsearch",
-                    "--example", "query_latency"], cwd=ROOT, check=True)
+                    "--example", "query_latency", "--example", "naive_stack"], cwd=ROOT, check=True)
     zh = os.path.join(ROOT, "target", "release", "zhsearch")
     example = os.path.join(ROOT, "target", "release", "examples", "query_latency")
+    naive = os.path.join(ROOT, "target", "release", "examples", "naive_stack")
     if not shutil.which("rg"):
         log("rg not found: the ripgrep columns stay empty (apt-get install ripgrep)")
     corpus = build_corpus(args.work)
     results = {"poetry": bench(zh, example, corpus, os.path.join(args.work, "index-poetry"),
-                               args.runs, args.work)}
+                               args.runs, args.work, naive)}
     if not args.skip_large:
         large = build_large(args.work, corpus, args.scale)
         results[f"poetry ×{args.scale}"] = bench(zh, example, large,
                                                  os.path.join(args.work, f"index-x{args.scale}"),
-                                                 args.runs, args.work)
+                                                 args.runs, args.work,
+                                                 naive if args.naive_large else None)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
     with open(os.path.join(args.work, "results.json"), "w") as f:
         json.dump({"machine": machine, "results": results}, f, indent=1)

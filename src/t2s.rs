@@ -1,5 +1,5 @@
 //! Traditional→Simplified conversion: OpenCC's `t2s`, exactly as ferrous-opencc computes it,
-//! about ten times faster.
+//! about eight times faster.
 //!
 //! OpenCC's t2s converts by greedy longest match over two dictionaries: TSCharacters (single
 //! characters) and TSPhrases (about 280 phrases, all at least two characters long). So, except
@@ -28,18 +28,19 @@ pub fn opencc() -> &'static OpenCC {
     })
 }
 
-/// Phrase keys by first character, longest first, each with its conversion.
-fn phrases() -> &'static HashMap<char, Vec<(&'static str, String)>> {
-    static PHRASES_BY_START: OnceLock<HashMap<char, Vec<(&'static str, String)>>> = OnceLock::new();
+/// A phrase key and its conversion, asked of ferrous-opencc the first time the phrase is met.
+type Phrase = (&'static str, OnceLock<String>);
+
+/// Phrase keys by first character, longest first. Reading them costs no conversion, so a
+/// search that meets no phrase never pays for one.
+fn phrases() -> &'static HashMap<char, Vec<Phrase>> {
+    static PHRASES_BY_START: OnceLock<HashMap<char, Vec<Phrase>>> = OnceLock::new();
     PHRASES_BY_START.get_or_init(|| {
-        let mut map: HashMap<char, Vec<(&'static str, String)>> = HashMap::new();
+        let mut map: HashMap<char, Vec<Phrase>> = HashMap::new();
         for key in phrase_keys() {
-            let Some(first) = key.chars().next() else {
-                continue;
-            };
-            map.entry(first)
-                .or_default()
-                .push((key, opencc().convert(key)));
+            if let Some(first) = key.chars().next() {
+                map.entry(first).or_default().push((key, OnceLock::new()));
+            }
         }
         for list in map.values_mut() {
             list.sort_by_key(|(k, _)| std::cmp::Reverse(k.len()));
@@ -130,7 +131,7 @@ pub fn convert(s: &str) -> String {
                     .get(&c)
                     .and_then(|list| list.iter().find(|(k, _)| s[i..].starts_with(k)))
             {
-                out.push_str(value);
+                out.push_str(value.get_or_init(|| opencc().convert(key)));
                 i += key.len();
                 continue;
             }
