@@ -4,8 +4,8 @@
 //! The pipeline, one module each: [`corpus`] (files → passages, with [`markup`] for what a
 //! reader sees) → [`analysis`] (normalisation with an offset map, with [`t2s`] for OpenCC;
 //! characters and jieba words; shared by indexing and querying) → [`index`] (Tantivy schema,
-//! incremental updates) → [`query`] (query language → Tantivy query) → [`search`] (ranked hits, highlights) →
-//! [`output`] (JSON Lines and human output). [`cli`] wires them to the command line.
+//! incremental updates) → [`query`] (query language → Tantivy query) → [`search`] (ranked
+//! hits, highlights) → [`output`] (JSON Lines and human output). [`cli`] wires them to the command line.
 
 pub mod analysis;
 pub mod cite;
