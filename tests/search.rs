@@ -131,6 +131,39 @@ fn no_pinyin_or_character_or_folding() {
     assert_eq!(at("\"京大\""), vec![("b.txt".into(), 3)]);
 }
 
+/// Characters and words share one index field: a one-character word is its character token.
+/// A bare term matches through its words of two characters or more, never through lone
+/// characters, and a one-character term finds the character inside longer words too.
+#[test]
+fn bare_terms_match_by_their_longer_words_and_characters_anywhere() {
+    let s = common::crafted(
+        "words-and-characters",
+        &[
+            ("a.txt", "性能终于突破了瓶颈\n明月几时有\n性能平平\n"),
+            ("b.txt", "瓶颈在于性能\n月亮很圆\n"),
+        ],
+    );
+    let strict = |q: &str| -> Vec<(String, usize)> {
+        let hits = common::find(&s, q);
+        let all: Vec<_> = hits
+            .into_iter()
+            .filter(|h| h.match_kind == MatchKind::All)
+            .collect();
+        let mut lines = lines_of(&all);
+        lines.sort();
+        lines
+    };
+    // 性能的瓶颈: both longer words required, the lone 的 is not.
+    assert_eq!(
+        strict("性能的瓶颈"),
+        vec![("a.txt".into(), 1), ("b.txt".into(), 1)]
+    );
+    // 月 inside 明月 and 月亮.
+    assert_eq!(strict("月"), vec![("a.txt".into(), 2), ("b.txt".into(), 2)]);
+    // Only characters, no longer word: the exact string or nothing.
+    assert!(strict("能瓶").is_empty());
+}
+
 /// Phrases sampled from the corpus, in Simplified and Traditional form, return exactly the
 /// passages whose normalised line contains them (a plain substring scan is the reference).
 #[test]
