@@ -27,7 +27,7 @@ const CHARS_TOKENIZER: &str = "zh_chars";
 /// Handles to the fields of the schema.
 #[derive(Clone, Copy)]
 pub struct Fields {
-    /// 1 on the entry holding a file's metadata, 0 on passages.
+    /// 1 on the entry holding a file's metadata; absent on passages (one term fewer for each).
     pub file: Field,
     pub source: Field,
     pub line_start: Field,
@@ -336,7 +336,6 @@ pub fn documents(f: &Fields, doc: &Document, encoding: &str) -> Vec<TantivyDocum
 
 fn passage_doc(f: &Fields, source: &str, p: &Passage) -> TantivyDocument {
     let mut d = TantivyDocument::new();
-    d.add_u64(f.file, 0);
     d.add_text(f.source, source);
     d.add_u64(f.line_start, p.line_start as u64);
     d.add_u64(f.line_end, p.line_end as u64);
