@@ -8,7 +8,7 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
 use crate::cite::{self, QuoteMode, Script};
-use crate::index;
+use crate::manifest;
 use crate::output::{self, CiteFormat};
 use crate::query;
 use crate::search::Searcher;
@@ -192,7 +192,7 @@ pub fn run() -> Result<bool> {
             let options = location.update_options(rebuild, !quiet);
             let report = update::update(location.corpus.as_deref(), &location.index, options)?;
             let corpus = &report.corpus;
-            if verbose && let Some(m) = index::read_manifest(&location.index) {
+            if verbose && let Ok(Some(m)) = manifest::read(&location.index) {
                 for f in &m.files {
                     match (&f.encoding, &f.skipped) {
                         (_, Some(why)) => eprintln!("{}\tskipped: {why}", f.source),
@@ -286,7 +286,7 @@ fn run_query(
         let check = scope.spawn(|| refresh(location));
         let parsed = query.parse();
         let early = parsed.as_ref().ok().and_then(|parsed| {
-            index::read_manifest(&location.index)
+            manifest::read_head(&location.index)
                 .and_then(|_| Searcher::open(&location.index).ok())
                 .and_then(|s| s.search(parsed, limit, offset).ok())
         });
@@ -361,7 +361,7 @@ fn corpus_dir(location: &Location) -> PathBuf {
     location
         .corpus
         .clone()
-        .or_else(|| index::read_manifest(&location.index).map(|m| m.corpus))
+        .or_else(|| manifest::read_head(&location.index).map(|h| h.corpus))
         .unwrap_or_else(|| PathBuf::from("corpus"))
 }
 
@@ -395,7 +395,7 @@ fn refresh(location: &Location) -> Result<(Option<tantivy::Index>, bool)> {
 }
 
 fn has_index(dir: &Path) -> bool {
-    index::read_manifest(dir).is_some()
+    manifest::read_head(dir).is_some()
 }
 
 fn print_skipped(report: &UpdateReport) {

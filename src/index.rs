@@ -4,10 +4,9 @@
 //! Keeping the index in step with the corpus is [`crate::update`]'s job.
 
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
-use serde::{Deserialize, Serialize};
 use tantivy::directory::MmapDirectory;
 use tantivy::schema::{
     Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
@@ -17,9 +16,10 @@ use tantivy::{Index, IndexSettings, TantivyDocument};
 
 use crate::analysis::{self, CHARS_ONLY, Piece, TextTokenizer};
 use crate::corpus::{Document, Passage};
+use crate::manifest::{self, Manifest};
 
 /// Bumped whenever the schema or the analysis changes in a way that needs a rebuild.
-pub const SCHEMA_VERSION: u32 = 9;
+pub const SCHEMA_VERSION: u32 = 10;
 pub const FORMAT: &str = "zhsearch-index";
 const TEXT_TOKENIZER: &str = "zh_text";
 const CHARS_TOKENIZER: &str = "zh_chars";
@@ -124,32 +124,6 @@ fn register_tokenizers(index: &Index) {
         .register(CHARS_TOKENIZER, TextTokenizer { chars_only: true });
 }
 
-/// What the index knows about one corpus file.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct FileState {
-    pub source: String,
-    pub size: u64,
-    pub mtime_ns: u64,
-    pub hash: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encoding: Option<String>,
-    /// The file could not be read as text; it is not indexed until it changes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub skipped: Option<String>,
-}
-
-/// The commit payload: the corpus folder and every file the index holds.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Manifest {
-    pub format: String,
-    pub schema: u32,
-    pub corpus: PathBuf,
-    /// File name extensions read as documents.
-    #[serde(default = "crate::corpus::default_extensions")]
-    pub extensions: Vec<String>,
-    pub files: Vec<FileState>,
-}
-
 /// An opened index with its manifest.
 pub struct Opened {
     pub index: Index,
@@ -159,16 +133,6 @@ pub struct Opened {
     pub manifest: Option<Manifest>,
     /// Why the index was started afresh, if it was (an older schema, a damaged index).
     pub reset: Option<String>,
-}
-
-/// The manifest in `meta.json` if a zhsearch index is in `dir`, read without Tantivy: it names
-/// the index's owner and schema even when Tantivy cannot open the index.
-pub fn read_manifest(dir: &Path) -> Option<Manifest> {
-    let meta = std::fs::read_to_string(dir.join("meta.json")).ok()?;
-    let value: serde_json::Value = serde_json::from_str(&meta).ok()?;
-    serde_json::from_str::<Manifest>(value.get("payload")?.as_str()?)
-        .ok()
-        .filter(|m| m.format == FORMAT)
 }
 
 /// The first line of an error, shortened: Tantivy's can hold a whole file.
@@ -204,28 +168,41 @@ pub fn open_or_create(dir: &Path, rebuild: bool) -> Result<Opened> {
         }
         return create(dir, None, None);
     }
-    let ours = read_manifest(dir);
-    if let Some(m) = &ours
-        && m.schema != SCHEMA_VERSION
+    let head = manifest::read_head(dir);
+    // What it replaces, when the index is started afresh: its corpus and extensions still hold.
+    let replaced = || {
+        head.clone().map(|head| Manifest {
+            head,
+            files: Vec::new(),
+        })
+    };
+    if let Some(h) = &head
+        && h.schema != SCHEMA_VERSION
     {
         let why = format!(
             "the index was written by another version of zhsearch (schema {}, now {SCHEMA_VERSION}); rebuilding it",
-            m.schema
+            h.schema
         );
         clear_dir(dir)?;
-        return create(dir, Some(why), ours);
+        return create(dir, Some(why), replaced());
     }
-    let opened = MmapDirectory::open(dir)
-        .map_err(|e| anyhow!(short(&e)))
-        .and_then(|d| Index::open(d).map_err(|e| anyhow!(short(&e))));
+    // The file list is part of the index: one that cannot be read is damage.
+    let opened = manifest::read(dir)
+        .map_err(|e| anyhow!(short(&format!("{e:#}"))))
+        .and_then(|ours| {
+            MmapDirectory::open(dir)
+                .map_err(|e| anyhow!(short(&e)))
+                .and_then(|d| Index::open(d).map_err(|e| anyhow!(short(&e))))
+                .map(|index| (index, ours))
+        });
     // A folder holding only the files Tantivy writes is taken for a damaged index of ours
     // even when its meta.json cannot be read to say so.
-    let ours_or_only_index_files = ours.is_some() || only_index_files(dir);
-    let index = match opened {
-        Ok(index) => index,
+    let ours_or_only_index_files = head.is_some() || only_index_files(dir);
+    let (index, ours) = match opened {
+        Ok(opened) => opened,
         Err(_) if rebuild && ours_or_only_index_files => {
             clear_dir(dir)?;
-            return create(dir, Some("--rebuild of a damaged index".into()), ours);
+            return create(dir, Some("--rebuild of a damaged index".into()), replaced());
         }
         Err(e) if ours_or_only_index_files => bail!(
             "the index in {} is damaged ({e}): run `zhsearch index --rebuild --index {}`",
@@ -277,16 +254,20 @@ fn create(dir: &Path, reset: Option<String>, replaced: Option<Manifest>) -> Resu
     })
 }
 
-/// Whether `name` is a file Tantivy writes: `meta.json`, `.managed.json`, lock files and
-/// `<32 hex digits>.<ext>` segment files.
+/// Whether `name` is a file of an index: Tantivy's `meta.json`, `.managed.json`, lock files and
+/// `<32 hex digits>.<ext>` segment files, and our file lists.
 fn is_index_file(name: &str) -> bool {
     let segment = name
         .split_once('.')
         .is_some_and(|(id, _)| id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()));
-    segment || name == "meta.json" || name == ".managed.json" || name.ends_with(".lock")
+    segment
+        || manifest::is_list_file(name)
+        || name == "meta.json"
+        || name == ".managed.json"
+        || name.ends_with(".lock")
 }
 
-/// Whether every visible file in `dir` is one Tantivy writes.
+/// Whether every visible file in `dir` is a file of an index.
 fn only_index_files(dir: &Path) -> bool {
     std::fs::read_dir(dir).is_ok_and(|entries| {
         entries.filter_map(|e| e.ok()).all(|e| {
@@ -296,7 +277,7 @@ fn only_index_files(dir: &Path) -> bool {
     })
 }
 
-/// Removes the files of an index in `dir` (only those Tantivy writes).
+/// Removes the files of an index in `dir` (only those [`is_index_file`] names).
 fn clear_dir(dir: &Path) -> Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod corpus;
 pub mod encoding;
 pub mod index;
+pub mod manifest;
 pub mod markup;
 pub mod output;
 pub mod query;

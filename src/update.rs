@@ -17,7 +17,8 @@ use tantivy::{IndexWriter, TantivyDocument, Term};
 
 use crate::corpus::{self, SourceFile};
 use crate::encoding;
-use crate::index::{self, FORMAT, FileState, Manifest, SCHEMA_VERSION};
+use crate::index::{self, FORMAT, SCHEMA_VERSION};
+use crate::manifest::{self, FileState, Head, Manifest};
 
 /// Memory Tantivy may use for each indexing thread before it writes a segment.
 const WRITER_BUDGET_PER_THREAD: usize = 96 << 20;
@@ -121,14 +122,14 @@ pub fn update(corpus_dir: Option<&Path>, dir: &Path, opts: UpdateOptions) -> Res
     let corpus_abs = match given {
         Some(c) => c,
         None => match &opened.manifest {
-            Some(m) => m.corpus.clone(),
+            Some(m) => m.head.corpus.clone(),
             None => resolve(Path::new("corpus"))?,
         },
     };
     let extensions: Vec<String> = opts
         .extensions
         .clone()
-        .or_else(|| opened.manifest.as_ref().map(|m| m.extensions.clone()))
+        .or_else(|| opened.manifest.as_ref().map(|m| m.head.extensions.clone()))
         .unwrap_or_else(corpus::default_extensions)
         .into_iter()
         .map(|e| e.trim_start_matches('.').to_ascii_lowercase())
@@ -155,10 +156,10 @@ pub fn update(corpus_dir: Option<&Path>, dir: &Path, opts: UpdateOptions) -> Res
             report.rebuilt = Some("no index yet".into());
             Vec::new()
         }
-        Some(m) if m.corpus != corpus_abs => {
+        Some(m) if m.head.corpus != corpus_abs => {
             report.rebuilt = Some(format!(
                 "the index was built from {}, not {}",
-                m.corpus.display(),
+                m.head.corpus.display(),
                 corpus_abs.display()
             ));
             Vec::new()
@@ -192,7 +193,7 @@ pub fn update(corpus_dir: Option<&Path>, dir: &Path, opts: UpdateOptions) -> Res
     let manifest_moved = opened
         .manifest
         .as_ref()
-        .is_none_or(|m| m.corpus != corpus_abs || m.extensions != extensions);
+        .is_none_or(|m| m.head.corpus != corpus_abs || m.head.extensions != extensions);
     if todo.is_empty() && removed.is_empty() && report.rebuilt.is_none() && !manifest_moved {
         report.index = Some(opened.index);
         return Ok(report);
@@ -284,15 +285,25 @@ pub fn update(corpus_dir: Option<&Path>, dir: &Path, opts: UpdateOptions) -> Res
     report.skipped.sort();
 
     let manifest = Manifest {
-        format: FORMAT.into(),
-        schema: SCHEMA_VERSION,
-        corpus: corpus_abs,
-        extensions,
+        head: Head {
+            format: FORMAT.into(),
+            schema: SCHEMA_VERSION,
+            corpus: corpus_abs,
+            extensions,
+            files_in: None,
+        },
         files: states,
     };
+    let payload = manifest::write(dir, &manifest)?;
     let mut commit = writer.prepare_commit()?;
-    commit.set_payload(&serde_json::to_string(&manifest)?);
+    commit.set_payload(&payload);
     commit.commit()?;
+    let committed = serde_json::from_str::<Head>(&payload)?.files_in;
+    let before = opened
+        .manifest
+        .as_ref()
+        .and_then(|m| m.head.files_in.as_deref());
+    manifest::remove_old_lists(dir, &[committed.as_deref(), before]);
     writer.wait_merging_threads()?;
     progress.finish_and_clear();
     report.index = Some(opened.index);

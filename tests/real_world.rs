@@ -301,6 +301,31 @@ fn a_damaged_index_says_how_to_rebuild_and_rebuild_repairs_it() {
         Some(0)
     );
     assert_eq!(zhsearch(&dir, &["search", "阿里"]).status.code(), Some(0));
+
+    // The list of indexed files is part of the index; only the committed list is kept.
+    let lists = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&index)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| zhsearch::manifest::is_list_file(&p.file_name().unwrap().to_string_lossy()))
+            .collect()
+    };
+    assert_eq!(lists().len(), 1, "{:?}", lists());
+    std::fs::remove_file(&lists()[0]).unwrap();
+    let o = zhsearch(&dir, &["search", "阿里"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("is damaged") && stderr(&o).contains("files-"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        zhsearch(&dir, &["index", "--rebuild", "--quiet"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(zhsearch(&dir, &["search", "阿里"]).status.code(), Some(0));
 }
 
 #[test]
