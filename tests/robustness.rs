@@ -1,7 +1,7 @@
 //! Randomised inputs (a fixed seed, so failures reproduce): the analysis keeps its offset map
 //! on character boundaries, the parsers never panic. `fuzz/` holds the open-ended version.
 
-use zhsearch::{analysis, cite, corpus, query, regional};
+use zhsearch::{analysis, cite, corpus, query, regional, t2s};
 
 /// Characters that stress the analysis: both scripts, full width, compatibility forms,
 /// combining marks, non-BMP, Hangul jamo, Markdown and HTML markup, quotes, line ends.
@@ -53,6 +53,31 @@ fn normalisation_maps_back_to_character_boundaries() {
                 assert!(analysis::normalize(orig).contains(&needle) || orig.chars().count() > 2);
             }
         }
+    }
+}
+
+/// The fast t2s agrees with ferrous-opencc on random text thick with the first characters and
+/// pieces of OpenCC's t2s phrases (where longest-match decisions happen).
+#[test]
+fn fast_t2s_agrees_with_opencc_on_random_text() {
+    const PHRASE_BITS: &[&str] = &[
+        "乾", "乾淨", "著", "瞭", "瞭然", "一目", "么", "麼", "幺", "於", "鍊", "鍾", "萬", "藉",
+        "蕭", "覆", "雁", "雖", "電", "露", "頗", "顛", "顧", "龍", "黄", "申", "拉", "旋", "明",
+        "有", "朝", "文", "重", "金", "銀", "錢", "書", "發", "髮", "後", "裡", "台", "臺",
+    ];
+    let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+    for _ in 0..3000 {
+        let n = (rng.next() as usize) % 12;
+        let s: String = (0..n)
+            .map(|_| {
+                if rng.next().is_multiple_of(3) {
+                    POOL[(rng.next() as usize) % POOL.len()]
+                } else {
+                    PHRASE_BITS[(rng.next() as usize) % PHRASE_BITS.len()]
+                }
+            })
+            .collect();
+        assert_eq!(t2s::convert(&s), t2s::opencc().convert(&s), "{s:?}");
     }
 }
 

@@ -1,14 +1,16 @@
-//! Text analysis on any input: the offset map lands on character boundaries and leads back to
-//! the original text; passages, visible text and sentence quotes stay inside their source.
+//! Text analysis on any input: the fast t2s agrees with ferrous-opencc; the offset map lands on
+//! character boundaries and leads back to the original text; passages, visible text and
+//! sentence quotes stay inside their source.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use zhsearch::{analysis, cite, corpus};
+use zhsearch::{analysis, cite, corpus, t2s};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
+    assert_eq!(t2s::convert(text), t2s::opencc().convert(text));
     let n = analysis::normalize_mapped(text);
     assert_eq!(n.text, analysis::normalize(text));
     for i in 0..n.len() {
