@@ -267,65 +267,42 @@ fn a_damaged_index_says_how_to_rebuild_and_rebuild_repairs_it() {
     let dir = common::corpus_copy("damaged");
     assert_eq!(zhsearch(&dir, &["index", "--quiet"]).status.code(), Some(0));
     let index = dir.join("index");
-    let segment = std::fs::read_dir(&index)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.extension().is_some_and(|e| e == "idx"))
-        .unwrap();
-    std::fs::remove_file(segment).unwrap();
-    let o = zhsearch(&dir, &["search", "阿里"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("is damaged") && stderr(&o).contains("--rebuild"),
-        "{}",
-        stderr(&o)
-    );
-    assert_eq!(stderr(&o).trim_end().lines().count(), 1, "{}", stderr(&o));
-    assert_eq!(
-        zhsearch(&dir, &["index", "--rebuild", "--quiet"])
-            .status
-            .code(),
-        Some(0)
-    );
-    assert_eq!(zhsearch(&dir, &["search", "阿里"]).status.code(), Some(0));
-
-    // Even an unreadable meta.json, in a folder of index files only.
-    std::fs::write(index.join("meta.json"), "{\"garbage").unwrap();
-    let o = zhsearch(&dir, &["search", "阿里"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("is damaged"), "{}", stderr(&o));
-    assert_eq!(
-        zhsearch(&dir, &["index", "--rebuild", "--quiet"])
-            .status
-            .code(),
-        Some(0)
-    );
-    assert_eq!(zhsearch(&dir, &["search", "阿里"]).status.code(), Some(0));
-
-    // The list of indexed files is part of the index; only the committed list is kept.
-    let lists = || -> Vec<std::path::PathBuf> {
+    // A search refuses with one line naming the damage and the repair; --rebuild repairs.
+    let damaged_then_repaired = |detail: &str| {
+        let o = zhsearch(&dir, &["search", "阿里"]);
+        assert_eq!(o.status.code(), Some(2));
+        let err = stderr(&o);
+        assert!(
+            err.contains("is damaged") && err.contains("--rebuild"),
+            "{err}"
+        );
+        assert!(err.contains(detail), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        let rebuilt = zhsearch(&dir, &["index", "--rebuild", "--quiet"]);
+        assert_eq!(rebuilt.status.code(), Some(0));
+        assert_eq!(zhsearch(&dir, &["search", "阿里"]).status.code(), Some(0));
+    };
+    let files = |keep: &dyn Fn(&str) -> bool| -> Vec<std::path::PathBuf> {
         std::fs::read_dir(&index)
             .unwrap()
             .map(|e| e.unwrap().path())
-            .filter(|p| zhsearch::manifest::is_list_file(&p.file_name().unwrap().to_string_lossy()))
+            .filter(|p| keep(&p.file_name().unwrap().to_string_lossy()))
             .collect()
     };
-    assert_eq!(lists().len(), 1, "{:?}", lists());
-    std::fs::remove_file(&lists()[0]).unwrap();
-    let o = zhsearch(&dir, &["search", "阿里"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("is damaged") && stderr(&o).contains("files-"),
-        "{}",
-        stderr(&o)
-    );
-    assert_eq!(
-        zhsearch(&dir, &["index", "--rebuild", "--quiet"])
-            .status
-            .code(),
-        Some(0)
-    );
-    assert_eq!(zhsearch(&dir, &["search", "阿里"]).status.code(), Some(0));
+
+    let segment = files(&|name| name.ends_with(".idx")).remove(0);
+    std::fs::remove_file(segment).unwrap();
+    damaged_then_repaired("");
+
+    // Even an unreadable meta.json, in a folder of index files only.
+    std::fs::write(index.join("meta.json"), "{\"garbage").unwrap();
+    damaged_then_repaired("");
+
+    // The list of indexed files is part of the index (a rebuild leaves just its own).
+    let lists = files(&|name| zhsearch::manifest::is_list_file(name));
+    assert_eq!(lists.len(), 1, "{lists:?}");
+    std::fs::remove_file(&lists[0]).unwrap();
+    damaged_then_repaired("files-");
 }
 
 #[test]
