@@ -136,6 +136,7 @@ impl Searcher {
     /// The best `limit` passages after skipping `offset`, best first; ties by file and line.
     pub fn search(&self, query: &Query, limit: usize, offset: usize) -> Result<Vec<Hit>> {
         let searcher = self.reader.searcher();
+        // Words live in the character field (a one-character word is its character's token).
         let words = self.fields.chars;
         let doc_freq = |w: &str| {
             searcher
