@@ -506,6 +506,7 @@ mod tests {
         assert!(words.contains(&"处理".to_string()));
         assert!(words.contains(&"待处理".to_string()));
         assert!(words.contains(&"5k".to_string()));
+        assert!(!words.iter().any(|w| w == "「"));
         assert!(words.iter().all(|w| is_long_word(w)));
     }
 
