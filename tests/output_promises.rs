@@ -1,0 +1,56 @@
+//! Promises the README makes about what a person sees: colour only when asked for, labels on
+//! hits, a silent `--quiet`.
+
+mod common;
+
+use std::process::Command;
+
+use common::{corpus_copy, stderr, stdout, zhsearch};
+
+const ESC: char = '\u{1b}';
+
+fn with_env(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_zhsearch"));
+    cmd.args(args).current_dir(dir).env_remove("NO_COLOR");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    stdout(&out)
+}
+
+#[test]
+fn colour_only_when_asked_and_no_color_wins() {
+    let dir = corpus_copy("colour");
+    assert_eq!(zhsearch(&dir, &["index", "--quiet"]).status.code(), Some(0));
+    let args = ["search", "5k瓶颈", "--limit", "1"];
+    // Piped output (not a terminal) carries no escape codes.
+    assert!(!with_env(&dir, &args, &[]).contains(ESC));
+    // Forced colour highlights the match …
+    let forced = with_env(&dir, &args, &[("CLICOLOR_FORCE", "1")]);
+    assert!(forced.contains(ESC), "{forced}");
+    // … unless NO_COLOR says no.
+    let off = with_env(&dir, &args, &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]);
+    assert!(!off.contains(ESC), "{off}");
+}
+
+#[test]
+fn regional_variant_hits_say_so_in_the_passage_script() {
+    let dir = corpus_copy("variant-label");
+    assert_eq!(zhsearch(&dir, &["index", "--quiet"]).status.code(), Some(0));
+    let o = zhsearch(&dir, &["search", "伺服器", "--limit", "3"]);
+    let out = stdout(&o);
+    assert!(out.contains("[regional variant: 服務器]"), "{out}");
+}
+
+#[test]
+fn quiet_prints_nothing_but_errors() {
+    let dir = corpus_copy("quiet");
+    let o = zhsearch(&dir, &["index", "--quiet"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(stderr(&o), "");
+    assert_eq!(stdout(&o), "");
+    let o = zhsearch(&dir, &["index"]);
+    assert!(stderr(&o).contains("index is up to date"), "{}", stderr(&o));
+}
