@@ -1,0 +1,154 @@
+//! What zhsearch reads: only the documents of its index, never through a symbolic link or
+//! outside the corpus; files read whatever their size or name; text as a reader sees it.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{scratch, stderr, stdout, zhsearch};
+use zhsearch::show::{Listed, Refused};
+
+/// A folder with `corpus/` holding `files`, indexed into `index/`.
+fn indexed(name: &str, files: &[(&str, &[u8])]) -> PathBuf {
+    let dir = scratch(name);
+    for (rel, content) in files {
+        let path = dir.join("corpus").join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+    let o = zhsearch(&dir, &["index", "--quiet"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    dir
+}
+
+#[cfg(unix)]
+fn link(target: impl AsRef<Path>, at: impl AsRef<Path>) {
+    std::os::unix::fs::symlink(target, at).unwrap();
+}
+
+/// `show at` fails with exit 2, one line on stderr holding `needle`, nothing on stdout.
+fn refused(dir: &Path, at: &str, needle: &str) {
+    let o = zhsearch(dir, &["show", at]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{at}: {err}");
+    assert_eq!(stdout(&o), "", "{at}");
+    assert!(err.contains(needle), "{at}: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{at}: {err}");
+}
+
+const ARTICLE: &[u8] = "第一行正文。\n第二行正文。\n".as_bytes();
+
+#[cfg(unix)]
+#[test]
+fn show_never_follows_a_link_out_of_the_corpus() {
+    let dir = indexed("links", &[("a.txt", ARTICLE), ("sub/b.txt", ARTICLE)]);
+    let corpus = dir.join("corpus");
+    link("/etc/passwd", corpus.join("passwd.txt"));
+    link("/etc", corpus.join("etclink"));
+    link(corpus.join("sub"), corpus.join("alias"));
+    link(corpus.join("a.txt"), corpus.join("same.txt"));
+    for at in [
+        "passwd.txt:1",
+        "etclink/passwd:1",
+        "etclink/shadow:1",
+        "alias/b.txt:1",
+        "same.txt:1",
+    ] {
+        refused(&dir, at, "not a document of the index");
+    }
+    // The real files still show.
+    let o = zhsearch(&dir, &["show", "sub/b.txt:2"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("第二行正文。"));
+}
+
+#[test]
+fn show_reads_only_files_the_index_lists() {
+    let dir = indexed(
+        "unlisted",
+        &[
+            ("a.txt", ARTICLE),
+            (".hidden.txt", ARTICLE),
+            (".gitignore", b"ignored.txt\nprivate/\n"),
+            ("ignored.txt", ARTICLE),
+            ("private/notes.txt", ARTICLE),
+            ("secret.key", ARTICLE),
+            ("bin.txt", b"\0\x01binary"),
+        ],
+    );
+    for at in [
+        ".hidden.txt:1",
+        ".gitignore:1",
+        "ignored.txt:1",
+        "private/notes.txt:1",
+        "secret.key:1",
+        "nope.txt:1",
+    ] {
+        refused(&dir, at, "not a document of the index");
+    }
+    // Listed, but skipped when indexing: said so.
+    refused(&dir, "bin.txt:1", "skipped when indexing");
+    for at in ["../corpus/a.txt:1", "./a.txt:1", "sub/../a.txt:1"] {
+        refused(&dir, at, "relative to the corpus");
+    }
+    let absolute = format!("{}:1", dir.join("corpus/a.txt").display());
+    refused(&dir, &absolute, "relative to the corpus");
+    refused(&dir, "/etc/passwd:1", "relative to the corpus");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_file_replaced_by_a_link_after_indexing_is_not_read() {
+    let files: &[(&str, &[u8])] = &[
+        ("a.txt", ARTICLE),
+        ("sub/b.txt", ARTICLE),
+        ("c.txt", ARTICLE),
+    ];
+    let dir = indexed("replaced", files);
+    let corpus = dir.join("corpus");
+    let listed = Listed::of_index(&dir.join("index")).unwrap();
+    assert!(listed.read("a.txt").is_ok());
+    std::fs::remove_file(corpus.join("a.txt")).unwrap();
+    link("/etc/passwd", corpus.join("a.txt"));
+    // Its folder replaced by a link to a copy of itself.
+    std::fs::rename(corpus.join("sub"), dir.join("elsewhere")).unwrap();
+    link(dir.join("elsewhere"), corpus.join("sub"));
+    for source in ["a.txt", "sub/b.txt"] {
+        match listed.read(source) {
+            Err(Refused::NotPlainFile { what, .. }) => assert!(what.contains("symbolic link")),
+            other => panic!("{source}: {:?}", other.map(|b| b.len())),
+        }
+    }
+    // On the command line the index is brought up to date first: neither is a document now.
+    let o = zhsearch(&dir, &["index"]);
+    assert!(stderr(&o).contains("2 removed"), "{}", stderr(&o));
+    refused(&dir, "a.txt:1", "not a document of the index");
+    refused(&dir, "sub/b.txt:1", "not a document of the index");
+    let o = zhsearch(&dir, &["search", "正文", "--json", "-C", "1"]);
+    assert!(!stdout(&o).contains("root"), "{}", stdout(&o));
+}
+
+#[test]
+fn search_context_reads_through_the_same_boundary() {
+    let dir = indexed("context", &[("a.txt", ARTICLE)]);
+    let listed = Listed::of_index(&dir.join("index")).unwrap();
+    // A file that is no regular file any more (a folder now) is refused.
+    std::fs::remove_file(dir.join("corpus/a.txt")).unwrap();
+    std::fs::create_dir(dir.join("corpus/a.txt")).unwrap();
+    assert!(matches!(
+        listed.read("a.txt"),
+        Err(Refused::NotPlainFile { .. })
+    ));
+    assert!(matches!(
+        listed.read("b.txt"),
+        Err(Refused::NotListed { .. })
+    ));
+}
+
+#[test]
+fn show_without_an_index_or_corpus_says_what_to_do() {
+    let dir = scratch("no-index");
+    let o = zhsearch(&dir, &["show", "a.txt:1"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(stderr(&o).trim_end().lines().count(), 1, "{}", stderr(&o));
+}
