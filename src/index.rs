@@ -19,7 +19,7 @@ use crate::corpus::{Meta, Passage};
 use crate::manifest::{self, Manifest};
 
 /// Bumped whenever the schema or the analysis changes in a way that needs a rebuild.
-pub const SCHEMA_VERSION: u32 = 10;
+pub const SCHEMA_VERSION: u32 = 11;
 pub const FORMAT: &str = "zhsearch-index";
 const TEXT_TOKENIZER: &str = "zh_text";
 const CHARS_TOKENIZER: &str = "zh_chars";

@@ -39,6 +39,11 @@ pub fn parse_location(s: &str) -> Result<Location> {
     if source.is_empty() {
         return Err(bad());
     }
+    if line_end < line_start {
+        bail!(
+            "lines {line_start}-{line_end} of {source} are reversed: write the first line first, {source}:{line_end}-{line_start}"
+        );
+    }
     Ok(Location {
         source: source.to_string(),
         line_start,
@@ -320,7 +325,17 @@ pub fn excerpt(listed: &Listed, loc: &Location, context: usize) -> Result<Excerp
     if count > 1 && loaded.lines[count - 1].is_empty() {
         count -= 1;
     }
-    if loc.line_start == 0 || loc.line_end < loc.line_start || loc.line_end > count {
+    if loc.line_end < loc.line_start {
+        bail!(
+            "lines {}-{} are reversed: write {}:{}-{}",
+            loc.line_start,
+            loc.line_end,
+            loc.source,
+            loc.line_end,
+            loc.line_start
+        );
+    }
+    if loc.line_start == 0 || loc.line_end > count {
         bail!(
             "lines {}-{} are out of range: {} has lines 1-{count}",
             loc.line_start,
@@ -368,5 +383,8 @@ mod tests {
         assert_eq!(l("a.txt"), None);
         assert_eq!(l("a.txt:x"), None);
         assert_eq!(l(":5"), None);
+        let reversed = parse_location("a.txt:59-57").unwrap_err().to_string();
+        assert!(reversed.contains("reversed") && reversed.contains("a.txt:57-59"));
+        assert!(parse_location("a.txt#L59-L57").is_err());
     }
 }

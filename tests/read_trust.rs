@@ -221,3 +221,139 @@ fn indexing_memory_does_not_grow_with_one_large_file() {
         stdout(&o)
     );
 }
+
+#[test]
+fn a_reversed_line_range_says_how_to_write_it() {
+    let dir = indexed("reversed", &[("a.txt", ARTICLE)]);
+    for (at, fix) in [("a.txt:2-1", "a.txt:1-2"), ("a.txt#L59-L57", "a.txt:57-59")] {
+        refused(&dir, at, "reversed");
+        refused(&dir, at, fix);
+    }
+}
+
+/// Runs `zhsearch index` (not quiet) and returns its stderr.
+fn index_warnings(dir: &Path) -> String {
+    let o = zhsearch(dir, &["index"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    stderr(&o)
+}
+
+#[test]
+fn nul_bytes_anywhere_make_a_file_binary() {
+    let dir = scratch("late-nul");
+    let corpus = dir.join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    let mut late = "前面都是正常文字。\n".repeat(1000).into_bytes();
+    assert!(late.len() > 8192);
+    late.extend_from_slice(b"\0\x01\x02");
+    late.extend_from_slice("尾巴在這裡。\n".as_bytes());
+    std::fs::write(corpus.join("late.txt"), &late).unwrap();
+    std::fs::write(corpus.join("ok.txt"), ARTICLE).unwrap();
+    let err = index_warnings(&dir);
+    assert!(err.contains("skipped late.txt: it looks binary"), "{err}");
+    let o = zhsearch(&dir, &["search", "尾巴在這裡", "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("\\u0000"));
+}
+
+#[test]
+fn short_legacy_files_are_read_in_the_encodings_zhsearch_claims() {
+    // chardetng guesses EUC-KR, EUC-JP, windows-1255 and windows-1252 for these.
+    let words = ["你好吗", "数据库", "计算机", "简体"];
+    let mut files: Vec<(String, Vec<u8>)> = words
+        .iter()
+        .map(|w| {
+            (
+                format!("{w}.txt"),
+                encoding_rs::GBK.encode(w).0.into_owned(),
+            )
+        })
+        .collect();
+    files.push((
+        "開發者.txt".into(),
+        encoding_rs::BIG5.encode("開發者").0.into_owned(),
+    ));
+    let named: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
+    let dir = indexed("short-legacy", &named);
+    for (w, encoding) in words
+        .iter()
+        .map(|w| (*w, "gb18030"))
+        .chain([("開發者", "Big5")])
+    {
+        let o = zhsearch(&dir, &["search", w, "--json"]);
+        let out = stdout(&o);
+        assert!(out.contains(&format!("\"text\":\"{w}\"")), "{w}: {out}");
+        assert!(
+            out.contains(&format!("\"encoding\":\"{encoding}\"")),
+            "{w}: {out}"
+        );
+    }
+}
+
+#[test]
+fn invisible_characters_do_not_hide_a_word() {
+    let line = "文中有零寬\u{200b}標記與軟\u{00ad}連字號。";
+    let dir = indexed("zero-width", &[("a.txt", line.as_bytes())]);
+    for q in ["零寬標記", "\"零宽标记\"", "軟連字號"] {
+        let o = zhsearch(&dir, &["search", q, "--json"]);
+        assert_eq!(o.status.code(), Some(0), "{q}: {}", stderr(&o));
+        let hit: serde_json::Value =
+            serde_json::from_str(stdout(&o).lines().next().unwrap()).unwrap();
+        assert_eq!(hit["text"], line, "{q}");
+        let h = &hit["highlights"][0];
+        let (a, b) = (
+            h[0].as_u64().unwrap() as usize,
+            h[1].as_u64().unwrap() as usize,
+        );
+        let want = if q.contains('軟') {
+            "軟\u{00ad}連字號"
+        } else {
+            "零寬\u{200b}標記"
+        };
+        assert_eq!(&line[a..b], want, "{q}");
+    }
+    let o = zhsearch(&dir, &["cite", "零寬標記", "--format", "json"]);
+    let c: serde_json::Value = serde_json::from_str(stdout(&o).lines().next().unwrap()).unwrap();
+    assert_eq!(c["quote"], line);
+}
+
+#[cfg(unix)]
+#[test]
+fn unusable_file_names_are_skipped_with_a_warning_once() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let dir = scratch("names");
+    let corpus = dir.join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    std::fs::write(corpus.join("ok.txt"), ARTICLE).unwrap();
+    let latin1 = corpus.join(OsStr::from_bytes(b"caf\xe9.txt"));
+    if std::fs::write(&latin1, ARTICLE).is_err() {
+        return; // A file system that only takes UTF-8 names.
+    }
+    std::fs::write(corpus.join("two\nlines.txt"), ARTICLE).unwrap();
+    std::fs::write(corpus.join("tab\there.txt"), ARTICLE).unwrap();
+    let err = index_warnings(&dir);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("skipped")).collect();
+    assert_eq!(warnings.len(), 3, "{err}");
+    assert!(
+        err.contains("skipped caf\\xe9.txt: its file name is not valid UTF-8"),
+        "{err}"
+    );
+    assert!(
+        err.contains("skipped two\\nlines.txt: its file name holds a line break"),
+        "{err}"
+    );
+    assert!(err.contains("skipped tab\\there.txt"), "{err}");
+    assert!(err.contains("4 added"), "{err}");
+    // Remembered: not reported again until it changes.
+    assert!(!index_warnings(&dir).contains("skipped"));
+    let o = zhsearch(&dir, &["search", "正文", "--json"]);
+    let sources: Vec<String> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["source"].to_string())
+        .collect();
+    assert!(sources.iter().all(|s| s == "\"ok.txt\""), "{sources:?}");
+}
