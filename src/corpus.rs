@@ -828,7 +828,7 @@ mod tests {
         }
         let sentence = "這是很長的一行裡的一個句子，內容重複。";
         text.push_str(&sentence.repeat(70_000));
-        text.push_str("\r");
+        text.push('\r');
         for i in 0..60_000 {
             text.push_str(&format!("段落{i}\n\n"));
         }
