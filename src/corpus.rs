@@ -809,7 +809,10 @@ mod tests {
         let mut out = Vec::new();
         let mut rest = text;
         while !rest.is_empty() {
-            let cut = floor_char(rest, size.max(4));
+            let mut cut = floor_char(rest, size);
+            if cut == 0 {
+                cut = rest.chars().next().map_or(0, char::len_utf8);
+            }
             out.extend(parser.push(&rest[..cut]));
             rest = &rest[cut..];
         }
@@ -876,5 +879,28 @@ mod tests {
             .find(|p| p.line_start == long_line + 1)
             .unwrap();
         assert_eq!(after.paragraph, paragraphs[0] + 1);
+    }
+
+    #[test]
+    fn line_ends_split_between_pushes_are_read_alike() {
+        let parts = [
+            "一", "\r", "\n", "\r\n", "**粗**", "---", "title: t", "# 題", " ", "。",
+        ];
+        let mut seed = 7u64;
+        for _ in 0..300 {
+            let mut text = String::new();
+            for _ in 0..40 {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                text.push_str(parts[(seed >> 33) as usize % parts.len()]);
+            }
+            let whole = parse_document("r.md", &text);
+            for size in [1, 2, 3, 5] {
+                let (passages, meta) = pushed("r.md", &text, size);
+                assert_eq!(passages, whole.passages, "{text:?} in pieces of {size}");
+                assert_eq!(meta, whole.meta);
+            }
+        }
     }
 }

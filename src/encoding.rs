@@ -354,4 +354,59 @@ mod tests {
         let bad_bom = [0xEF, 0xBB, 0xBF, 0xFF, 0xFF];
         assert!(decode(&bad_bom).unwrap_err().0.contains("byte order mark"));
     }
+
+    /// The text of `bytes` as streamed in chunks, and the encoding chosen.
+    fn streamed(bytes: &[u8]) -> Result<(String, &'static str), Undecodable> {
+        let mut cursor = io::Cursor::new(bytes);
+        let sniffed = sniff(&mut cursor).unwrap();
+        assert_eq!(sniffed.hash, blake3::hash(bytes).to_hex().to_string());
+        let choice = choose(&mut cursor, &sniffed).unwrap()?;
+        let mut chunks = choice.chunks(cursor).unwrap();
+        let (mut all, mut piece) = (String::new(), String::new());
+        while chunks.next_into(&mut piece).unwrap()? {
+            all.push_str(&piece);
+        }
+        all.push_str(&piece);
+        Ok((all, choice.name()))
+    }
+
+    #[test]
+    fn streamed_text_is_the_whole_text_across_chunk_boundaries() {
+        // Odd lengths put multi-byte characters across every chunk boundary.
+        let text = format!("x{}", "阿里雲，5k瓶頸。".repeat(40_000));
+        let mut utf16 = vec![0xFF, 0xFE];
+        utf16.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        let simplified = format!("x{}", "阿里云，5k瓶颈。".repeat(40_000));
+        for (bytes, want, name) in [
+            (text.as_bytes().to_vec(), &text, "UTF-8"),
+            (utf16, &text, "UTF-16LE"),
+            (encoded(GBK, &simplified), &simplified, "gb18030"),
+            (encoded(BIG5, &text), &text, "Big5"),
+        ] {
+            assert!(bytes.len() > 2 * CHUNK);
+            assert_eq!(streamed(&bytes).unwrap(), (want.clone(), name));
+            assert_eq!(decode(&bytes).unwrap().text, *want);
+        }
+        // Valid UTF-8 up to a bad byte past the first chunk.
+        let mut bad = text.as_bytes().to_vec();
+        bad.extend_from_slice(b"\xFF");
+        assert!(streamed(&bad).is_err());
+    }
+
+    #[test]
+    fn short_files_chardetng_cannot_tell_are_read_as_chinese() {
+        for (enc, s) in [
+            (GBK, "你好吗"),
+            (GBK, "数据库"),
+            (GBK, "计算机"),
+            (BIG5, "開發者"),
+        ] {
+            let d = decode(&encoded(enc, s)).unwrap();
+            assert_eq!(d.text, s);
+        }
+        // A NUL byte past the first 8 KB makes a file binary too.
+        let mut late = TEXT.repeat(100).into_bytes();
+        late.push(0);
+        assert!(decode(&late).unwrap_err().0.contains("binary"));
+    }
 }
