@@ -210,8 +210,10 @@ impl Listed {
         }
         // After resolving, still inside the corpus (whose own path the index stored resolved).
         let resolved = std::fs::canonicalize(&path).map_err(io)?;
+        // The index stored its corpus resolved: it resolves to itself unless a link replaced
+        // a part of it since.
         let root = std::fs::canonicalize(&self.corpus).map_err(io)?;
-        if resolved != root.join(rel) {
+        if root != self.corpus || resolved != root.join(rel) {
             return Err(refuse("it resolves outside the corpus folder"));
         }
         Ok(file)

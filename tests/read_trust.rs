@@ -119,6 +119,16 @@ fn a_file_replaced_by_a_link_after_indexing_is_not_read() {
             other => panic!("{source}: {:?}", other.map(|b| b.len())),
         }
     }
+    // The corpus folder itself moved, a link to it left in its place.
+    std::fs::rename(&corpus, dir.join("moved")).unwrap();
+    link(dir.join("moved"), &corpus);
+    match listed.read("c.txt") {
+        Err(Refused::NotPlainFile { what, .. }) => assert!(what.contains("outside")),
+        other => panic!("c.txt: {:?}", other.map(|b| b.len())),
+    }
+    std::fs::remove_file(&corpus).unwrap();
+    std::fs::rename(dir.join("moved"), &corpus).unwrap();
+    assert!(listed.read("c.txt").is_ok());
     // On the command line the index is brought up to date first: neither is a document now.
     let o = zhsearch(&dir, &["index"]);
     assert!(stderr(&o).contains("2 removed"), "{}", stderr(&o));
