@@ -49,6 +49,8 @@ pub struct Sniffed {
 pub struct Choice {
     encoding: &'static Encoding,
     skip: usize,
+    /// Bytes of the file.
+    len: u64,
 }
 
 impl Choice {
@@ -63,7 +65,7 @@ impl Choice {
         Ok(Chunks {
             r,
             decoder: self.encoding.new_decoder_without_bom_handling(),
-            buf: vec![0; CHUNK],
+            buf: vec![0; buffer_size(self.len)],
             done: false,
         })
     }
@@ -83,10 +85,16 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// Reads `r` once: hash, byte order mark, NUL bytes, UTF-8 validity.
-pub fn sniff(r: &mut impl Read) -> io::Result<Sniffed> {
+/// A read buffer for a file of `len` bytes: small files are many, and read in one go.
+fn buffer_size(len: u64) -> usize {
+    (len as usize).saturating_add(1).clamp(4096, CHUNK)
+}
+
+/// Reads `r` (of about `size_hint` bytes) once: hash, byte order mark, NUL bytes, UTF-8
+/// validity.
+pub fn sniff(r: &mut impl Read, size_hint: u64) -> io::Result<Sniffed> {
     let mut hasher = blake3::Hasher::new();
-    let mut buf = vec![0u8; CHUNK];
+    let mut buf = vec![0u8; buffer_size(size_hint)];
     let (mut len, mut nul, mut utf8) = (0u64, false, true);
     let mut bom = None;
     // An incomplete UTF-8 sequence at the end of the last chunk.
@@ -128,7 +136,11 @@ pub fn sniff(r: &mut impl Read) -> io::Result<Sniffed> {
 /// the legacy encoding chardetng recognises, if zhsearch reads it and it decodes cleanly.
 pub fn choose<R: Read + Seek>(r: &mut R, s: &Sniffed) -> io::Result<Result<Choice, Undecodable>> {
     if let Some((encoding, skip)) = s.bom {
-        let choice = Choice { encoding, skip };
+        let choice = Choice {
+            encoding,
+            skip,
+            len: s.len,
+        };
         return Ok(match validate(r, choice)? {
             Some(_) => Ok(choice),
             None => Err(Undecodable(format!(
@@ -147,11 +159,12 @@ pub fn choose<R: Read + Seek>(r: &mut R, s: &Sniffed) -> io::Result<Result<Choic
         return Ok(Ok(Choice {
             encoding: UTF_8,
             skip: 0,
+            len: s.len,
         }));
     }
     let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
     r.seek(SeekFrom::Start(0))?;
-    let mut buf = vec![0u8; CHUNK];
+    let mut buf = vec![0u8; buffer_size(s.len)];
     loop {
         let n = read_full(r, &mut buf)?;
         detector.feed(&buf[..n], n == 0);
@@ -170,7 +183,11 @@ pub fn choose<R: Read + Seek>(r: &mut R, s: &Sniffed) -> io::Result<Result<Choic
         &[]
     };
     for &encoding in candidates {
-        let choice = Choice { encoding, skip: 0 };
+        let choice = Choice {
+            encoding,
+            skip: 0,
+            len: s.len,
+        };
         if validate(r, choice)? == Some(true) {
             return Ok(Ok(choice));
         }
@@ -257,7 +274,7 @@ impl<R: Read> Chunks<R> {
 pub fn decode(bytes: &[u8]) -> Result<Decoded, Undecodable> {
     let mut cursor = io::Cursor::new(bytes);
     let in_memory = "reading memory cannot fail";
-    let sniffed = sniff(&mut cursor).expect(in_memory);
+    let sniffed = sniff(&mut cursor, bytes.len() as u64).expect(in_memory);
     let choice = choose(&mut cursor, &sniffed).expect(in_memory)?;
     let body = &bytes[choice.skip..];
     match choice
@@ -358,7 +375,7 @@ mod tests {
     /// The text of `bytes` as streamed in chunks, and the encoding chosen.
     fn streamed(bytes: &[u8]) -> Result<(String, &'static str), Undecodable> {
         let mut cursor = io::Cursor::new(bytes);
-        let sniffed = sniff(&mut cursor).unwrap();
+        let sniffed = sniff(&mut cursor, bytes.len() as u64 / 3).unwrap();
         assert_eq!(sniffed.hash, blake3::hash(bytes).to_hex().to_string());
         let choice = choose(&mut cursor, &sniffed).unwrap()?;
         let mut chunks = choice.chunks(cursor).unwrap();

@@ -359,7 +359,7 @@ fn process(
         return Ok(skipped(Some(state), why.clone()));
     }
     let read = std::fs::File::open(&file.path).and_then(|mut f| {
-        let sniffed = encoding::sniff(&mut f)?;
+        let sniffed = encoding::sniff(&mut f, file.size)?;
         Ok((f, sniffed))
     });
     let (mut f, sniffed) = match read {
