@@ -191,32 +191,7 @@ impl Listed {
             }
             Some(None) => {}
         }
-        let io = |err| Refused::Io {
-            source: source.into(),
-            err,
-        };
-        let refuse = |what| Refused::NotPlainFile {
-            source: source.into(),
-            what,
-        };
-        let path = self.corpus.join(rel);
-        let before = no_links(&self.corpus, rel, source)?;
-        let file = File::open(&path).map_err(io)?;
-        // The file opened must be the one checked: a link swapped in meanwhile is caught here.
-        let opened = file.metadata().map_err(io)?;
-        let after = no_links(&self.corpus, rel, source)?;
-        if !opened.is_file() || !same_file(&opened, &before) || !same_file(&opened, &after) {
-            return Err(refuse("it changed while being opened"));
-        }
-        // After resolving, still inside the corpus (whose own path the index stored resolved).
-        let resolved = std::fs::canonicalize(&path).map_err(io)?;
-        // The index stored its corpus resolved: it resolves to itself unless a link replaced
-        // a part of it since.
-        let root = std::fs::canonicalize(&self.corpus).map_err(io)?;
-        if root != self.corpus || resolved != root.join(rel) {
-            return Err(refuse("it resolves outside the corpus folder"));
-        }
-        Ok(file)
+        open_plain(&self.corpus, source)
     }
 
     /// The bytes of listed document `source` (see [`Listed::open`]).
@@ -230,6 +205,37 @@ impl Listed {
             })?;
         Ok(bytes)
     }
+}
+
+/// Opens `corpus/source` only if it is a regular file reached through folders, no part of
+/// `source` a symbolic link (checked before and after opening, and the file opened must be
+/// the one checked), and it resolves inside `corpus`, which must be a resolved path.
+pub fn open_plain(corpus: &Path, source: &str) -> Result<File, Refused> {
+    let rel = Path::new(source);
+    let io = |err| Refused::Io {
+        source: source.into(),
+        err,
+    };
+    let refuse = |what| Refused::NotPlainFile {
+        source: source.into(),
+        what,
+    };
+    let path = corpus.join(rel);
+    let before = no_links(corpus, rel, source)?;
+    let file = File::open(&path).map_err(io)?;
+    // The file opened must be the one checked: a link swapped in meanwhile is caught here.
+    let opened = file.metadata().map_err(io)?;
+    let after = no_links(corpus, rel, source)?;
+    if !opened.is_file() || !same_file(&opened, &before) || !same_file(&opened, &after) {
+        return Err(refuse("it changed while being opened"));
+    }
+    // A resolved corpus path resolves to itself unless a link replaced a part of it since.
+    let resolved = std::fs::canonicalize(&path).map_err(io)?;
+    let root = std::fs::canonicalize(corpus).map_err(io)?;
+    if root != corpus || resolved != root.join(rel) {
+        return Err(refuse("it resolves outside the corpus folder"));
+    }
+    Ok(file)
 }
 
 /// Metadata of `corpus/rel`, a regular file reached through folders, none of them a symbolic

@@ -19,6 +19,7 @@ use crate::corpus::{self, SourceFile};
 use crate::encoding;
 use crate::index::{self, FORMAT, SCHEMA_VERSION};
 use crate::manifest::{self, FileState, Head, Manifest};
+use crate::show;
 
 /// Memory Tantivy may use for each indexing thread before it writes a segment.
 const WRITER_BUDGET_PER_THREAD: usize = 96 << 20;
@@ -358,19 +359,15 @@ fn process(
         state.skipped = Some(why.clone());
         return Ok(skipped(Some(state), why.clone()));
     }
-    let read = std::fs::File::open(&file.path).and_then(|mut f| {
-        let sniffed = encoding::sniff(&mut f, file.size)?;
-        Ok((f, sniffed))
-    });
+    let read = open_sniffed(file);
     let (mut f, sniffed) = match read {
         Ok(r) => r,
-        Err(e) => {
+        Err(why) => {
             // Vanished or unreadable since the listing: drop what the index had of it.
             if existed {
                 writer.delete_term(Term::from_field_text(fields.source, &file.source));
             }
             // Remembered as skipped, so it is not tried again until it changes.
-            let why = format!("cannot read it ({e}); check that it exists and is readable");
             state.skipped = Some(why.clone());
             return Ok(skipped(Some(state), why));
         }
@@ -411,6 +408,24 @@ fn process(
             Ok(skipped(Some(state), why))
         }
     }
+}
+
+/// Opens `file` as `show` opens a document (a file swapped for a link since the listing is
+/// not read) and reads it once; why it could not be read.
+fn open_sniffed(file: &SourceFile) -> Result<(std::fs::File, encoding::Sniffed), String> {
+    let depth = Path::new(&file.source).components().count();
+    let root = file.path.ancestors().nth(depth).unwrap_or(Path::new(""));
+    let corpus = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let cannot_read = |err| format!("cannot read it ({err}); check that it exists and is readable");
+    let mut f = show::open_plain(&corpus, &file.source).map_err(|e| match e {
+        show::Refused::Io { err, .. } => cannot_read(err),
+        show::Refused::NotPlainFile { what, .. } => {
+            format!("{what}; symbolic links are not followed")
+        }
+        e => e.to_string(),
+    })?;
+    let sniffed = encoding::sniff(&mut f, file.size).map_err(cannot_read)?;
+    Ok((f, sniffed))
 }
 
 /// Decodes, parses and adds `f` piece by piece: the number of passages, or why it could not
