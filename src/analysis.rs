@@ -210,11 +210,18 @@ fn fold_piece(text: &str, mut emit: impl FnMut(Range<usize>, &mut dyn Iterator<I
 }
 
 /// Invisible format characters dropped by normalisation: zero-width space, non-joiner and
-/// joiner, word joiner, zero-width no-break space (a BOM inside the text), soft hyphen.
+/// joiner, direction marks and embeddings, word joiner and invisible operators, zero-width
+/// no-break space (a BOM inside the text), soft hyphen, Mongolian vowel separator.
 pub fn is_invisible(c: char) -> bool {
     matches!(
         c,
-        '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'
+        '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+            | '\u{00AD}'
+            | '\u{180E}'
     )
 }
 
@@ -561,9 +568,11 @@ mod tests {
 
     #[test]
     fn invisible_characters_fold_away_and_highlights_cover_them() {
-        for zw in [
-            '\u{200B}', '\u{200C}', '\u{200D}', '\u{2060}', '\u{FEFF}', '\u{00AD}',
-        ] {
+        let invisible = [
+            '\u{200B}', '\u{200C}', '\u{200D}', '\u{200E}', '\u{200F}', '\u{202A}', '\u{202E}',
+            '\u{2060}', '\u{2064}', '\u{2066}', '\u{2069}', '\u{FEFF}', '\u{00AD}', '\u{180E}',
+        ];
+        for zw in invisible {
             let src = format!("看零寬{zw}標記了");
             let n = normalize_mapped(&src);
             assert_eq!(n.text, "看零宽标记了");
