@@ -1,7 +1,8 @@
 //! Text analysis shared by indexing and querying: normalisation with an offset map back to the
 //! original bytes, character tokens (the exact-substring path) and jieba words (the ranking path).
 //!
-//! Normalisation is `t2s(lowercase(NFKC(s)))`, the same order as the evaluation oracle. Every
+//! Normalisation is `t2s(lowercase(NFKC(s)))`, the same order as the evaluation oracle, with
+//! invisible format characters (zero-width space, soft hyphen, …) dropped. Every
 //! normalised character remembers the original byte range it came from, so that highlights and
 //! crops always land on the original characters, in their original script, whatever NFKC or
 //! OpenCC did to the length.
@@ -189,7 +190,14 @@ fn fold_piece(text: &str, mut emit: impl FnMut(Range<usize>, &mut dyn Iterator<I
             end = b + next.len_utf8();
             iter.next();
         }
-        if c.is_ascii() && end == start + 1 {
+        if is_invisible(c) {
+            // Not what a reader sees: a phrase matches across it (`零寬\u{200b}標記`), and a
+            // highlight spanning it still covers it.
+            let marks = &text[start + c.len_utf8()..end];
+            if !marks.is_empty() {
+                emit(start..end, &mut marks.nfkc().flat_map(char::to_lowercase));
+            }
+        } else if c.is_ascii() && end == start + 1 {
             emit(start..end, &mut std::iter::once(c.to_ascii_lowercase()));
         } else if end == start + c.len_utf8() && is_unified_han(c) {
             // NFKC and lowercase leave unified ideographs alone: skip the work.
@@ -199,6 +207,22 @@ fn fold_piece(text: &str, mut emit: impl FnMut(Range<usize>, &mut dyn Iterator<I
             emit(start..end, &mut out);
         }
     }
+}
+
+/// Invisible format characters dropped by normalisation: zero-width space, non-joiner and
+/// joiner, direction marks and embeddings, word joiner and invisible operators, zero-width
+/// no-break space (a BOM inside the text), soft hyphen, Mongolian vowel separator.
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+            | '\u{00AD}'
+            | '\u{180E}'
+    )
 }
 
 /// CJK Unified Ideographs and Extension A (not the compatibility block, which NFKC maps).
@@ -540,5 +564,26 @@ mod tests {
         assert_eq!(seg("qwen2.5-max", &vocab), vec!["qwen2", "5", "max"]);
         assert_eq!(seg("「未知」", &vocab), vec!["未", "知"]);
         assert!(seg("", &vocab).is_empty());
+    }
+
+    #[test]
+    fn invisible_characters_fold_away_and_highlights_cover_them() {
+        let invisible = [
+            '\u{200B}', '\u{200C}', '\u{200D}', '\u{200E}', '\u{200F}', '\u{202A}', '\u{202E}',
+            '\u{2060}', '\u{2064}', '\u{2066}', '\u{2069}', '\u{FEFF}', '\u{00AD}', '\u{180E}',
+        ];
+        for zw in invisible {
+            let src = format!("看零寬{zw}標記了");
+            let n = normalize_mapped(&src);
+            assert_eq!(n.text, "看零宽标记了");
+            assert_eq!(normalize(&src), n.text);
+            let hit = n.find_all("零宽标记");
+            assert_eq!(hit, vec![1..5]);
+            assert_eq!(&src[n.orig_range(hit[0].clone())], format!("零寬{zw}標記"));
+            assert_eq!(&src[n.orig_range(5..6)], "了");
+        }
+        // A combining mark on an invisible character stays.
+        assert_eq!(normalize("a\u{200B}\u{301}"), "a\u{301}");
+        assert_eq!(normalize("\u{FEFF}\u{200B}"), "");
     }
 }

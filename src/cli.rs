@@ -225,7 +225,11 @@ pub fn run() -> Result<bool> {
         } => {
             let mut hits = run_query(&location, &query, limit)?;
             if context > 0 {
-                add_context(&corpus_dir(&location), &mut hits, context)?;
+                add_context(
+                    &show::Listed::of_index(&location.index)?,
+                    &mut hits,
+                    context,
+                )?;
             }
             let mut out = anstream::stdout().lock();
             if json {
@@ -264,7 +268,10 @@ pub fn run() -> Result<bool> {
             json,
         } => {
             let loc = show::parse_location(&at)?;
-            let excerpt = show::excerpt(&corpus_dir(&location), &loc, context)?;
+            // Only the documents of the index are read back: bring it up to date first.
+            refresh(&location)?;
+            let listed = show::Listed::of_index(&location.index)?;
+            let excerpt = show::excerpt(&listed, &loc, context)?;
             let mut out = anstream::stdout().lock();
             output::write_excerpt(&mut out, &excerpt, json)?;
             out.flush()?;
@@ -317,11 +324,11 @@ fn run_query(
 }
 
 /// Fills in the paragraphs around each hit, reading each file once.
-fn add_context(corpus: &Path, hits: &mut [crate::search::Hit], n: usize) -> Result<()> {
+fn add_context(listed: &show::Listed, hits: &mut [crate::search::Hit], n: usize) -> Result<()> {
     let mut loaded: Vec<(String, show::LoadedDocument)> = Vec::new();
     for hit in hits {
         if !loaded.iter().any(|(s, _)| *s == hit.source) {
-            loaded.push((hit.source.clone(), show::load(corpus, &hit.source)?));
+            loaded.push((hit.source.clone(), show::load(listed, &hit.source)?));
         }
         let (_, doc) = loaded
             .iter()
@@ -354,15 +361,6 @@ fn protect_exclusions(args: Vec<OsString>) -> Vec<OsString> {
         kept.extend(moved);
     }
     kept
-}
-
-/// The corpus: as given, else the one the index was built from, else `./corpus`.
-fn corpus_dir(location: &Location) -> PathBuf {
-    location
-        .corpus
-        .clone()
-        .or_else(|| manifest::read_head(&location.index).map(|h| h.corpus))
-        .unwrap_or_else(|| PathBuf::from("corpus"))
 }
 
 /// Brings the index up to date before a search, saying on stderr what was done; the index

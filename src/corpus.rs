@@ -32,6 +32,9 @@ pub struct SourceFile {
     pub size: u64,
     /// Modification time, nanoseconds since the epoch (0 when the platform cannot tell).
     pub mtime_ns: u64,
+    /// Why the file cannot be a document whatever it holds (its name); `source` is then the
+    /// name escaped, for the warning.
+    pub unusable: Option<String>,
 }
 
 /// Metadata of a document, from its front matter; the title falls back to the first heading,
@@ -115,11 +118,9 @@ pub fn list_files(corpus: &Path, extensions: &[String]) -> Result<Vec<SourceFile
         let Ok(rel) = path.strip_prefix(corpus) else {
             continue;
         };
-        let source = if std::path::MAIN_SEPARATOR == '/' {
-            rel.to_string_lossy().into_owned()
-        } else {
-            rel.to_string_lossy()
-                .replace(std::path::MAIN_SEPARATOR, "/")
+        let (source, unusable) = match source_name(rel) {
+            Ok(source) => (source, None),
+            Err((escaped, why)) => (escaped, Some(why)),
         };
         let md = entry
             .metadata()
@@ -134,40 +135,365 @@ pub fn list_files(corpus: &Path, extensions: &[String]) -> Result<Vec<SourceFile
             path: path.to_path_buf(),
             size: md.len(),
             mtime_ns,
+            unusable,
         });
     }
     files.sort_by(|a, b| a.source.cmp(&b.source));
     Ok(files)
 }
 
+/// A path relative to the corpus as citations name it, with `/`. A name that cannot be one is
+/// `Err((escaped name, why))`: one that is not UTF-8 (a lossy copy would name no file) or
+/// that holds a control character or line separator (it would break the one-line output
+/// and could not be typed back as `FILE:LINE`).
+fn source_name(rel: &Path) -> Result<String, (String, String)> {
+    let line_break = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+    let escape = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if line_break(c) {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    };
+    let Some(name) = rel.to_str() else {
+        #[cfg(unix)]
+        let escaped: String = {
+            use std::os::unix::ffi::OsStrExt;
+            rel.as_os_str()
+                .as_bytes()
+                .utf8_chunks()
+                .map(|c| {
+                    let bad: String = c.invalid().iter().map(|b| format!("\\x{b:02x}")).collect();
+                    escape(c.valid()) + &bad
+                })
+                .collect()
+        };
+        #[cfg(not(unix))]
+        let escaped = escape(&rel.to_string_lossy());
+        let why = "its file name is not valid UTF-8, so it could not be cited or shown: rename it";
+        return Err((escaped, why.into()));
+    };
+    if name.chars().any(line_break) {
+        let why = "its file name holds a line break or another control character, which would break one-line output and citations: rename it";
+        return Err((escape(name), why.into()));
+    }
+    Ok(if std::path::MAIN_SEPARATOR == '/' {
+        name.to_string()
+    } else {
+        name.replace(std::path::MAIN_SEPARATOR, "/")
+    })
+}
+
 /// Splits a document into passages and metadata.
 pub fn parse_document(source: &str, content: &str) -> Document {
-    let clean = normalize_line_ends(content);
-    let join_wrapped = is_markdown_name(source);
-    let lines = markup::line_starts(&clean);
-    let line_text = |i: usize| -> &str {
-        let end = lines.get(i + 1).map_or(clean.len(), |&e| e - 1);
-        &clean[lines[i]..end]
-    };
+    let mut parser = Parser::new(source);
+    let mut passages = parser.push(content);
+    let (rest, meta) = parser.finish();
+    passages.extend(rest);
+    Document {
+        source: source.to_string(),
+        meta,
+        passages,
+    }
+}
 
-    let mut meta = Meta::default();
-    let mut passages = Vec::new();
-    let mut body_line = 0;
-    if let Some(close) = front_matter_end(&lines, &line_text) {
+/// A block of text is parsed at a time: it ends after the first blank line past this many
+/// bytes, so that memory does not grow with the size of a file.
+const BLOCK: usize = 1 << 20;
+/// A block without blank lines ends after the first line end past this many bytes.
+const MAX_BLOCK: usize = 4 * BLOCK;
+/// A line longer than this is parsed in windows of this many bytes, each cut into passages
+/// (see [`split_long`]) whose last, unfinished one starts the next window.
+const LONG_LINE: usize = BLOCK;
+
+/// Parses a document as its text comes in ([`Parser::push`]), a block of lines at a time;
+/// where blocks fall depends only on the text, so the passages are the same however the text
+/// is pushed. Markup and hard-wrapped lines are not joined across blocks.
+pub struct Parser {
+    source: String,
+    join_wrapped: bool,
+    meta: Meta,
+    paragraph: usize,
+    /// Lines before `pending` (0-based index of its first line).
+    line: usize,
+    /// Whether a block was parsed (front matter is only looked for in the first).
+    started: bool,
+    /// Text not parsed yet, line ends normalised.
+    pending: String,
+    /// Bytes of `pending` known to hold no place to cut (whole lines).
+    scanned: usize,
+    /// The last push ended in CR: a line end, one with the LF that may follow.
+    cr: bool,
+    long: Option<LongLine>,
+}
+
+/// Where [`Parser`] is in a line longer than [`LONG_LINE`].
+struct LongLine {
+    paragraph_before: usize,
+    /// Characters of the line before `pending`.
+    column: usize,
+    visible: bool,
+}
+
+enum Cut {
+    /// A block: the first bytes of `pending`.
+    Block(usize),
+    /// A long line starts at this byte of `pending`.
+    LongLine(usize),
+}
+
+impl Parser {
+    pub fn new(source: &str) -> Parser {
+        Parser {
+            source: source.to_string(),
+            join_wrapped: is_markdown_name(source),
+            meta: Meta::default(),
+            paragraph: 0,
+            line: 0,
+            started: false,
+            pending: String::new(),
+            scanned: 0,
+            cr: false,
+            long: None,
+        }
+    }
+
+    /// Takes in the next piece of the text; the passages it completes.
+    pub fn push(&mut self, text: &str) -> Vec<Passage> {
+        self.append(text);
+        let mut out = Vec::new();
+        while self.step(&mut out, false) {}
+        out
+    }
+
+    /// The remaining passages and the document's metadata.
+    pub fn finish(mut self) -> (Vec<Passage>, Meta) {
+        if std::mem::take(&mut self.cr) {
+            self.pending.push('\n');
+        }
+        let mut out = Vec::new();
+        while self.step(&mut out, true) {}
+        if self.meta.title.is_none() {
+            // Else the file name, without folders and extension.
+            let name = self.source.rsplit('/').next().unwrap_or(&self.source);
+            let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
+            self.meta.title = Some(stem.to_string());
+        }
+        (out, self.meta)
+    }
+
+    /// Appends `text` with CRLF and lone CR made LF (a CR at its end waits for the next push).
+    fn append(&mut self, mut text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        if std::mem::take(&mut self.cr) {
+            self.pending.push('\n');
+            text = text.strip_prefix('\n').unwrap_or(text);
+        }
+        if let Some(t) = text.strip_suffix('\r') {
+            self.cr = true;
+            text = t;
+        }
+        if text.contains('\r') {
+            self.pending
+                .push_str(&text.replace("\r\n", "\n").replace('\r', "\n"));
+        } else {
+            self.pending.push_str(text);
+        }
+    }
+
+    /// Parses what can be parsed of `pending`; whether anything was.
+    fn step(&mut self, out: &mut Vec<Passage>, at_end: bool) -> bool {
+        if self.long.is_some() {
+            return self.step_long(out, at_end);
+        }
+        let cut = match self.find_cut() {
+            Some(cut) => cut,
+            None if at_end && !self.pending.is_empty() => Cut::Block(self.pending.len()),
+            None => return false,
+        };
+        let (block_end, long) = match cut {
+            Cut::Block(end) => (end, false),
+            Cut::LongLine(start) => (start, true),
+        };
+        if block_end > 0 {
+            let block: String = self.pending.drain(..block_end).collect();
+            self.parse_block(&block, out);
+            self.line += block.matches('\n').count();
+        }
+        self.scanned = 0;
+        if long {
+            self.long = Some(LongLine {
+                paragraph_before: self.paragraph,
+                column: 0,
+                visible: false,
+            });
+        }
+        true
+    }
+
+    /// The first place `pending` can be cut, if it holds one yet.
+    fn find_cut(&mut self) -> Option<Cut> {
+        let mut pos = self.scanned;
+        while let Some(i) = self.pending[pos..].find('\n') {
+            let end = pos + i + 1;
+            if i > LONG_LINE {
+                return Some(Cut::LongLine(pos));
+            }
+            let blank = self.pending[pos..end].trim().is_empty();
+            if (end >= BLOCK && blank) || end >= MAX_BLOCK {
+                return Some(Cut::Block(end));
+            }
+            pos = end;
+        }
+        self.scanned = pos;
+        (self.pending.len() - pos > LONG_LINE).then_some(Cut::LongLine(pos))
+    }
+
+    /// Parses the next window of a long line.
+    fn step_long(&mut self, out: &mut Vec<Passage>, at_end: bool) -> bool {
+        let newline = self.pending.find('\n').filter(|&i| i <= LONG_LINE);
+        let (end, last) = match newline {
+            Some(i) => (i, true),
+            None if self.pending.len() > LONG_LINE => (floor_char(&self.pending, LONG_LINE), false),
+            None if at_end => (self.pending.len(), true),
+            None => return false,
+        };
+        let long = self.long.as_mut().expect("in a long line");
+        let column = long.column;
+        self.paragraph = long.paragraph_before;
+        let window = self.pending[..end].to_string();
+        let mut passages = Vec::new();
+        self.parse_block(&window, &mut passages);
+        // The last piece of a window may end anywhere: it starts the next window instead.
+        let carried = match passages.last() {
+            Some(p) if !last && p.columns.is_some() && p.text.len() < end => passages.pop(),
+            _ => None,
+        };
+        let long = self.long.as_mut().expect("in a long line");
+        for mut p in passages {
+            let (c0, c1) = p.columns.unwrap_or((1, p.text.chars().count()));
+            p.columns = Some((column + c0, column + c1));
+            long.visible |= p.paragraph > 0;
+            out.push(p);
+        }
+        let consumed = carried.as_ref().map_or(end, |p| end - p.text.len());
+        long.column += self.pending[..consumed].chars().count();
+        self.pending.drain(..consumed);
+        if last {
+            self.pending.drain(..newline.map_or(0, |_| 1));
+            self.paragraph = long.paragraph_before + usize::from(long.visible);
+            self.line += 1;
+            self.long = None;
+        }
+        true
+    }
+
+    /// Parses a block of whole lines (the last may lack its line end).
+    fn parse_block(&mut self, clean: &str, out: &mut Vec<Passage>) {
+        let lines = markup::line_starts(clean);
+        let mut body_line = 0;
+        if !std::mem::replace(&mut self.started, true) {
+            body_line = self.front_matter(clean, &lines, out);
+        }
+        let line_text = |i: usize| -> &str {
+            let end = lines.get(i + 1).map_or(clean.len(), |&e| e - 1);
+            &clean[lines[i]..end]
+        };
+        let body_start = lines.get(body_line).copied().unwrap_or(clean.len());
+        let marks = markup::visible_lines(&clean[body_start..]);
+        if self.meta.title.is_none() {
+            self.meta.title = marks
+                .iter()
+                .find(|m| m.heading && m.has_visible_text())
+                .map(|m| joined_text(&m.pieces).trim().to_string());
+        }
+        let first = self.line + body_line + 1;
+        let mut i = 0;
+        while i < marks.len() {
+            if !marks[i].has_visible_text() {
+                // Markup with Chinese text in it (`<p id='进群-banner'>`) stays findable as a
+                // passage of paragraph 0, since the raw line is what `text` shows.
+                let line = line_text(body_line + i);
+                if line.chars().any(is_cjk) {
+                    out.push(Passage {
+                        line_start: first + i,
+                        line_end: first + i,
+                        paragraph: 0,
+                        text: line.to_string(),
+                        visible: Vec::new(),
+                        columns: None,
+                        front_matter: false,
+                    });
+                }
+                i += 1;
+                continue;
+            }
+            let mut j = i;
+            while self.join_wrapped
+                && j + 1 < marks.len()
+                && continues(&marks[j], &marks[j + 1], line_text(body_line + j))
+            {
+                j += 1;
+            }
+            let start = lines[body_line + i];
+            let end = lines.get(body_line + j + 1).map_or(clean.len(), |&e| e - 1);
+            let mut visible = Vec::new();
+            for (k, m) in marks[i..=j].iter().enumerate() {
+                if k > 0 {
+                    // Keep lines apart: the newline itself, so no phrase spans two lines.
+                    let nl = lines[body_line + i + k] - 1;
+                    visible.push(Piece::verbatim(clean, nl..nl + 1).shifted(start));
+                }
+                visible.extend(m.pieces.iter().map(|p| p.shifted(start - body_start)));
+            }
+            self.paragraph += 1;
+            let passage = Passage {
+                line_start: first + i,
+                line_end: first + j,
+                paragraph: self.paragraph,
+                text: clean[start..end].to_string(),
+                visible,
+                columns: None,
+                front_matter: false,
+            };
+            if passage.text.len() > MAX_PASSAGE_CHARS && passage.line_start == passage.line_end {
+                out.extend(split_long(passage));
+            } else {
+                out.push(passage);
+            }
+            i = j + 1;
+        }
+    }
+
+    /// Front matter opening the first block: its values as passages; the first body line.
+    fn front_matter(&mut self, clean: &str, lines: &[usize], out: &mut Vec<Passage>) -> usize {
+        let line_text = |i: usize| -> &str {
+            let end = lines.get(i + 1).map_or(clean.len(), |&e| e - 1);
+            &clean[lines[i]..end]
+        };
+        let Some(close) = front_matter_end(lines, &line_text) else {
+            return 0;
+        };
         for i in 1..close {
             let line = line_text(i);
             if let Some((key, value)) = yaml_scalar(line) {
-                let value_text = &line[value.clone()];
+                let value_text = Some(line[value.clone()].to_string());
                 match key {
-                    "title" => meta.title = Some(value_text.to_string()),
-                    "date" => meta.date = Some(value_text.to_string()),
-                    "author" => meta.author = Some(value_text.to_string()),
-                    "url" => meta.url = Some(value_text.to_string()),
+                    "title" => self.meta.title = value_text,
+                    "date" => self.meta.date = value_text,
+                    "author" => self.meta.author = value_text,
+                    "url" => self.meta.url = value_text,
                     _ => {}
                 }
-                passages.push(Passage {
-                    line_start: i + 1,
-                    line_end: i + 1,
+                out.push(Passage {
+                    line_start: self.line + i + 1,
+                    line_end: self.line + i + 1,
                     paragraph: 0,
                     text: line.to_string(),
                     visible: vec![Piece::verbatim(line, value)],
@@ -176,86 +502,16 @@ pub fn parse_document(source: &str, content: &str) -> Document {
                 });
             }
         }
-        body_line = close + 1;
+        close + 1
     }
+}
 
-    let body_start = lines.get(body_line).copied().unwrap_or(clean.len());
-    let body = &clean[body_start..];
-    let marks = markup::visible_lines(body);
-    if meta.title.is_none() {
-        meta.title = marks
-            .iter()
-            .find(|m| m.heading && m.has_visible_text())
-            .map(|m| joined_text(&m.pieces).trim().to_string());
-    }
-    if meta.title.is_none() {
-        // Else the file name, without folders and extension.
-        let name = source.rsplit('/').next().unwrap_or(source);
-        let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
-        meta.title = Some(stem.to_string());
-    }
-
-    let mut paragraph = 0;
-    let mut i = 0;
-    while i < marks.len() {
-        if !marks[i].has_visible_text() {
-            // Markup with Chinese text in it (`<p id='进群-banner'>`) stays findable as a
-            // passage of paragraph 0, since the raw line is what `text` shows.
-            let line = line_text(body_line + i);
-            if line.chars().any(is_cjk) {
-                passages.push(Passage {
-                    line_start: body_line + i + 1,
-                    line_end: body_line + i + 1,
-                    paragraph: 0,
-                    text: line.to_string(),
-                    visible: Vec::new(),
-                    columns: None,
-                    front_matter: false,
-                });
-            }
-            i += 1;
-            continue;
-        }
-        let mut j = i;
-        while join_wrapped
-            && j + 1 < marks.len()
-            && continues(&marks[j], &marks[j + 1], line_text(body_line + j))
-        {
-            j += 1;
-        }
-        let start = lines[body_line + i];
-        let end = lines.get(body_line + j + 1).map_or(clean.len(), |&e| e - 1);
-        let mut visible = Vec::new();
-        for (k, m) in marks[i..=j].iter().enumerate() {
-            if k > 0 {
-                // Keep lines apart: the newline itself, so no phrase spans two lines.
-                let nl = lines[body_line + i + k] - 1;
-                visible.push(Piece::verbatim(&clean, nl..nl + 1).shifted(start));
-            }
-            visible.extend(m.pieces.iter().map(|p| p.shifted(start - body_start)));
-        }
-        paragraph += 1;
-        let passage = Passage {
-            line_start: body_line + i + 1,
-            line_end: body_line + j + 1,
-            paragraph,
-            text: clean[start..end].to_string(),
-            visible,
-            columns: None,
-            front_matter: false,
-        };
-        if passage.text.len() > MAX_PASSAGE_CHARS && passage.line_start == passage.line_end {
-            passages.extend(split_long(passage));
-        } else {
-            passages.push(passage);
-        }
-        i = j + 1;
-    }
-    Document {
-        source: source.to_string(),
-        meta,
-        passages,
-    }
+/// The largest char boundary of `s` at or before `at`.
+fn floor_char(s: &str, at: usize) -> usize {
+    (0..=at.min(s.len()))
+        .rev()
+        .find(|&i| s.is_char_boundary(i))
+        .unwrap_or(0)
 }
 
 /// Longest passage, in characters; a longer line (a page pasted as one line) is cut into
@@ -545,5 +801,106 @@ mod tests {
             assert_eq!(&p.text[piece.orig.clone()], piece.text);
         }
         assert_eq!(joined_text(&p.visible), "粗體與鏈接");
+    }
+
+    /// What a parser makes of `text` pushed in pieces of `size` bytes (at char boundaries).
+    fn pushed(source: &str, text: &str, size: usize) -> (Vec<Passage>, Meta) {
+        let mut parser = Parser::new(source);
+        let mut out = Vec::new();
+        let mut rest = text;
+        while !rest.is_empty() {
+            let mut cut = floor_char(rest, size);
+            if cut == 0 {
+                cut = rest.chars().next().map_or(0, char::len_utf8);
+            }
+            out.extend(parser.push(&rest[..cut]));
+            rest = &rest[cut..];
+        }
+        let (last, meta) = parser.finish();
+        out.extend(last);
+        (out, meta)
+    }
+
+    #[test]
+    fn large_files_parse_the_same_however_they_are_pushed() {
+        // Front matter, CRLF, markup, a blank-line-free run past a block, a line longer
+        // than a window, and blocks cut at blank lines.
+        let mut text = String::from("---\r\ntitle: 大文件\r\n---\r\n# 標題\r\n\r\n");
+        for i in 0..150_000 {
+            text.push_str(&format!("第{i}行**粗體**內容\r\n"));
+        }
+        let sentence = "這是很長的一行裡的一個句子，內容重複。";
+        text.push_str(&sentence.repeat(70_000));
+        text.push('\r');
+        for i in 0..60_000 {
+            text.push_str(&format!("段落{i}\n\n"));
+        }
+        text.push_str("最後一行");
+        let (whole, meta) = pushed("big.md", &text, usize::MAX);
+        assert_eq!(meta.title.as_deref(), Some("大文件"));
+        for size in [1000, 65_537, 1 << 20] {
+            let (parts, _) = pushed("big.md", &text, size);
+            assert_eq!(parts, whole, "pushed in pieces of {size} bytes");
+        }
+        // Every line is there, with its number, once.
+        let long_line = 150_000 + 6;
+        assert_eq!((whole[1].line_start, whole[2].line_start), (4, 6));
+        assert_eq!(whole.last().unwrap().line_start, long_line + 1 + 2 * 60_000);
+        assert_eq!(whole.last().unwrap().text, "最後一行");
+        // The long line is cut exactly as a line of any length is: contiguous columns, each
+        // piece at most 1000 characters, ending a sentence.
+        let pieces: Vec<&Passage> = whole.iter().filter(|p| p.line_start == long_line).collect();
+        let mut column = 1;
+        let mut rebuilt = String::new();
+        for p in &pieces {
+            let (c0, c1) = p.columns.unwrap();
+            assert_eq!((c0, c1 - c0 + 1), (column, p.text.chars().count()));
+            assert!(p.text.chars().count() <= MAX_PASSAGE_CHARS && p.text.ends_with('。'));
+            column = c1 + 1;
+            rebuilt.push_str(&p.text);
+        }
+        let line = sentence.repeat(70_000);
+        assert_eq!(rebuilt, line);
+        let at_once = split_long(Passage {
+            line_start: 1,
+            line_end: 1,
+            paragraph: 1,
+            visible: vec![Piece::verbatim(&line, 0..line.len())],
+            text: line,
+            columns: None,
+            front_matter: false,
+        });
+        let cuts = |ps: &[&Passage]| ps.iter().map(|p| p.columns).collect::<Vec<_>>();
+        assert_eq!(cuts(&pieces), cuts(&at_once.iter().collect::<Vec<_>>()));
+        let paragraphs: Vec<usize> = pieces.iter().map(|p| p.paragraph).collect();
+        assert!(paragraphs.iter().all(|&n| n == paragraphs[0]));
+        let after = whole
+            .iter()
+            .find(|p| p.line_start == long_line + 1)
+            .unwrap();
+        assert_eq!(after.paragraph, paragraphs[0] + 1);
+    }
+
+    #[test]
+    fn line_ends_split_between_pushes_are_read_alike() {
+        let parts = [
+            "一", "\r", "\n", "\r\n", "**粗**", "---", "title: t", "# 題", " ", "。",
+        ];
+        let mut seed = 7u64;
+        for _ in 0..300 {
+            let mut text = String::new();
+            for _ in 0..40 {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                text.push_str(parts[(seed >> 33) as usize % parts.len()]);
+            }
+            let whole = parse_document("r.md", &text);
+            for size in [1, 2, 3, 5] {
+                let (passages, meta) = pushed("r.md", &text, size);
+                assert_eq!(passages, whole.passages, "{text:?} in pieces of {size}");
+                assert_eq!(meta, whole.meta);
+            }
+        }
     }
 }

@@ -2,10 +2,17 @@
 //! legacy Chinese encodings (GB18030/GBK, Big5) recognised by chardetng and decoded by
 //! encoding_rs. A file that cannot be decoded with confidence is refused with the reason.
 
-use encoding_rs::{BIG5, Encoding, GB18030, GBK, UTF_8};
+use std::io::{self, Read, Seek, SeekFrom};
 
-/// Bytes looked at to tell text from binary.
+use encoding_rs::{BIG5, Decoder, DecoderResult, Encoding, GB18030, GBK, UTF_8};
+
+/// Characters looked at to tell a decoded text from a binary decoded by chance.
 const SNIFF: usize = 8192;
+/// Bytes read at a time: a file is streamed, never held whole while indexing.
+const CHUNK: usize = 256 * 1024;
+/// Up to this size chardetng has too little text to go on: a file it takes for an encoding
+/// zhsearch does not read is tried as GB18030, then Big5.
+const SHORT: u64 = 4096;
 
 /// Decoded text and the name of the encoding it was read with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,50 +33,261 @@ impl std::fmt::Display for Undecodable {
 
 impl std::error::Error for Undecodable {}
 
-pub fn decode(bytes: &[u8]) -> Result<Decoded, Undecodable> {
-    if let Some((enc, bom)) = Encoding::for_bom(bytes) {
-        let body = &bytes[bom..];
-        return match enc.decode_without_bom_handling_and_without_replacement(body) {
-            Some(text) => Ok(Decoded {
-                text: text.into_owned(),
-                encoding: display_name(enc),
-            }),
+/// What one pass over a file's bytes tells: its content hash and what its encoding may be.
+pub struct Sniffed {
+    /// blake3 of the content, hex.
+    pub hash: String,
+    pub len: u64,
+    bom: Option<(&'static Encoding, usize)>,
+    /// A NUL byte anywhere (outside a UTF-16 file).
+    nul: bool,
+    utf8: bool,
+}
+
+/// How to read a file: its encoding and the byte order mark to skip.
+#[derive(Debug, Clone, Copy)]
+pub struct Choice {
+    encoding: &'static Encoding,
+    skip: usize,
+    /// Bytes of the file.
+    len: u64,
+}
+
+impl Choice {
+    /// The encoding as reported.
+    pub fn name(&self) -> &'static str {
+        display_name(self.encoding)
+    }
+
+    /// The text of `r` in pieces of about [`CHUNK`] bytes.
+    pub fn chunks<R: Read + Seek>(&self, mut r: R) -> io::Result<Chunks<R>> {
+        r.seek(SeekFrom::Start(self.skip as u64))?;
+        Ok(Chunks {
+            r,
+            decoder: self.encoding.new_decoder_without_bom_handling(),
+            buf: vec![0; buffer_size(self.len)],
+            done: false,
+        })
+    }
+}
+
+/// Fills `buf` as far as the reader allows; the number of bytes read (0 at the end).
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// A read buffer for a file of `len` bytes: small files are many, and read in one go.
+fn buffer_size(len: u64) -> usize {
+    (len as usize).saturating_add(1).clamp(4096, CHUNK)
+}
+
+/// Reads `r` (of about `size_hint` bytes) once: hash, byte order mark, NUL bytes, UTF-8
+/// validity.
+pub fn sniff(r: &mut impl Read, size_hint: u64) -> io::Result<Sniffed> {
+    let mut hasher = blake3::Hasher::new();
+    let mut buf = vec![0u8; buffer_size(size_hint)];
+    let (mut len, mut nul, mut utf8) = (0u64, false, true);
+    let mut bom = None;
+    // An incomplete UTF-8 sequence at the end of the last chunk.
+    let mut carry: Vec<u8> = Vec::new();
+    loop {
+        let n = read_full(r, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        let chunk = &buf[..n];
+        if len == 0 {
+            bom = Encoding::for_bom(chunk);
+        }
+        hasher.update(chunk);
+        len += n as u64;
+        nul |= chunk.contains(&0);
+        if utf8 {
+            carry.extend_from_slice(chunk);
+            match std::str::from_utf8(&carry) {
+                Ok(_) => carry.clear(),
+                Err(e) if e.error_len().is_none() => {
+                    carry.drain(..e.valid_up_to());
+                }
+                Err(_) => utf8 = false,
+            }
+        }
+    }
+    Ok(Sniffed {
+        hash: hasher.finalize().to_hex().to_string(),
+        len,
+        bom,
+        nul,
+        utf8: utf8 && carry.is_empty(),
+    })
+}
+
+/// Decides how to read what [`sniff`] saw (reading `r` again when the encoding must be
+/// recognised or checked): a byte order mark, else NUL bytes mean binary, else UTF-8, else
+/// the legacy encoding chardetng recognises, if zhsearch reads it and it decodes cleanly.
+pub fn choose<R: Read + Seek>(r: &mut R, s: &Sniffed) -> io::Result<Result<Choice, Undecodable>> {
+    if let Some((encoding, skip)) = s.bom {
+        let choice = Choice {
+            encoding,
+            skip,
+            len: s.len,
+        };
+        return Ok(match validate(r, choice)? {
+            Some(_) => Ok(choice),
             None => Err(Undecodable(format!(
                 "it starts with a {} byte order mark but is not valid {}; re-save it in that encoding or as UTF-8",
-                enc.name(),
-                enc.name()
+                encoding.name(),
+                encoding.name()
             ))),
-        };
-    }
-    if bytes[..bytes.len().min(SNIFF)].contains(&0) {
-        return Err(Undecodable(
-            "it looks binary (it has NUL bytes); only text files are indexed".into(),
-        ));
-    }
-    if let Ok(text) = std::str::from_utf8(bytes) {
-        return Ok(Decoded {
-            text: text.to_string(),
-            encoding: display_name(UTF_8),
         });
     }
-    let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
-    detector.feed(bytes, true);
-    let guess = detector.guess(None, chardetng::Utf8Detection::Deny);
-    let supported = [GBK, GB18030, BIG5];
-    if !supported.contains(&guess) {
-        return Err(Undecodable(format!(
-            "its encoding cannot be recognised with confidence (it is not UTF-8, UTF-16, GB18030 or Big5; the best guess is {}): convert it to UTF-8",
-            guess.name()
+    if s.nul {
+        return Ok(Err(Undecodable(
+            "it looks binary (it has NUL bytes); only text files are indexed".into(),
         )));
     }
-    match guess.decode_without_bom_handling_and_without_replacement(bytes) {
-        Some(text) if looks_like_text(&text) => Ok(Decoded {
-            text: text.into_owned(),
-            encoding: display_name(guess),
-        }),
-        _ => Err(Undecodable(format!(
+    if s.utf8 {
+        return Ok(Ok(Choice {
+            encoding: UTF_8,
+            skip: 0,
+            len: s.len,
+        }));
+    }
+    let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+    r.seek(SeekFrom::Start(0))?;
+    let mut buf = vec![0u8; buffer_size(s.len)];
+    loop {
+        let n = read_full(r, &mut buf)?;
+        detector.feed(&buf[..n], n == 0);
+        if n == 0 {
+            break;
+        }
+    }
+    let guess = detector.guess(None, chardetng::Utf8Detection::Deny);
+    let supported = [GBK, GB18030, BIG5].contains(&guess);
+    let candidates: &[&'static Encoding] = if supported {
+        &[guess]
+    } else if s.len <= SHORT {
+        // Too short for chardetng to tell: the encodings zhsearch reads, in this order.
+        &[GBK, BIG5]
+    } else {
+        &[]
+    };
+    for &encoding in candidates {
+        let choice = Choice {
+            encoding,
+            skip: 0,
+            len: s.len,
+        };
+        if validate(r, choice)? == Some(true) {
+            return Ok(Ok(choice));
+        }
+    }
+    Ok(Err(Undecodable(if supported {
+        format!(
             "it is neither valid UTF-8 nor valid {}: convert it to UTF-8",
             display_name(guess)
+        )
+    } else {
+        format!(
+            "its encoding cannot be recognised with confidence (it is not UTF-8, UTF-16, GB18030 or Big5; the best guess is {}): convert it to UTF-8",
+            guess.name()
+        )
+    })))
+}
+
+/// Whether `r` decodes cleanly as `choice` (`None` if not), and whether its start looks like
+/// text rather than a binary decoded by chance.
+fn validate(r: &mut (impl Read + Seek), choice: Choice) -> io::Result<Option<bool>> {
+    let mut chunks = choice.chunks(&mut *r)?;
+    let mut text = String::new();
+    let mut looks = None;
+    loop {
+        match chunks.next_into(&mut text)? {
+            Err(_) => return Ok(None),
+            Ok(more) => {
+                let looks = *looks.get_or_insert_with(|| looks_like_text(&text));
+                if !more {
+                    return Ok(Some(looks));
+                }
+            }
+        }
+    }
+}
+
+/// A file's text, decoded piece by piece.
+pub struct Chunks<R> {
+    r: R,
+    decoder: Decoder,
+    buf: Vec<u8>,
+    done: bool,
+}
+
+impl<R: Read> Chunks<R> {
+    /// Replaces `out` with the next piece of text; `Ok(false)` at the end (then `out` may
+    /// still hold the last piece). A malformed sequence is `Err(Undecodable)`.
+    pub fn next_into(&mut self, out: &mut String) -> io::Result<Result<bool, Undecodable>> {
+        out.clear();
+        if self.done {
+            return Ok(Ok(false));
+        }
+        let n = read_full(&mut self.r, &mut self.buf)?;
+        let last = n < self.buf.len();
+        let mut src = &self.buf[..n];
+        loop {
+            let room = self
+                .decoder
+                .max_utf8_buffer_length_without_replacement(src.len())
+                .unwrap_or(src.len() * 3 + 16);
+            out.reserve(room);
+            let (result, read) = self
+                .decoder
+                .decode_to_string_without_replacement(src, out, last);
+            src = &src[read..];
+            match result {
+                DecoderResult::InputEmpty => break,
+                DecoderResult::OutputFull => continue,
+                DecoderResult::Malformed(..) => {
+                    self.done = true;
+                    return Ok(Err(Undecodable(format!(
+                        "it is not valid {} throughout: convert it to UTF-8",
+                        display_name(self.decoder.encoding())
+                    ))));
+                }
+            }
+        }
+        self.done = last;
+        Ok(Ok(!last))
+    }
+}
+
+/// Decodes a whole file held in memory, by the same rules as a streamed one.
+pub fn decode(bytes: &[u8]) -> Result<Decoded, Undecodable> {
+    let mut cursor = io::Cursor::new(bytes);
+    let in_memory = "reading memory cannot fail";
+    let sniffed = sniff(&mut cursor, bytes.len() as u64).expect(in_memory);
+    let choice = choose(&mut cursor, &sniffed).expect(in_memory)?;
+    let body = &bytes[choice.skip..];
+    match choice
+        .encoding
+        .decode_without_bom_handling_and_without_replacement(body)
+    {
+        Some(text) => Ok(Decoded {
+            text: text.into_owned(),
+            encoding: choice.name(),
+        }),
+        None => Err(Undecodable(format!(
+            "it is not valid {}: convert it to UTF-8",
+            choice.name()
         ))),
     }
 }
@@ -152,5 +370,60 @@ mod tests {
         assert!(decode(&noise).is_err());
         let bad_bom = [0xEF, 0xBB, 0xBF, 0xFF, 0xFF];
         assert!(decode(&bad_bom).unwrap_err().0.contains("byte order mark"));
+    }
+
+    /// The text of `bytes` as streamed in chunks, and the encoding chosen.
+    fn streamed(bytes: &[u8]) -> Result<(String, &'static str), Undecodable> {
+        let mut cursor = io::Cursor::new(bytes);
+        let sniffed = sniff(&mut cursor, bytes.len() as u64 / 3).unwrap();
+        assert_eq!(sniffed.hash, blake3::hash(bytes).to_hex().to_string());
+        let choice = choose(&mut cursor, &sniffed).unwrap()?;
+        let mut chunks = choice.chunks(cursor).unwrap();
+        let (mut all, mut piece) = (String::new(), String::new());
+        while chunks.next_into(&mut piece).unwrap()? {
+            all.push_str(&piece);
+        }
+        all.push_str(&piece);
+        Ok((all, choice.name()))
+    }
+
+    #[test]
+    fn streamed_text_is_the_whole_text_across_chunk_boundaries() {
+        // Odd lengths put multi-byte characters across every chunk boundary.
+        let text = format!("x{}", "阿里雲，5k瓶頸。".repeat(40_000));
+        let mut utf16 = vec![0xFF, 0xFE];
+        utf16.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+        let simplified = format!("x{}", "阿里云，5k瓶颈。".repeat(40_000));
+        for (bytes, want, name) in [
+            (text.as_bytes().to_vec(), &text, "UTF-8"),
+            (utf16, &text, "UTF-16LE"),
+            (encoded(GBK, &simplified), &simplified, "gb18030"),
+            (encoded(BIG5, &text), &text, "Big5"),
+        ] {
+            assert!(bytes.len() > 2 * CHUNK);
+            assert_eq!(streamed(&bytes).unwrap(), (want.clone(), name));
+            assert_eq!(decode(&bytes).unwrap().text, *want);
+        }
+        // Valid UTF-8 up to a bad byte past the first chunk.
+        let mut bad = text.as_bytes().to_vec();
+        bad.extend_from_slice(b"\xFF");
+        assert!(streamed(&bad).is_err());
+    }
+
+    #[test]
+    fn short_files_chardetng_cannot_tell_are_read_as_chinese() {
+        for (enc, s) in [
+            (GBK, "你好吗"),
+            (GBK, "数据库"),
+            (GBK, "计算机"),
+            (BIG5, "開發者"),
+        ] {
+            let d = decode(&encoded(enc, s)).unwrap();
+            assert_eq!(d.text, s);
+        }
+        // A NUL byte past the first 8 KB makes a file binary too.
+        let mut late = TEXT.repeat(100).into_bytes();
+        late.push(0);
+        assert!(decode(&late).unwrap_err().0.contains("binary"));
     }
 }

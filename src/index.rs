@@ -15,11 +15,11 @@ use tantivy::store::{Compressor, ZstdCompressor};
 use tantivy::{Index, IndexSettings, TantivyDocument};
 
 use crate::analysis::{self, CHARS_ONLY, Piece, TextTokenizer};
-use crate::corpus::{Document, Passage};
+use crate::corpus::{Meta, Passage};
 use crate::manifest::{self, Manifest};
 
 /// Bumped whenever the schema or the analysis changes in a way that needs a rebuild.
-pub const SCHEMA_VERSION: u32 = 10;
+pub const SCHEMA_VERSION: u32 = 11;
 pub const FORMAT: &str = "zhsearch-index";
 const TEXT_TOKENIZER: &str = "zh_text";
 const CHARS_TOKENIZER: &str = "zh_chars";
@@ -290,32 +290,30 @@ fn clear_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The index entries of a document: its metadata, then its passages.
-pub fn documents(f: &Fields, doc: &Document, encoding: &str) -> Vec<TantivyDocument> {
-    let mut out = Vec::with_capacity(doc.passages.len() + 1);
-    let mut meta = TantivyDocument::new();
-    meta.add_u64(f.file, 1);
-    meta.add_text(f.source, &doc.source);
-    meta.add_text(f.encoding, encoding);
-    if let Some(t) = &doc.meta.title {
-        meta.add_text(f.title, t);
-        meta.add_text(f.title_chars, analysis::normalize(t));
+/// The index entry holding a document's metadata.
+pub fn meta_doc(f: &Fields, source: &str, meta: &Meta, encoding: &str) -> TantivyDocument {
+    let mut d = TantivyDocument::new();
+    d.add_u64(f.file, 1);
+    d.add_text(f.source, source);
+    d.add_text(f.encoding, encoding);
+    if let Some(t) = &meta.title {
+        d.add_text(f.title, t);
+        d.add_text(f.title_chars, analysis::normalize(t));
     }
     for (field, value) in [
-        (f.date, &doc.meta.date),
-        (f.author, &doc.meta.author),
-        (f.url, &doc.meta.url),
+        (f.date, &meta.date),
+        (f.author, &meta.author),
+        (f.url, &meta.url),
     ] {
         if let Some(v) = value {
-            meta.add_text(field, v);
+            d.add_text(field, v);
         }
     }
-    out.push(meta);
-    out.extend(doc.passages.iter().map(|p| passage_doc(f, &doc.source, p)));
-    out
+    d
 }
 
-fn passage_doc(f: &Fields, source: &str, p: &Passage) -> TantivyDocument {
+/// The index entry of one passage.
+pub fn passage_doc(f: &Fields, source: &str, p: &Passage) -> TantivyDocument {
     let mut d = TantivyDocument::new();
     d.add_text(f.source, source);
     d.add_u64(f.line_start, p.line_start as u64);

@@ -1,12 +1,16 @@
 //! Going back to the source: `zhsearch show FILE:LINE[-LINE]` and the paragraphs around a hit.
 
-use std::path::{Component, Path};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use serde::Serialize;
 
 use crate::cite::Source;
 use crate::corpus::{self, Document};
+use crate::manifest;
 
 /// Lines of a corpus file, as cited: `file:57`, `file:57-59`, `file#L57` or `file#L57-L59`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +38,11 @@ pub fn parse_location(s: &str) -> Result<Location> {
     let line_end: usize = b.trim().parse().map_err(|_| bad())?;
     if source.is_empty() {
         return Err(bad());
+    }
+    if line_end < line_start {
+        bail!(
+            "lines {line_start}-{line_end} of {source} are reversed: write the first line first, {source}:{line_end}-{line_start}"
+        );
     }
     Ok(Location {
         source: source.to_string(),
@@ -69,19 +78,211 @@ pub struct LoadedDocument {
     pub lines: Vec<String>,
 }
 
-pub fn load(corpus_dir: &Path, source: &str) -> Result<LoadedDocument> {
+/// Why a corpus file is not read back.
+#[derive(Debug)]
+pub enum Refused {
+    /// The index lists no such document (or no index exists).
+    NotListed {
+        source: String,
+        index: PathBuf,
+    },
+    /// Listed, but skipped when indexing (binary, undecodable, unusable name).
+    Skipped {
+        source: String,
+        why: String,
+    },
+    /// Not a plain relative path (`..`, absolute, empty parts).
+    NotRelative {
+        source: String,
+    },
+    /// A part of the path is a symbolic link, or the file is no regular file (any more).
+    NotPlainFile {
+        source: String,
+        what: &'static str,
+    },
+    Io {
+        source: String,
+        err: std::io::Error,
+    },
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refused::NotListed { source, index } => write!(
+                f,
+                "{source} is not a document of the index in {}: give a path as printed in citations",
+                index.display()
+            ),
+            Refused::Skipped { source, why } => write!(
+                f,
+                "{source} is not a document of the index: it was skipped when indexing ({why})"
+            ),
+            Refused::NotRelative { source } => write!(
+                f,
+                "{source}: give a file path relative to the corpus, as printed in citations"
+            ),
+            Refused::NotPlainFile { source, what } => write!(
+                f,
+                "{source} is not read: {what} (zhsearch reads only the regular files it indexed); run `zhsearch index` to update the index"
+            ),
+            Refused::Io { source, err } => write!(
+                f,
+                "cannot read {source} ({err}): check that it exists and is readable"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// The documents an index lists: the only files zhsearch reads back from the corpus (for
+/// `show`, `--context` and any other reader), by their listed path, never through a symbolic
+/// link and never outside the corpus folder the index remembers.
+pub struct Listed {
+    pub corpus: PathBuf,
+    index: PathBuf,
+    /// Each listed source, with why it was skipped when it was.
+    files: HashMap<String, Option<String>>,
+}
+
+impl Listed {
+    /// The documents of the last commit of the index in `index_dir`.
+    pub fn of_index(index_dir: &Path) -> Result<Listed> {
+        let manifest = manifest::read(index_dir)?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "there is no zhsearch index in {}: build it with `zhsearch index --index {}`",
+                index_dir.display(),
+                index_dir.display()
+            )
+        })?;
+        Ok(Listed {
+            corpus: manifest.head.corpus,
+            index: index_dir.to_path_buf(),
+            files: manifest
+                .files
+                .into_iter()
+                .map(|f| (f.source, f.skipped))
+                .collect(),
+        })
+    }
+
+    /// Opens listed document `source`: the one way zhsearch reads a corpus file back.
+    pub fn open(&self, source: &str) -> Result<File, Refused> {
+        let rel = Path::new(source);
+        let plain = rel.components().all(|c| matches!(c, Component::Normal(_)));
+        if source.is_empty() || rel.is_absolute() || !plain {
+            return Err(Refused::NotRelative {
+                source: source.into(),
+            });
+        }
+        match self.files.get(source) {
+            None => {
+                return Err(Refused::NotListed {
+                    source: source.into(),
+                    index: self.index.clone(),
+                });
+            }
+            Some(Some(why)) => {
+                return Err(Refused::Skipped {
+                    source: source.into(),
+                    why: why.clone(),
+                });
+            }
+            Some(None) => {}
+        }
+        open_plain(&self.corpus, source)
+    }
+
+    /// The bytes of listed document `source` (see [`Listed::open`]).
+    pub fn read(&self, source: &str) -> Result<Vec<u8>, Refused> {
+        let mut bytes = Vec::new();
+        self.open(source)?
+            .read_to_end(&mut bytes)
+            .map_err(|err| Refused::Io {
+                source: source.into(),
+                err,
+            })?;
+        Ok(bytes)
+    }
+}
+
+/// Opens `corpus/source` only if it is a regular file reached through folders, no part of
+/// `source` a symbolic link (checked before and after opening, and the file opened must be
+/// the one checked), and it resolves inside `corpus`, which must be a resolved path.
+pub fn open_plain(corpus: &Path, source: &str) -> Result<File, Refused> {
     let rel = Path::new(source);
-    if rel.is_absolute() || rel.components().any(|c| !matches!(c, Component::Normal(_))) {
-        bail!("{source}: give a file path relative to the corpus, as printed in citations");
+    let io = |err| Refused::Io {
+        source: source.into(),
+        err,
+    };
+    let refuse = |what| Refused::NotPlainFile {
+        source: source.into(),
+        what,
+    };
+    let path = corpus.join(rel);
+    let before = no_links(corpus, rel, source)?;
+    let file = File::open(&path).map_err(io)?;
+    // The file opened must be the one checked: a link swapped in meanwhile is caught here.
+    let opened = file.metadata().map_err(io)?;
+    let after = no_links(corpus, rel, source)?;
+    if !opened.is_file() || !same_file(&opened, &before) || !same_file(&opened, &after) {
+        return Err(refuse("it changed while being opened"));
     }
-    let path = corpus_dir.join(rel);
-    if !path.is_file() {
-        bail!(
-            "there is no file {source} in the corpus {}: give a path as printed in citations",
-            corpus_dir.display()
-        );
+    // A resolved corpus path resolves to itself unless a link replaced a part of it since.
+    let resolved = std::fs::canonicalize(&path).map_err(io)?;
+    let root = std::fs::canonicalize(corpus).map_err(io)?;
+    if root != corpus || resolved != root.join(rel) {
+        return Err(refuse("it resolves outside the corpus folder"));
     }
-    let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(file)
+}
+
+/// Metadata of `corpus/rel`, a regular file reached through folders, none of them a symbolic
+/// link.
+fn no_links(corpus: &Path, rel: &Path, source: &str) -> Result<std::fs::Metadata, Refused> {
+    let refuse = |what| Refused::NotPlainFile {
+        source: source.into(),
+        what,
+    };
+    let mut path = corpus.to_path_buf();
+    let mut parts = rel.components().peekable();
+    while let Some(part) = parts.next() {
+        path.push(part);
+        let md = std::fs::symlink_metadata(&path).map_err(|err| Refused::Io {
+            source: source.into(),
+            err,
+        })?;
+        if md.file_type().is_symlink() {
+            return Err(refuse("a part of its path is a symbolic link"));
+        }
+        if parts.peek().is_none() {
+            return if md.is_file() {
+                Ok(md)
+            } else {
+                Err(refuse("it is not a regular file"))
+            };
+        }
+        if !md.is_dir() {
+            return Err(refuse("a part of its path is not a folder"));
+        }
+    }
+    Err(refuse("it is not a regular file"))
+}
+
+#[cfg(unix)]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    (a.dev(), a.ino()) == (b.dev(), b.ino())
+}
+
+#[cfg(not(unix))]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    a.len() == b.len() && a.modified().ok() == b.modified().ok()
+}
+
+pub fn load(listed: &Listed, source: &str) -> Result<LoadedDocument> {
+    let bytes = listed.read(source)?;
     let text = crate::encoding::decode(&bytes)
         .map_err(|e| anyhow::anyhow!("cannot read {source}: {e}"))?
         .text;
@@ -125,14 +326,24 @@ impl LoadedDocument {
     }
 }
 
-pub fn excerpt(corpus_dir: &Path, loc: &Location, context: usize) -> Result<Excerpt> {
-    let loaded = load(corpus_dir, &loc.source)?;
+pub fn excerpt(listed: &Listed, loc: &Location, context: usize) -> Result<Excerpt> {
+    let loaded = load(listed, &loc.source)?;
     // A file ending in a newline has no extra line after it, as in an editor.
     let mut count = loaded.lines.len();
     if count > 1 && loaded.lines[count - 1].is_empty() {
         count -= 1;
     }
-    if loc.line_start == 0 || loc.line_end < loc.line_start || loc.line_end > count {
+    if loc.line_end < loc.line_start {
+        bail!(
+            "lines {}-{} are reversed: write {}:{}-{}",
+            loc.line_start,
+            loc.line_end,
+            loc.source,
+            loc.line_end,
+            loc.line_start
+        );
+    }
+    if loc.line_start == 0 || loc.line_end > count {
         bail!(
             "lines {}-{} are out of range: {} has lines 1-{count}",
             loc.line_start,
@@ -180,5 +391,8 @@ mod tests {
         assert_eq!(l("a.txt"), None);
         assert_eq!(l("a.txt:x"), None);
         assert_eq!(l(":5"), None);
+        let reversed = parse_location("a.txt:59-57").unwrap_err().to_string();
+        assert!(reversed.contains("reversed") && reversed.contains("a.txt:57-59"));
+        assert!(parse_location("a.txt#L59-L57").is_err());
     }
 }

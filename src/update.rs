@@ -19,6 +19,7 @@ use crate::corpus::{self, SourceFile};
 use crate::encoding;
 use crate::index::{self, FORMAT, SCHEMA_VERSION};
 use crate::manifest::{self, FileState, Head, Manifest};
+use crate::show;
 
 /// Memory Tantivy may use for each indexing thread before it writes a segment.
 const WRITER_BUDGET_PER_THREAD: usize = 96 << 20;
@@ -328,7 +329,9 @@ fn progress_bar(enabled: bool, todo: &[SourceFile]) -> ProgressBar {
     bar
 }
 
-/// Reads one file that may have changed; indexes it when its content did.
+/// Reads one file that may have changed; indexes it when its content did. The file is
+/// streamed: read once for its hash (and encoding), then again piece by piece, each passage
+/// added to the writer as soon as it is made, so memory does not grow with the file's size.
 fn process(
     writer: &IndexWriter<TantivyDocument>,
     fields: &index::Fields,
@@ -337,40 +340,40 @@ fn process(
     bytes_read: &AtomicUsize,
 ) -> Result<Outcome> {
     let existed = prev.is_some();
-    let bytes = match std::fs::read(&file.path) {
-        Ok(b) => b,
-        Err(e) => {
+    let skipped = |state: Option<FileState>, why: String| Outcome::Skipped {
+        state,
+        existed,
+        source: file.source.clone(),
+        why,
+    };
+    let mut state = FileState {
+        source: file.source.clone(),
+        size: file.size,
+        mtime_ns: file.mtime_ns,
+        hash: String::new(),
+        encoding: None,
+        skipped: None,
+    };
+    if let Some(why) = &file.unusable {
+        // Remembered as skipped, so it is not reported again until it changes.
+        state.skipped = Some(why.clone());
+        return Ok(skipped(Some(state), why.clone()));
+    }
+    let read = open_sniffed(file);
+    let (mut f, sniffed) = match read {
+        Ok(r) => r,
+        Err(why) => {
             // Vanished or unreadable since the listing: drop what the index had of it.
             if existed {
                 writer.delete_term(Term::from_field_text(fields.source, &file.source));
             }
             // Remembered as skipped, so it is not tried again until it changes.
-            let why = format!("cannot read it ({e}); check that it exists and is readable");
-            return Ok(Outcome::Skipped {
-                state: Some(FileState {
-                    source: file.source.clone(),
-                    size: file.size,
-                    mtime_ns: file.mtime_ns,
-                    hash: String::new(),
-                    encoding: None,
-                    skipped: Some(why.clone()),
-                }),
-                existed,
-                source: file.source.clone(),
-                why,
-            });
+            state.skipped = Some(why.clone());
+            return Ok(skipped(Some(state), why));
         }
     };
-    bytes_read.fetch_add(bytes.len(), Ordering::Relaxed);
-    let hash = blake3::hash(&bytes).to_hex().to_string();
-    let mut state = FileState {
-        source: file.source.clone(),
-        size: file.size,
-        mtime_ns: file.mtime_ns,
-        hash,
-        encoding: None,
-        skipped: None,
-    };
+    bytes_read.fetch_add(sniffed.len as usize, Ordering::Relaxed);
+    state.hash = sniffed.hash.clone();
     if let Some(p) = prev
         && p.hash == state.hash
     {
@@ -381,28 +384,87 @@ fn process(
     if existed {
         writer.delete_term(Term::from_field_text(fields.source, &file.source));
     }
-    let decoded = match encoding::decode(&bytes) {
-        Ok(d) => d,
-        Err(e) => {
-            let why = e.to_string();
-            state.skipped = Some(why.clone());
-            return Ok(Outcome::Skipped {
-                state: Some(state),
-                existed,
-                source: file.source.clone(),
-                why,
-            });
+    let cannot_read =
+        |e: std::io::Error| format!("cannot read it ({e}); check that it is readable");
+    let indexed = match encoding::choose(&mut f, &sniffed) {
+        Ok(Ok(choice)) => {
+            state.encoding = Some(choice.name().to_string());
+            add_passages(writer, fields, file, choice, f, cannot_read)?
         }
+        Ok(Err(undecodable)) => Err(undecodable.to_string()),
+        Err(e) => Err(cannot_read(e)),
     };
-    drop(bytes);
-    state.encoding = Some(decoded.encoding.to_string());
-    let doc = corpus::parse_document(&file.source, &decoded.text);
-    for d in index::documents(fields, &doc, decoded.encoding) {
-        writer.add_document(d)?;
+    match indexed {
+        Ok(passages) => Ok(Outcome::Indexed {
+            state,
+            existed,
+            passages,
+        }),
+        Err(why) => {
+            // What was added of it before a malformed byte turned up goes too.
+            writer.delete_term(Term::from_field_text(fields.source, &file.source));
+            state.encoding = None;
+            state.skipped = Some(why.clone());
+            Ok(skipped(Some(state), why))
+        }
     }
-    Ok(Outcome::Indexed {
-        state,
-        existed,
-        passages: doc.passages.len(),
-    })
+}
+
+/// Opens `file` as `show` opens a document (a file swapped for a link since the listing is
+/// not read) and reads it once; why it could not be read.
+fn open_sniffed(file: &SourceFile) -> Result<(std::fs::File, encoding::Sniffed), String> {
+    let depth = Path::new(&file.source).components().count();
+    let root = file.path.ancestors().nth(depth).unwrap_or(Path::new(""));
+    let corpus = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let cannot_read = |err| format!("cannot read it ({err}); check that it exists and is readable");
+    let mut f = show::open_plain(&corpus, &file.source).map_err(|e| match e {
+        show::Refused::Io { err, .. } => cannot_read(err),
+        show::Refused::NotPlainFile { what, .. } => {
+            format!("{what}; symbolic links are not followed")
+        }
+        e => e.to_string(),
+    })?;
+    let sniffed = encoding::sniff(&mut f, file.size).map_err(cannot_read)?;
+    Ok((f, sniffed))
+}
+
+/// Decodes, parses and adds `f` piece by piece: the number of passages, or why it could not
+/// be read after all.
+fn add_passages(
+    writer: &IndexWriter<TantivyDocument>,
+    fields: &index::Fields,
+    file: &SourceFile,
+    choice: encoding::Choice,
+    f: std::fs::File,
+    cannot_read: impl Fn(std::io::Error) -> String,
+) -> Result<Result<usize, String>> {
+    let mut chunks = match choice.chunks(f) {
+        Ok(chunks) => chunks,
+        Err(e) => return Ok(Err(cannot_read(e))),
+    };
+    let mut parser = corpus::Parser::new(&file.source);
+    let mut text = String::new();
+    let mut count = 0;
+    let mut add = |passages: Vec<corpus::Passage>| -> Result<()> {
+        for p in passages {
+            writer.add_document(index::passage_doc(fields, &file.source, &p))?;
+            count += 1;
+        }
+        Ok(())
+    };
+    loop {
+        let more = match chunks.next_into(&mut text) {
+            Ok(Ok(more)) => more,
+            Ok(Err(undecodable)) => return Ok(Err(undecodable.to_string())),
+            Err(e) => return Ok(Err(cannot_read(e))),
+        };
+        add(parser.push(&text))?;
+        if !more {
+            break;
+        }
+    }
+    let (rest, meta) = parser.finish();
+    add(rest)?;
+    writer.add_document(index::meta_doc(fields, &file.source, &meta, choice.name()))?;
+    Ok(Ok(count))
 }

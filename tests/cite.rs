@@ -4,7 +4,7 @@ mod common;
 
 use common::{corpus_copy, repo_corpus, search, stderr, stdout, zhsearch};
 use zhsearch::cite::{QuoteMode, cite};
-use zhsearch::show::{excerpt, parse_location};
+use zhsearch::show::{Listed, excerpt, parse_location};
 
 /// The public judged queries of the evaluation kit, copied so the tests stand alone.
 const QUERIES: &[&str] = &[
@@ -76,7 +76,10 @@ fn cite_quotes_verbatim_and_attributes() {
 
 #[test]
 fn every_citation_of_every_judged_query_leads_back_to_its_quote() {
-    let corpus = repo_corpus();
+    let index = common::scratch("cite-back");
+    let options = zhsearch::update::UpdateOptions::default();
+    zhsearch::update::update(Some(&repo_corpus()), &index, options).unwrap();
+    let corpus = Listed::of_index(&index).unwrap();
     let mut checked = 0;
     for q in QUERIES {
         for hit in search(q, 10) {
@@ -129,7 +132,7 @@ fn show_prints_lines_with_context_and_rejects_bad_locations() {
     for (at, needle) in [
         ("001_f0acb97a223aa501.txt:900", "out of range"),
         ("001_f0acb97a223aa501.txt:0", "out of range"),
-        ("nope.txt:1", "no file nope.txt"),
+        ("nope.txt:1", "nope.txt is not a document of the index"),
         ("../etc/passwd:1", "relative to the corpus"),
         ("001_f0acb97a223aa501.txt", "FILE:LINE"),
     ] {
