@@ -184,13 +184,30 @@ fn is_permission(e: &anyhow::Error) -> bool {
     io_denied || text.contains("Permission denied") || text.contains("Read-only file system")
 }
 
+/// Whether the file system of `dir` refuses to store a little more: Tantivy's indexing
+/// threads report an I/O error only as "index writer was killed", so a failed write is asked
+/// again, before what it wrote is removed.
+fn no_room_left(dir: &Path) -> bool {
+    let probe = dir.join(PROBE);
+    let written = (|| {
+        let mut f = std::fs::File::create(&probe)?;
+        f.write_all(&[0u8; 256 << 10])?;
+        f.sync_all()
+    })();
+    let _ = std::fs::remove_file(&probe);
+    written.is_err_and(|e| matches!(e.raw_os_error(), Some(28 | 122)))
+}
+
+/// The file [`no_room_left`] writes.
+const PROBE: &str = ".zhsearch-probe.tmp";
+
 /// The typed error for a write to the index in `dir` that failed with `e`.
 pub fn write_error(dir: &Path, e: anyhow::Error) -> anyhow::Error {
     if e.downcast_ref::<StoreError>().is_some() {
         return e;
     }
     let dir = dir.to_path_buf();
-    let typed = if is_disk_full(&e) {
+    let typed = if is_disk_full(&e) || (!is_permission(&e) && no_room_left(&dir)) {
         StoreError::DiskFull { dir }
     } else if is_permission(&e) {
         StoreError::Permission {
@@ -606,6 +623,7 @@ fn is_index_file(name: &str) -> bool {
     let tmp = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp"));
     segment
         || manifest::is_list_file(name)
+        || name == PROBE
         || name == "meta.json"
         || name == ".managed.json"
         || tmp.is_some_and(|n| {

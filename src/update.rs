@@ -224,7 +224,7 @@ pub fn update(corpus_dir: Option<&Path>, dir: &Path, opts: UpdateOptions) -> Res
     let plan = plan(corpus_dir, dir, &found, &opts)?;
     let marker = Marker::new(&plan.corpus, &plan.extensions);
     let opened = store::open_or_create(dir, found, opts.rebuild, &marker)?;
-    let new_folder = opened.new_folder;
+    let new_folder = opened.new_folder.clone();
     let result = apply(dir, opened, plan, &marker, &opts);
     if result.is_err()
         && let Some(created) = new_folder
@@ -342,7 +342,8 @@ fn apply(
         )
     });
     if let Err(e) = written {
-        // Nothing of this update is committed: its unfinished segment files go.
+        // Classified before the cleanup frees space; then its unfinished segment files go.
+        let e = store::write_error(dir, e);
         drop(writer);
         store::remove_uncommitted(&opened.index);
         let committed = opened
@@ -350,7 +351,7 @@ fn apply(
             .as_ref()
             .and_then(|m| m.head.files_in.as_deref());
         manifest::remove_old_lists(dir, &[committed]);
-        return Err(store::write_error(dir, e));
+        return Err(e);
     }
     // Merges after the commit only make the index smaller; a failed one leaves the commit
     // whole, and its files are collected by the next commit.
