@@ -48,6 +48,16 @@ impl Marker {
         }
     }
 
+    fn to_head(&self) -> Head {
+        Head {
+            format: self.format.clone(),
+            schema: self.schema,
+            corpus: self.corpus.clone(),
+            extensions: self.extensions.clone(),
+            files_in: None,
+        }
+    }
+
     fn from_head(h: &Head) -> Marker {
         Marker {
             format: h.format.clone(),
@@ -420,31 +430,20 @@ pub fn open_or_create(dir: &Path, found: Found, rebuild: bool, marker: &Marker) 
             return create_new(dir, marker, top);
         }
         Found::Empty => return create_new(dir, marker, None),
+        // Its segments go now, so that killed first builds do not pile up.
         Found::Unfinished(_) => {
-            // Its segments go now, so that killed first builds do not pile up.
-            let _lock = writer_lock(dir)?;
-            clear_dir(dir)?;
-            let mut opened = create(dir, marker, None)?;
-            opened.reset = Some("the first build did not finish".into());
-            return Ok(opened);
+            return restart(dir, marker, None, "the first build did not finish".into());
         }
         Found::Ours { head, marker } => (head, marker),
     };
-    let replaced = |head: Option<&Head>| {
-        let head = head.cloned().or_else(|| {
-            old_marker.as_ref().map(|m| Head {
-                format: m.format.clone(),
-                schema: m.schema,
-                corpus: m.corpus.clone(),
-                extensions: m.extensions.clone(),
-                files_in: None,
-            })
-        });
-        head.map(|head| Manifest {
+    // What it replaces, when the index is started afresh: its corpus and extensions hold.
+    let replaced = head
+        .clone()
+        .or_else(|| old_marker.as_ref().map(Marker::to_head))
+        .map(|head| Manifest {
             head,
             files: Vec::new(),
-        })
-    };
+        });
     if let Some(h) = &head
         && h.schema != SCHEMA_VERSION
     {
@@ -452,11 +451,7 @@ pub fn open_or_create(dir: &Path, found: Found, rebuild: bool, marker: &Marker) 
             "the index was written by another version of zhsearch (schema {}, now {SCHEMA_VERSION}); rebuilding it",
             h.schema
         );
-        let _lock = writer_lock(dir)?;
-        clear_dir(dir)?;
-        let mut opened = create(dir, marker, replaced(head.as_ref()))?;
-        opened.reset = Some(why);
-        return Ok(opened);
+        return restart(dir, marker, replaced, why);
     }
     match open_existing(dir, head.as_ref()) {
         Ok((index, manifest)) => {
@@ -471,17 +466,24 @@ pub fn open_or_create(dir: &Path, found: Found, rebuild: bool, marker: &Marker) 
         }
         Err(e) if e.downcast_ref::<StoreError>().is_some() => Err(e),
         Err(e) if rebuild => {
-            let _lock = writer_lock(dir)?;
-            clear_dir(dir)?;
-            let mut opened = create(dir, marker, replaced(head.as_ref()))?;
-            opened.reset = Some(format!("--rebuild of a damaged index ({})", short(&e)));
-            Ok(opened)
+            let why = format!("--rebuild of a damaged index ({})", short(&e));
+            restart(dir, marker, replaced, why)
         }
         Err(e) => Err(anyhow!(StoreError::Damaged {
             dir: dir.to_path_buf(),
             why: short(&format!("{e:#}")),
         })),
     }
+}
+
+/// Starts the index in `dir`, a folder of ours, afresh: under the writer lock, its files go and
+/// a new index is created.
+fn restart(dir: &Path, marker: &Marker, replaced: Option<Manifest>, why: String) -> Result<Opened> {
+    let _lock = writer_lock(dir)?;
+    clear_dir(dir)?;
+    let mut opened = create(dir, marker, replaced)?;
+    opened.reset = Some(why);
+    Ok(opened)
 }
 
 /// Opens a committed index and its file list; any failure is damage (or a permission).

@@ -191,6 +191,9 @@ fn the_marker_is_written_first_and_names_corpus_and_extensions() {
     assert!(dir.join("index").join(MARKER).exists());
 }
 
+/// A way to damage an index folder, and its name.
+type Damage<'a> = (&'a str, &'a dyn Fn(&Path));
+
 #[test]
 fn rebuild_with_only_the_index_repairs_every_damage() {
     let dir = corpus_copy("repair");
@@ -204,7 +207,7 @@ fn rebuild_with_only_the_index_repairs_every_damage() {
     ));
     // From a folder without a corpus: the marker says which corpus to read.
     let elsewhere = scratch("repair-elsewhere");
-    let damages: [(&str, &dyn Fn(&Path)); 5] = [
+    let damages: [Damage; 5] = [
         ("meta.json corrupted", &|i| {
             std::fs::write(i.join("meta.json"), "{\"garbage").unwrap()
         }),
