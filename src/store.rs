@@ -586,12 +586,41 @@ pub fn ensure_marker(dir: &Path, marker: &Marker) -> Result<()> {
 }
 
 /// Removes the files of segments that no commit names (what a failed write left), through
-/// Tantivy's garbage collection under a new writer. Best effort: what stays is collected by
-/// the next commit.
-pub fn remove_uncommitted(index: &Index) {
-    if let Ok(writer) = index.writer_with_num_threads::<tantivy::TantivyDocument>(1, 15_000_000) {
+/// Tantivy's garbage collection under a new writer. A merge the failed writer started may
+/// still be writing (Tantivy does not wait for it when a writer is dropped), so collection is
+/// repeated until no such file is left, for a few seconds at most; what stays then is
+/// collected by the next commit.
+pub fn remove_uncommitted(index: &Index, dir: &Path) {
+    let Ok(writer) = index.writer_with_num_threads::<tantivy::TantivyDocument>(1, 15_000_000)
+    else {
+        return;
+    };
+    for _ in 0..50 {
         let _ = writer.garbage_collect_files().wait();
+        if uncommitted_segment_files(index, dir) == 0 {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
+}
+
+/// How many segment files in `dir` belong to no segment of the last commit.
+fn uncommitted_segment_files(index: &Index, dir: &Path) -> usize {
+    let Ok(metas) = index.load_metas() else {
+        return 0;
+    };
+    let committed: Vec<String> = metas
+        .segments
+        .iter()
+        .map(|s| s.id().uuid_string())
+        .collect();
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| is_segment_file(n) && !committed.iter().any(|id| n.starts_with(id)))
+            .count()
+    })
 }
 
 /// Takes the writer lock of the index in `dir` (so that no other process writes while files
@@ -608,11 +637,25 @@ fn writer_lock(dir: &Path) -> Result<DirectoryLock> {
     })
 }
 
-/// Whether `name` is a file an index writes: Tantivy's segment files
-/// (`<32 hex digits>.<component>`, `<…>.<opstamp>.del`), `meta.json`, `.managed.json`, our
-/// lists and temporary files of atomic writes. Lock files are left (they may be held).
+/// Whether `name` is a file an index writes: Tantivy's segment files, `meta.json`,
+/// `.managed.json`, our lists and temporary files of atomic writes. Lock files are left (they
+/// may be held).
 fn is_index_file(name: &str) -> bool {
-    let segment = name.split_once('.').is_some_and(|(id, ext)| {
+    let tmp = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp"));
+    is_segment_file(name)
+        || manifest::is_list_file(name)
+        || name == PROBE
+        || name == "meta.json"
+        || name == ".managed.json"
+        || tmp.is_some_and(|n| {
+            n == "meta.json" || n == ".managed.json" || n == MARKER || manifest::is_list_file(n)
+        })
+}
+
+/// Whether `name` is a file of a Tantivy segment: `<32 hex digits>.<component>` or
+/// `<…>.<opstamp>.del`.
+fn is_segment_file(name: &str) -> bool {
+    name.split_once('.').is_some_and(|(id, ext)| {
         id.len() == 32
             && id.chars().all(|c| c.is_ascii_hexdigit())
             && (matches!(
@@ -621,16 +664,7 @@ fn is_index_file(name: &str) -> bool {
             ) || ext
                 .strip_suffix(".del")
                 .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit())))
-    });
-    let tmp = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp"));
-    segment
-        || manifest::is_list_file(name)
-        || name == PROBE
-        || name == "meta.json"
-        || name == ".managed.json"
-        || tmp.is_some_and(|n| {
-            n == "meta.json" || n == ".managed.json" || n == MARKER || manifest::is_list_file(n)
-        })
+    })
 }
 
 /// Removes the files of an index from `dir`, a folder of ours; nothing else.

@@ -345,7 +345,7 @@ fn apply(
         // Classified before the cleanup frees space; then its unfinished segment files go.
         let e = store::write_error(dir, e);
         drop(writer);
-        store::remove_uncommitted(&opened.index);
+        store::remove_uncommitted(&opened.index, dir);
         let committed = opened
             .manifest
             .as_ref()
