@@ -252,6 +252,7 @@ fn killed_first_builds_neither_trap_nor_pile_up() {
     let idx = dir.join("idx");
     let size_of = |d: &Path| -> u64 { snapshot(d).values().map(|v| v.len() as u64).sum() };
     let mut sizes = Vec::new();
+    let mut left: Vec<String> = Vec::new();
     for delay_ms in [0, 50, 150, 300, 600] {
         let mut child = Command::new(BIN)
             .args(["index", "--quiet", "--corpus", "big", "--index", "idx"])
@@ -260,9 +261,10 @@ fn killed_first_builds_neither_trap_nor_pile_up() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        // Killed while it writes segments, whatever the machine's speed.
+        // Killed while it writes segments of its own, whatever the machine's speed.
         let started = std::time::Instant::now();
-        while idx.is_dir() && segment_files(&idx).is_empty() || !idx.is_dir() {
+        let writing = || idx.is_dir() && segment_files(&idx).iter().any(|f| !left.contains(f));
+        while !writing() {
             assert!(started.elapsed() < Duration::from_secs(60), "no segment");
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -272,6 +274,11 @@ fn killed_first_builds_neither_trap_nor_pile_up() {
         assert!(!status.success(), "the build ended before {delay_ms} ms");
         sizes.push(size_of(&idx));
         assert!(idx.join(MARKER).exists());
+        // What the build killed before left was cleared before this one wrote.
+        let now = segment_files(&idx);
+        let piled: Vec<&String> = now.iter().filter(|f| left.contains(f)).collect();
+        assert!(piled.is_empty(), "after kill at {delay_ms} ms: {piled:?}");
+        left = now;
     }
     // A plain search (no --rebuild, no --corpus) finishes the job from the marker.
     let elsewhere = scratch("killed-first-elsewhere");
