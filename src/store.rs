@@ -357,6 +357,15 @@ pub fn inspect(dir: &Path) -> Result<Found> {
     if names.is_empty() {
         return Ok(Found::Empty);
     }
+    // An index this user may not read is a permission problem, not damage or someone else's.
+    for name in [MARKER, "meta.json"] {
+        let path = dir.join(name);
+        if let Err(e) = std::fs::File::open(&path)
+            && e.kind() == io::ErrorKind::PermissionDenied
+        {
+            return Err(io_error(&path, "reading", e));
+        }
+    }
     let not_ours = |why: String| {
         anyhow!(StoreError::NotOurs {
             dir: dir.to_path_buf(),

@@ -197,9 +197,11 @@ type Damage<'a> = (&'a str, &'a dyn Fn(&Path));
 #[test]
 fn rebuild_with_only_the_index_repairs_every_damage() {
     let dir = corpus_copy("repair");
+    // Not a document of this index: a repair that forgot its extensions would add it.
+    std::fs::write(dir.join("corpus/extra.md"), "飞天不在索引里\n").unwrap();
     let idx = dir.join("idx");
     let idx_arg = idx.to_str().unwrap();
-    let o = zhsearch(&dir, &["index", "--quiet", "--index", idx_arg]);
+    let o = zhsearch(&dir, &["index", "--quiet", "--ext", "txt", "--index", idx_arg]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let baseline = stdout(&zhsearch(
         &dir,
@@ -538,7 +540,22 @@ fn an_index_another_user_built_is_searchable_read_only() {
         snapshot(&idx) == before,
         "a refused writer wrote to the index"
     );
+    // A file of the index this user may not read: said so, naming it. Without the marker
+    // the index cannot be written but can still be searched.
     chmod_tree(&idx, 0o644, 0o755);
+    for name in ["meta.json", MARKER] {
+        chmod(&idx.join(name), 0o600);
+        let needle = format!("permission denied reading index/{name}");
+        assert_error(&as_nobody(&dir, &["index"]), &[&needle]);
+        let o = as_nobody(&dir, &["search", "5k瓶颈"]);
+        if name == MARKER {
+            assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+            assert!(stderr(&o).contains(&needle), "{}", stderr(&o));
+        } else {
+            assert_error(&o, &[&needle]);
+        }
+        chmod(&idx.join(name), 0o644);
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
