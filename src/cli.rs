@@ -41,14 +41,14 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 pub struct Location {
     /// Folder of documents (.txt, .md, .markdown) [default: the corpus the index was built
-    /// from, else ./corpus]
+    /// from, else ./corpus]; changing it takes `zhsearch index --rebuild`
     #[arg(long, global = true, value_name = "DIR")]
     pub corpus: Option<PathBuf>,
-    /// Folder of the index
+    /// Folder of the index: new, empty, or one zhsearch made (others are refused)
     #[arg(long, global = true, value_name = "DIR", default_value = "index")]
     pub index: PathBuf,
     /// File name extensions of documents, comma-separated [default: as the index remembers,
-    /// else txt,md,markdown]
+    /// else txt,md,markdown]; changing them takes `zhsearch index --rebuild`
     #[arg(long, global = true, value_name = "EXT,...", value_delimiter = ',')]
     pub ext: Option<Vec<String>>,
 }
@@ -74,7 +74,7 @@ pub enum Command {
     Index {
         #[command(flatten)]
         location: Location,
-        /// Reindex every file
+        /// Reindex every file; also repairs a damaged index and changes --corpus or --ext
         #[arg(long)]
         rebuild: bool,
         /// Print nothing but errors (and no progress bar)

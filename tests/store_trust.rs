@@ -201,7 +201,10 @@ fn rebuild_with_only_the_index_repairs_every_damage() {
     std::fs::write(dir.join("corpus/extra.md"), "飞天不在索引里\n").unwrap();
     let idx = dir.join("idx");
     let idx_arg = idx.to_str().unwrap();
-    let o = zhsearch(&dir, &["index", "--quiet", "--ext", "txt", "--index", idx_arg]);
+    let o = zhsearch(
+        &dir,
+        &["index", "--quiet", "--ext", "txt", "--index", idx_arg],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let baseline = stdout(&zhsearch(
         &dir,
