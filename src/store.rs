@@ -342,10 +342,10 @@ pub fn inspect(dir: &Path) -> Result<Found> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Found::Missing),
-        Err(e) if dir.is_file() => {
+        Err(_) if dir.is_file() => {
             return Err(anyhow!(StoreError::NotOurs {
                 dir: dir.to_path_buf(),
-                why: format!("it is a file ({e})"),
+                why: "it is a file".into(),
             }));
         }
         Err(e) => return Err(io_error(dir, "reading the index folder", e)),

@@ -149,6 +149,8 @@ fn rebuild_deletes_only_the_files_of_the_index() {
         ("notes.txt", "mine"),
         ("d41d8cd98f00b204e9800998ecf8427e.jpg", "jpg"),
         ("files.json", "[]"),
+        ("files-mine.json", "[]"),
+        ("0123456789abcdef0123456789abcdef.txt", "not a segment"),
         (".hidden", "h"),
     ];
     for (name, content) in theirs {
