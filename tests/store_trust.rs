@@ -456,8 +456,21 @@ fn as_nobody(cwd: &Path, args: &[&str]) -> Output {
 }
 
 /// A scratch folder any user may read, in the system's temporary folder (the path to Cargo's
-/// target folder may be closed to other users).
-fn world_readable_scratch(name: &str) -> PathBuf {
+/// target folder may be closed to other users); removed when dropped, whatever happened.
+struct WorldReadable(PathBuf);
+
+impl Drop for WorldReadable {
+    fn drop(&mut self) {
+        let _ = Command::new("chmod")
+            .arg("-R")
+            .arg("u+w")
+            .arg(&self.0)
+            .status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn world_readable_scratch(name: &str) -> WorldReadable {
     let dir = std::env::temp_dir().join(format!(
         "zhsearch-{name}-{}-{}",
         std::process::id(),
@@ -471,7 +484,7 @@ fn world_readable_scratch(name: &str) -> PathBuf {
         let e = e.unwrap();
         std::fs::copy(e.path(), dir.join("corpus").join(e.file_name())).unwrap();
     }
-    dir
+    WorldReadable(dir)
 }
 
 fn chmod(path: &Path, mode: u32) {
@@ -498,7 +511,8 @@ fn an_index_another_user_built_is_searchable_read_only() {
         b"0\n",
         "this test builds an index as root and searches it as nobody"
     );
-    let dir = world_readable_scratch("read-only");
+    let scratch = world_readable_scratch("read-only");
+    let dir = scratch.0.clone();
     let o = zhsearch(&dir, &["index", "--quiet"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let idx = dir.join("index");
@@ -561,7 +575,6 @@ fn an_index_another_user_built_is_searchable_read_only() {
         }
         chmod(&idx.join(name), 0o644);
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A small tmpfs, unmounted when dropped.
