@@ -147,7 +147,17 @@ fn plan(
     let known = found.known();
     let corpus = match (corpus_dir, &known) {
         (Some(c), _) => resolve(c)?,
-        (None, Some(k)) => k.corpus.clone(),
+        (None, Some(k)) => {
+            if let Err(e) = std::fs::metadata(&k.corpus) {
+                bail!(
+                    "cannot read the corpus folder {} of the index in {} ({e}): restore it, or run `zhsearch index --rebuild --corpus DIR --index {}`",
+                    k.corpus.display(),
+                    dir.display(),
+                    dir.display()
+                );
+            }
+            k.corpus.clone()
+        }
         (None, None) => resolve(Path::new("corpus"))?,
     };
     let extensions = match (&opts.extensions, &known) {

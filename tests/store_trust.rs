@@ -402,6 +402,10 @@ fn corpus_and_extensions_change_only_with_rebuild() {
     assert!(stderr(&o).contains("5 removed"), "{}", stderr(&o));
     let o = zhsearch(&dir, &["search", "奶茶", "--json"]);
     assert_eq!(hits(&o).len(), 1, "{}", stdout(&o));
+    // A corpus that moved: said so, with the way to point the index at its new place.
+    std::fs::rename(&corpus, dir.join("moved")).unwrap();
+    let o = zhsearch(&dir, &["search", "奶茶"]);
+    assert_error(&o, &[corpus_abs.to_str().unwrap(), "--rebuild --corpus"]);
     let o = zhsearch(
         &dir,
         &["index", "--rebuild", "--corpus", "other", "--ext", "txt"],
