@@ -653,3 +653,51 @@ fn a_full_disk_keeps_the_last_commit_and_removes_half_writes() {
     assert_error(&o, &["no space left"]);
     assert!(!disk.0.join("new").exists());
 }
+
+#[test]
+fn a_busy_index_answers_from_its_last_commit_with_a_warning() {
+    let dir = corpus_copy("busy");
+    let o = zhsearch(&dir, &["index", "--quiet"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let baseline = stdout(&zhsearch(&dir, &["search", "飞天", "--json"]));
+    // Another writer holds the index's lock (Tantivy's is a flock on this file).
+    let lock = dir.join("index/.tantivy-writer.lock");
+    let mut holder = Command::new("flock")
+        .args(["-x", "--no-fork"])
+        .arg(&lock)
+        .args(["sleep", "60"])
+        .spawn()
+        .expect("flock (util-linux) holds the writer lock");
+    let started = std::time::Instant::now();
+    while Command::new("flock")
+        .arg("-n")
+        .arg(&lock)
+        .arg("true")
+        .status()
+        .unwrap()
+        .success()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "lock not taken"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::fs::write(dir.join("corpus/new.txt"), "飞天在新文件里\n").unwrap();
+    let o = zhsearch(&dir, &["search", "飞天", "--json"]);
+    let index = zhsearch(&dir, &["index"]);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), baseline, "answered from the last commit");
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("warning") && err.contains("another zhsearch process"),
+        "{err}"
+    );
+    assert_error(&index, &["another zhsearch process is writing the index"]);
+    // Once the lock is free, the next search takes the change in.
+    let o = zhsearch(&dir, &["search", "\"飞天在新文件里\"", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
