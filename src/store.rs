@@ -319,7 +319,8 @@ pub fn write_marker(dir: &Path, marker: &Marker) -> Result<()> {
 /// other users from searching an index they may read).
 fn atomic_write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    // Named by process: two first builds racing for a new folder never share one.
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
     let written = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -650,7 +651,14 @@ fn writer_lock(dir: &Path) -> Result<DirectoryLock> {
 /// `.managed.json`, our lists and temporary files of atomic writes. Lock files are left (they
 /// may be held).
 fn is_index_file(name: &str) -> bool {
-    let tmp = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp"));
+    // `.<name>.<pid>.tmp` from [`atomic_write`], `.<list>.tmp` from the manifest.
+    let tmp = name
+        .strip_prefix('.')
+        .and_then(|n| n.strip_suffix(".tmp"))
+        .map(|n| match n.rsplit_once('.') {
+            Some((file, pid)) if pid.chars().all(|c| c.is_ascii_digit()) => file,
+            _ => n,
+        });
     is_segment_file(name)
         || manifest::is_list_file(name)
         || name == PROBE
@@ -824,8 +832,10 @@ mod tests {
             "0123456789abcdef0123456789abcdef.fieldnorm",
             "0123456789abcdef0123456789abcdef.12.del",
             "files-0123456789abcdef.json",
-            ".meta.json.tmp",
-            ".zhsearch-index.json.tmp",
+            ".meta.json.4242.tmp",
+            "..managed.json.17.tmp",
+            ".zhsearch-index.json.4242.tmp",
+            ".files-0123456789abcdef.json.tmp",
         ] {
             assert!(is_index_file(ours), "{ours}");
         }
@@ -836,6 +846,7 @@ mod tests {
             ".tantivy-writer.lock",
             "notes.json",
             ".tmpAbC123",
+            ".notes.txt.12.tmp",
             MARKER,
         ] {
             assert!(!is_index_file(theirs), "{theirs}");
