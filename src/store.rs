@@ -385,6 +385,7 @@ pub fn inspect(dir: &Path) -> Result<Found> {
             head: None,
         }),
         (Some(marker), None) => Ok(Found::Unfinished(marker)),
+        (None, None) if let Some(found) = being_created(dir, &names)? => Ok(found),
         (None, None) => {
             let mut shown: Vec<&str> = names.iter().map(String::as_str).collect();
             shown.sort();
@@ -398,6 +399,41 @@ pub fn inspect(dir: &Path) -> Result<Found> {
     }
 }
 
+/// A folder holding only what a first build writes before its marker (its lock files, the
+/// marker's temporary file): busy while that build holds the creation lock; else the leftover
+/// of a killed one, whose temporary files are removed, and the folder counts as empty.
+fn being_created(dir: &Path, names: &[String]) -> Result<Option<Found>> {
+    let marker_tmp = |n: &str| {
+        n.strip_prefix(&format!(".{MARKER}."))
+            .and_then(|n| n.strip_suffix(".tmp"))
+            .is_some_and(|pid| !pid.is_empty() && pid.chars().all(|c| c.is_ascii_digit()))
+    };
+    let lock = |n: &str| {
+        [&*INDEX_WRITER_LOCK, &*META_LOCK, &*CREATION_LOCK]
+            .iter()
+            .any(|l| l.filepath.as_os_str() == n)
+    };
+    if !names.iter().all(|n| marker_tmp(n) || lock(n)) {
+        return Ok(None);
+    }
+    let _creating = creation_lock(dir)?;
+    for n in names.iter().filter(|n| marker_tmp(n)) {
+        let _ = std::fs::remove_file(dir.join(n));
+    }
+    Ok(Some(Found::Empty))
+}
+
+/// Held from the moment a process starts creating (or re-creating) an index until its Tantivy
+/// writer holds the writer lock: no other process clears or creates the index in between.
+static CREATION_LOCK: std::sync::LazyLock<Lock> = std::sync::LazyLock::new(|| Lock {
+    filepath: PathBuf::from(".zhsearch-create.lock"),
+    is_blocking: false,
+});
+
+fn creation_lock(dir: &Path) -> Result<DirectoryLock> {
+    take_lock(dir, &CREATION_LOCK)
+}
+
 /// Whether an index of ours in `dir`, whose `meta.json` names no commit of ours, was ever
 /// committed (and is damaged) rather than a first build that did not finish: a first build
 /// writes a `meta.json` without payload right after the marker.
@@ -407,7 +443,10 @@ fn has_commit_of_ours(dir: &Path, names: &[String]) -> bool {
         .and_then(|m| serde_json::from_str::<serde_json::Value>(&m).ok());
     match meta {
         Some(v) => v.get("payload").is_some_and(|p| !p.is_null()),
-        None => names.iter().any(|n| is_index_file(n)),
+        // Only a commit leaves a list; segments without any `meta.json` are damage too.
+        None => names
+            .iter()
+            .any(|n| is_segment_file(n) || manifest::is_list_file(n)),
     }
 }
 
@@ -423,6 +462,9 @@ pub struct Opened {
     /// Set when the index was created in a new or empty folder (with the topmost folder this
     /// process created, if any): a failure before the first commit then leaves nothing behind.
     pub new_folder: Option<Option<PathBuf>>,
+    /// The creation lock, while the index is being created: drop it once the Tantivy writer
+    /// holds the writer lock.
+    pub creating: Option<DirectoryLock>,
 }
 
 /// Opens the index of ours in `dir` (as [`inspect`] found it), or creates one in a missing or
@@ -472,6 +514,7 @@ pub fn open_or_create(dir: &Path, found: Found, rebuild: bool, marker: &Marker) 
                 manifest: Some(manifest),
                 reset: None,
                 new_folder: None,
+                creating: None,
             })
         }
         Err(e) if e.downcast_ref::<StoreError>().is_some() => Err(e),
@@ -489,10 +532,13 @@ pub fn open_or_create(dir: &Path, found: Found, rebuild: bool, marker: &Marker) 
 /// Starts the index in `dir`, a folder of ours, afresh: under the writer lock, its files go and
 /// a new index is created.
 fn restart(dir: &Path, marker: &Marker, replaced: Option<Manifest>, why: String) -> Result<Opened> {
-    let _lock = writer_lock(dir)?;
+    let creating = creation_lock(dir)?;
+    let writing = writer_lock(dir)?;
     clear_dir(dir)?;
+    drop(writing);
     let mut opened = create(dir, marker, replaced)?;
     opened.reset = Some(why);
+    opened.creating = Some(creating);
     Ok(opened)
 }
 
@@ -551,12 +597,21 @@ pub fn open_for_search(dir: &Path) -> Result<Index> {
 
 /// Creates an index in a new or empty folder; if that fails, removes what it wrote.
 fn create_new(dir: &Path, marker: &Marker, created: Option<PathBuf>) -> Result<Opened> {
+    let creating = match creation_lock(dir) {
+        Ok(lock) => lock,
+        Err(e) => {
+            remove_unfinished(dir, created.as_deref());
+            return Err(e);
+        }
+    };
     match create(dir, marker, None) {
         Ok(mut opened) => {
             opened.new_folder = Some(created);
+            opened.creating = Some(creating);
             Ok(opened)
         }
         Err(e) => {
+            drop(creating);
             remove_unfinished(dir, created.as_deref());
             Err(e)
         }
@@ -583,6 +638,7 @@ fn create(dir: &Path, marker: &Marker, replaced: Option<Manifest>) -> Result<Ope
         manifest: replaced,
         reset: Some("no index yet".into()),
         new_folder: None,
+        creating: None,
     })
 }
 
@@ -636,8 +692,12 @@ fn uncommitted_segment_files(index: &Index, dir: &Path) -> usize {
 /// Takes the writer lock of the index in `dir` (so that no other process writes while files
 /// are removed); released when dropped.
 fn writer_lock(dir: &Path) -> Result<DirectoryLock> {
+    take_lock(dir, &INDEX_WRITER_LOCK)
+}
+
+fn take_lock(dir: &Path, lock: &Lock) -> Result<DirectoryLock> {
     let d = MmapDirectory::open(dir).map_err(|e| anyhow!(e))?;
-    d.acquire_lock(&INDEX_WRITER_LOCK).map_err(|e| match e {
+    d.acquire_lock(lock).map_err(|e| match e {
         LockError::LockBusy => anyhow!(StoreError::Busy(dir.to_path_buf())),
         LockError::IoError(io) => io_error(
             dir,
@@ -699,18 +759,19 @@ fn clear_dir(dir: &Path) -> Result<()> {
 
 /// Undoes a first build that failed: removes the files it wrote, the marker and lock files,
 /// and the folders this process created (`dir` up to `created`) when nothing else is in them.
-/// Nothing is removed while another process holds the writer lock (it may be building the
-/// index itself).
+/// Nothing is removed while another process holds the creation or writer lock (it may be
+/// building the index itself), nor once the folder holds a commit.
 pub fn remove_unfinished(dir: &Path, created: Option<&Path>) {
-    let Ok(lock) = writer_lock(dir) else {
+    let (Ok(creating), Ok(writing)) = (creation_lock(dir), writer_lock(dir)) else {
         return;
     };
-    if clear_dir(dir).is_err() {
+    // Another process may have built the index meanwhile: a commit stays.
+    if manifest::read_head(dir).is_some() || clear_dir(dir).is_err() {
         return;
     }
     let _ = std::fs::remove_file(dir.join(MARKER));
-    drop(lock);
-    for lock in [&INDEX_WRITER_LOCK, &META_LOCK] {
+    drop((creating, writing));
+    for lock in [&*INDEX_WRITER_LOCK, &*META_LOCK, &*CREATION_LOCK] {
         let _ = std::fs::remove_file(dir.join(&lock.filepath));
     }
     let Some(top) = created else {

@@ -300,7 +300,7 @@ fn open_writer(index: &tantivy::Index, dir: &Path) -> Result<IndexWriter<Tantivy
 /// Applies the plan to the opened index: reads what changed, then one commit.
 fn apply(
     dir: &Path,
-    opened: Opened,
+    mut opened: Opened,
     plan: Plan,
     marker: &Marker,
     opts: &UpdateOptions,
@@ -338,6 +338,8 @@ fn apply(
         return Ok(report);
     }
     let mut writer = open_writer(&opened.index, dir)?;
+    // The writer lock now keeps other processes out; creating is over.
+    opened.creating = None;
     // An index made before the marker existed gets it with its first write.
     let written = store::ensure_marker(dir, marker).and_then(|()| {
         write(

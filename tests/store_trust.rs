@@ -15,21 +15,25 @@ use common::{corpus_copy, repo_corpus, scratch, stderr, stdout, zhsearch};
 const BIN: &str = env!("CARGO_BIN_EXE_zhsearch");
 const MARKER: &str = zhsearch::store::MARKER;
 
-/// Every file under `dir` with its content: what "left untouched" compares.
+/// Every file in `dir` with its content: what "left untouched" compares. A file that goes
+/// while it is read (a build is running) is left out.
 fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let e = e.unwrap();
-        let name = e.file_name().to_string_lossy().into_owned();
-        if e.file_type().unwrap().is_file() {
-            out.insert(name, std::fs::read(e.path()).unwrap());
-        }
-    }
-    out
+    names(dir)
+        .into_iter()
+        .filter_map(|n| std::fs::read(dir.join(&n)).ok().map(|c| (n, c)))
+        .collect()
 }
 
+/// The names of the files in `dir`, sorted.
 fn names(dir: &Path) -> Vec<String> {
-    snapshot(dir).into_keys().collect()
+    let mut out: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    out.sort();
+    out
 }
 
 /// An error: exit status 2 and one line on stderr holding every one of `needles`.
@@ -700,4 +704,42 @@ fn a_busy_index_answers_from_its_last_commit_with_a_warning() {
     // Once the lock is free, the next search takes the change in.
     let o = zhsearch(&dir, &["search", "\"飞天在新文件里\"", "--json"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn racing_first_builds_end_in_one_index() {
+    let dir = scratch("race");
+    let big = big_corpus(&dir, 40);
+    std::fs::rename(big, dir.join("corpus")).unwrap();
+    for round in 0..3 {
+        let _ = std::fs::remove_dir_all(dir.join("index"));
+        let racers: Vec<_> = (0..2)
+            .map(|_| {
+                Command::new(BIN)
+                    .args(["search", "\"5k瓶頸\"", "--json", "--limit", "1000"])
+                    .current_dir(&dir)
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for r in racers {
+            let o = r.wait_with_output().unwrap();
+            if o.status.code() != Some(0) {
+                assert_error(&o, &["another zhsearch process is writing the index"]);
+            }
+        }
+        let o = zhsearch(&dir, &["search", "\"5k瓶頸\"", "--json", "--limit", "1000"]);
+        assert_eq!(o.status.code(), Some(0), "round {round}: {}", stderr(&o));
+        assert_eq!(hits(&o).len(), 40 * 3, "round {round}");
+    }
+    // The temporary marker of a build killed before it was renamed (its process is gone):
+    // the folder is taken for empty again.
+    let idx = dir.join("stale");
+    std::fs::create_dir_all(&idx).unwrap();
+    std::fs::write(idx.join(format!(".{MARKER}.4294967.tmp")), "{").unwrap();
+    let o = zhsearch(&dir, &["search", "飞天", "--index", "stale"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!names(&idx).iter().any(|n| n.ends_with(".tmp")));
 }
