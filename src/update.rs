@@ -346,8 +346,12 @@ fn apply(
             dir,
             &mut writer,
             &opened,
-            &by_source,
-            (&todo, &removed, states),
+            Work {
+                todo: &todo,
+                removed: &removed,
+                kept: states,
+                by_source: &by_source,
+            },
             &plan,
             opts,
             &mut report,
@@ -372,20 +376,31 @@ fn apply(
     Ok(report)
 }
 
-type Work<'a> = (&'a [SourceFile], &'a [&'a FileState], Vec<FileState>);
+/// What an update has to do: the files to read, those to drop, those kept as they were, and
+/// what the index knew of each.
+struct Work<'a> {
+    todo: &'a [SourceFile],
+    removed: &'a [&'a FileState],
+    kept: Vec<FileState>,
+    by_source: &'a HashMap<&'a str, &'a FileState>,
+}
 
 /// Deletes, adds and commits (with the new list of files).
-#[allow(clippy::too_many_arguments)]
 fn write(
     dir: &Path,
     writer: &mut IndexWriter<TantivyDocument>,
     opened: &Opened,
-    by_source: &HashMap<&str, &FileState>,
-    (todo, removed, mut states): Work,
+    work: Work,
     plan: &Plan,
     opts: &UpdateOptions,
     report: &mut UpdateReport,
 ) -> Result<()> {
+    let Work {
+        todo,
+        removed,
+        kept: mut states,
+        by_source,
+    } = work;
     let progress = progress_bar(opts.progress, todo);
     let fields = opened.fields;
     if report.rebuilt.is_some() {
