@@ -13,7 +13,8 @@ use crate::output::{self, CiteFormat};
 use crate::query;
 use crate::search::Searcher;
 use crate::show;
-use crate::update::{self, IndexBusy, UpdateOptions, UpdateReport};
+use crate::store::{self, StoreError};
+use crate::update::{self, UpdateOptions, UpdateReport};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -40,25 +41,30 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 pub struct Location {
     /// Folder of documents (.txt, .md, .markdown) [default: the corpus the index was built
-    /// from, else ./corpus]
+    /// from, else ./corpus]; changing it takes `zhsearch index --rebuild`
     #[arg(long, global = true, value_name = "DIR")]
     pub corpus: Option<PathBuf>,
-    /// Folder of the index
+    /// Folder of the index: new, empty, or one zhsearch made (others are refused)
     #[arg(long, global = true, value_name = "DIR", default_value = "index")]
     pub index: PathBuf,
     /// File name extensions of documents, comma-separated [default: as the index remembers,
-    /// else txt,md,markdown]
+    /// else txt,md,markdown]; changing them takes `zhsearch index --rebuild`
     #[arg(long, global = true, value_name = "EXT,...", value_delimiter = ',')]
     pub ext: Option<Vec<String>>,
 }
 
 impl Location {
-    fn update_options(&self, rebuild: bool, progress: bool) -> UpdateOptions {
-        UpdateOptions {
+    /// The options of an update; `--ext` is checked here, before anything is read.
+    fn update_options(&self, rebuild: bool, progress: bool) -> Result<UpdateOptions> {
+        Ok(UpdateOptions {
             rebuild,
-            extensions: self.ext.clone(),
+            extensions: self
+                .ext
+                .as_deref()
+                .map(update::parse_extensions)
+                .transpose()?,
             progress,
-        }
+        })
     }
 }
 
@@ -68,7 +74,7 @@ pub enum Command {
     Index {
         #[command(flatten)]
         location: Location,
-        /// Reindex every file
+        /// Reindex every file; also repairs a damaged index and changes --corpus or --ext
         #[arg(long)]
         rebuild: bool,
         /// Print nothing but errors (and no progress bar)
@@ -189,7 +195,7 @@ pub fn run() -> Result<bool> {
             quiet,
             verbose,
         } => {
-            let options = location.update_options(rebuild, !quiet);
+            let options = location.update_options(rebuild, !quiet)?;
             let report = update::update(location.corpus.as_deref(), &location.index, options)?;
             let corpus = &report.corpus;
             if verbose && let Ok(Some(m)) = manifest::read(&location.index) {
@@ -293,9 +299,10 @@ fn run_query(
         let check = scope.spawn(|| refresh(location));
         let parsed = query.parse();
         let early = parsed.as_ref().ok().and_then(|parsed| {
-            manifest::read_head(&location.index)
-                .and_then(|_| Searcher::open(&location.index).ok())
-                .and_then(|s| s.search(parsed, limit, offset).ok())
+            store::open_for_search(&location.index)
+                .and_then(Searcher::new)
+                .and_then(|s| s.search(parsed, limit, offset))
+                .ok()
         });
         let refreshed = check
             .join()
@@ -309,9 +316,12 @@ fn run_query(
     }
     let searcher = match index {
         Some(index) => Searcher::new(index),
-        None => Searcher::open(&location.index),
+        None => store::open_for_search(&location.index).and_then(Searcher::new),
     };
     let damaged = |e: anyhow::Error| {
+        if e.downcast_ref::<StoreError>().is_some() {
+            return e;
+        }
         let dir = location.index.display();
         anyhow::anyhow!(
             "the index in {dir} is damaged ({}): run `zhsearch index --rebuild --index {dir}`",
@@ -364,11 +374,11 @@ fn protect_exclusions(args: Vec<OsString>) -> Vec<OsString> {
 }
 
 /// Brings the index up to date before a search, saying on stderr what was done; the index
-/// opened, and whether its content changed. When another process is writing the index, the
-/// search answers from its last commit.
+/// opened, and whether its content changed. When the index cannot be written (another process
+/// is writing it, it is read-only, the disk is full), the search answers from its last commit.
 fn refresh(location: &Location) -> Result<(Option<tantivy::Index>, bool)> {
     let progress = std::io::stderr().is_terminal();
-    let options = location.update_options(false, progress);
+    let options = location.update_options(false, progress)?;
     match update::update(location.corpus.as_deref(), &location.index, options) {
         Ok(report) => {
             print_skipped(&report);
@@ -384,8 +394,14 @@ fn refresh(location: &Location) -> Result<(Option<tantivy::Index>, bool)> {
             let changed = !report.is_noop();
             Ok((report.index, changed))
         }
-        Err(e) if e.downcast_ref::<IndexBusy>().is_some() && has_index(&location.index) => {
-            eprintln!("zhsearch: warning: {e}; searching its last committed state");
+        // The index cannot be written now (busy, read-only, disk full): its last commit
+        // answers.
+        Err(e)
+            if e.downcast_ref::<StoreError>()
+                .is_some_and(StoreError::is_write_failure)
+                && has_index(&location.index) =>
+        {
+            eprintln!("zhsearch: warning: {e}; searching its last commit");
             Ok((None, false))
         }
         Err(e) => Err(e),

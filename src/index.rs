@@ -1,22 +1,19 @@
-//! The Tantivy index: its schema, opening or creating it safely, and how a document becomes
-//! index entries (one entry per passage, plus one per file for its metadata).
+//! The Tantivy index: its schema, and how a document becomes index entries (one entry per
+//! passage, plus one per file for its metadata).
 //!
-//! Keeping the index in step with the corpus is [`crate::update`]'s job.
+//! The folder that holds it is [`crate::store`]'s; keeping it in step with the corpus is
+//! [`crate::update`]'s job.
 
 use std::ops::Range;
-use std::path::Path;
 
-use anyhow::{Context, Result, anyhow, bail};
-use tantivy::directory::MmapDirectory;
+use anyhow::{Result, anyhow};
 use tantivy::schema::{
     Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
-use tantivy::store::{Compressor, ZstdCompressor};
-use tantivy::{Index, IndexSettings, TantivyDocument};
+use tantivy::{Index, TantivyDocument};
 
 use crate::analysis::{self, CHARS_ONLY, Piece, TextTokenizer};
 use crate::corpus::{Meta, Passage};
-use crate::manifest::{self, Manifest};
 
 /// Bumped whenever the schema or the analysis changes in a way that needs a rebuild.
 pub const SCHEMA_VERSION: u32 = 11;
@@ -115,179 +112,13 @@ pub fn schema() -> Schema {
     b.build()
 }
 
-fn register_tokenizers(index: &Index) {
+pub(crate) fn register_tokenizers(index: &Index) {
     index
         .tokenizers()
         .register(TEXT_TOKENIZER, TextTokenizer::default());
     index
         .tokenizers()
         .register(CHARS_TOKENIZER, TextTokenizer { chars_only: true });
-}
-
-/// An opened index with its manifest.
-pub struct Opened {
-    pub index: Index,
-    pub fields: Fields,
-    /// The manifest of the last commit; when the index was started afresh, that of the index
-    /// it replaced (its corpus and extensions still hold, its files are gone).
-    pub manifest: Option<Manifest>,
-    /// Why the index was started afresh, if it was (an older schema, a damaged index).
-    pub reset: Option<String>,
-}
-
-/// The first line of an error, shortened: Tantivy's can hold a whole file.
-fn short(e: &dyn std::fmt::Display) -> String {
-    let s = e.to_string();
-    let line = s.lines().next().unwrap_or("");
-    match line.char_indices().nth(160) {
-        Some((i, _)) => format!("{}…", &line[..i]),
-        None => line.to_string(),
-    }
-}
-
-/// Opens the index in `dir`, creating it when the folder is missing or empty. A folder holding
-/// something else is refused, so that zhsearch never overwrites what is not its own. An index
-/// of another zhsearch version is started afresh; a damaged one too when `rebuild` is set.
-pub fn open_or_create(dir: &Path, rebuild: bool) -> Result<Opened> {
-    std::fs::create_dir_all(dir).with_context(|| {
-        format!(
-            "cannot create index folder {}: pass a writable folder with --index",
-            dir.display()
-        )
-    })?;
-    if !dir.join("meta.json").exists() {
-        let mut entries = std::fs::read_dir(dir)
-            .with_context(|| format!("cannot read index folder {}", dir.display()))?
-            .filter_map(|e| e.ok())
-            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'));
-        if entries.next().is_some() {
-            bail!(
-                "{} is not a zhsearch index (no meta.json) and is not empty: pass an empty or new folder with --index",
-                dir.display()
-            );
-        }
-        return create(dir, None, None);
-    }
-    let head = manifest::read_head(dir);
-    // What it replaces, when the index is started afresh: its corpus and extensions still hold.
-    let replaced = || {
-        head.clone().map(|head| Manifest {
-            head,
-            files: Vec::new(),
-        })
-    };
-    if let Some(h) = &head
-        && h.schema != SCHEMA_VERSION
-    {
-        let why = format!(
-            "the index was written by another version of zhsearch (schema {}, now {SCHEMA_VERSION}); rebuilding it",
-            h.schema
-        );
-        clear_dir(dir)?;
-        return create(dir, Some(why), replaced());
-    }
-    // The file list is part of the index: one that cannot be read is damage.
-    let opened = manifest::read(dir)
-        .map_err(|e| anyhow!(short(&format!("{e:#}"))))
-        .and_then(|ours| {
-            MmapDirectory::open(dir)
-                .map_err(|e| anyhow!(short(&e)))
-                .and_then(|d| Index::open(d).map_err(|e| anyhow!(short(&e))))
-                .map(|index| (index, ours))
-        });
-    // A folder holding only the files Tantivy writes is taken for a damaged index of ours
-    // even when its meta.json cannot be read to say so.
-    let ours_or_only_index_files = head.is_some() || only_index_files(dir);
-    let (index, ours) = match opened {
-        Ok(opened) => opened,
-        Err(_) if rebuild && ours_or_only_index_files => {
-            clear_dir(dir)?;
-            return create(dir, Some("--rebuild of a damaged index".into()), replaced());
-        }
-        Err(e) if ours_or_only_index_files => bail!(
-            "the index in {} is damaged ({e}): run `zhsearch index --rebuild --index {}`",
-            dir.display(),
-            dir.display()
-        ),
-        Err(e) => bail!(
-            "{} does not hold a readable zhsearch index ({e}): pass another folder with --index",
-            dir.display()
-        ),
-    };
-    let metas = index.load_metas()?;
-    if ours.is_none() && (metas.payload.is_some() || !metas.segments.is_empty()) {
-        bail!(
-            "{} holds a Tantivy index that zhsearch did not write: pass another folder with --index",
-            dir.display()
-        );
-    }
-    register_tokenizers(&index);
-    let fields = Fields::new(&index.schema())?;
-    Ok(Opened {
-        index,
-        fields,
-        manifest: ours,
-        reset: None,
-    })
-}
-
-fn create(dir: &Path, reset: Option<String>, replaced: Option<Manifest>) -> Result<Opened> {
-    // zstd stores Chinese text in about half the space lz4 does; a stored passage is read
-    // only for the few hits shown.
-    let settings = IndexSettings {
-        docstore_compression: Compressor::Zstd(ZstdCompressor::default()),
-        docstore_blocksize: 16 * 1024,
-        ..IndexSettings::default()
-    };
-    let index = Index::builder()
-        .schema(schema())
-        .settings(settings)
-        .create_in_dir(dir)
-        .with_context(|| format!("cannot create an index in {}", dir.display()))?;
-    register_tokenizers(&index);
-    let fields = Fields::new(&index.schema())?;
-    Ok(Opened {
-        index,
-        fields,
-        manifest: replaced,
-        reset,
-    })
-}
-
-/// Whether `name` is a file of an index: Tantivy's `meta.json`, `.managed.json`, lock files and
-/// `<32 hex digits>.<ext>` segment files, and our file lists.
-fn is_index_file(name: &str) -> bool {
-    let segment = name
-        .split_once('.')
-        .is_some_and(|(id, _)| id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()));
-    segment
-        || manifest::is_list_file(name)
-        || name == "meta.json"
-        || name == ".managed.json"
-        || name.ends_with(".lock")
-}
-
-/// Whether every visible file in `dir` is a file of an index.
-fn only_index_files(dir: &Path) -> bool {
-    std::fs::read_dir(dir).is_ok_and(|entries| {
-        entries.filter_map(|e| e.ok()).all(|e| {
-            let name = e.file_name().to_string_lossy().to_string();
-            name.starts_with('.') || is_index_file(&name)
-        })
-    })
-}
-
-/// Removes the files of an index in `dir` (only those [`is_index_file`] names).
-fn clear_dir(dir: &Path) -> Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().to_string();
-        if is_index_file(&name) && entry.file_type()?.is_file() {
-            std::fs::remove_file(entry.path())
-                .with_context(|| format!("cannot remove {}", entry.path().display()))?;
-        }
-    }
-    Ok(())
 }
 
 /// The index entry holding a document's metadata.

@@ -21,5 +21,6 @@ pub mod rank;
 pub mod regional;
 pub mod search;
 pub mod show;
+pub mod store;
 pub mod t2s;
 pub mod update;

@@ -81,9 +81,12 @@ pub fn read(dir: &Path) -> Result<Option<Manifest>> {
     Ok(Some(Manifest { head, files }))
 }
 
-/// Whether `name` is a list file of ours.
+/// Whether `name` is a list file of ours (`files-<16 hex digits>.json`, as [`write`] names
+/// them): only those are ever removed.
 pub fn is_list_file(name: &str) -> bool {
-    name.starts_with("files-") && name.ends_with(".json")
+    name.strip_prefix("files-")
+        .and_then(|n| n.strip_suffix(".json"))
+        .is_some_and(|h| h.len() == 16 && h.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// Writes the list of `m` beside the index (durably: it must outlive the commit that names
@@ -116,7 +119,10 @@ pub fn remove_old_lists(dir: &Path, keep: &[Option<&str>]) {
     };
     for entry in entries.filter_map(|e| e.ok()) {
         let name = entry.file_name().to_string_lossy().to_string();
-        let leftover = name.starts_with(".files-") && name.ends_with(".tmp");
+        let leftover = name
+            .strip_prefix('.')
+            .and_then(|n| n.strip_suffix(".tmp"))
+            .is_some_and(is_list_file);
         if (is_list_file(&name) && !keep.contains(&Some(name.as_str()))) || leftover {
             // Best effort: a list left behind is only a few kilobytes, and is removed next time.
             let _ = std::fs::remove_file(entry.path());
@@ -164,13 +170,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(list, two.files);
-        std::fs::write(dir.join(".files-x.json.tmp"), "").unwrap();
+        std::fs::write(dir.join(".files-0123456789abcdef.json.tmp"), "").unwrap();
+        std::fs::write(dir.join("files-mine.json"), "").unwrap();
         remove_old_lists(&dir, &[p2.files_in.as_deref()]);
-        let left: Vec<String> = std::fs::read_dir(&dir)
+        let mut left: Vec<String> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
             .collect();
-        assert_eq!(left, vec![p2.files_in.unwrap()]);
+        left.sort();
+        assert_eq!(left, vec![p2.files_in.unwrap(), "files-mine.json".into()]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -20,28 +20,13 @@ use crate::encoding;
 use crate::index::{self, FORMAT, SCHEMA_VERSION};
 use crate::manifest::{self, FileState, Head, Manifest};
 use crate::show;
+use crate::store::{self, Found, Marker, Opened, StoreError};
 
 /// Memory Tantivy may use for each indexing thread before it writes a segment.
 const WRITER_BUDGET_PER_THREAD: usize = 96 << 20;
 /// Segments past this many entries are not merged further: merges stay bounded in memory and
 /// time whatever the corpus size (a 74 MB corpus still ends in a few segments).
 const MAX_DOCS_BEFORE_MERGE: usize = 3_000_000;
-
-/// Another process holds the index's writer lock.
-#[derive(Debug)]
-pub struct IndexBusy(pub PathBuf);
-
-impl std::fmt::Display for IndexBusy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "another zhsearch process is writing the index in {}: wait for it to finish and try again",
-            self.0.display()
-        )
-    }
-}
-
-impl std::error::Error for IndexBusy {}
 
 /// Options for an update.
 #[derive(Debug, Clone, Default)]
@@ -115,72 +100,226 @@ fn resolve(corpus_dir: &Path) -> Result<PathBuf> {
     })
 }
 
-/// Brings the index in `dir` in step with `corpus_dir` [default: the corpus the index was
-/// built from, else `./corpus`].
-pub fn update(corpus_dir: Option<&Path>, dir: &Path, opts: UpdateOptions) -> Result<UpdateReport> {
-    let given = corpus_dir.map(resolve).transpose()?;
-    let opened = index::open_or_create(dir, opts.rebuild)?;
-    let corpus_abs = match given {
-        Some(c) => c,
-        None => match &opened.manifest {
-            Some(m) => m.head.corpus.clone(),
-            None => resolve(Path::new("corpus"))?,
-        },
+/// Extensions as the user may type them (`'txt, .MD'`): trimmed, without a leading dot, in
+/// lower case, each once. Anything that cannot be the end of a file name is refused.
+pub fn parse_extensions(raw: &[String]) -> Result<Vec<String>> {
+    let arg = raw.join(",");
+    let bad = |why: String| {
+        anyhow!("--ext {arg:?}: {why}: give extensions separated by commas, such as --ext txt,md")
     };
-    let extensions: Vec<String> = opts
-        .extensions
-        .clone()
-        .or_else(|| opened.manifest.as_ref().map(|m| m.head.extensions.clone()))
-        .unwrap_or_else(corpus::default_extensions)
-        .into_iter()
-        .map(|e| e.trim_start_matches('.').to_ascii_lowercase())
-        .collect();
-    let files = corpus::list_files(&corpus_abs, &extensions)?;
+    let mut out: Vec<String> = Vec::new();
+    for item in raw.iter().flat_map(|r| r.split(',')) {
+        let item = item.trim();
+        let ext = item.strip_prefix('.').unwrap_or(item).to_lowercase();
+        if ext.is_empty() {
+            return Err(bad("an extension is empty".into()));
+        }
+        if !ext
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '+' | '~'))
+        {
+            return Err(bad(format!("{item:?} is not a file name extension")));
+        }
+        if !out.contains(&ext) {
+            out.push(ext);
+        }
+    }
+    if out.is_empty() {
+        return Err(bad("no extension given".into()));
+    }
+    Ok(out)
+}
+
+/// What an update reads, settled before anything is written.
+struct Plan {
+    corpus: PathBuf,
+    extensions: Vec<String>,
+    files: Vec<SourceFile>,
+}
+
+/// The corpus [default: the one the index knows, else `./corpus`], the extensions and the
+/// files. Changing the corpus or the extensions of a committed index needs `rebuild`.
+fn plan(
+    corpus_dir: Option<&Path>,
+    dir: &Path,
+    found: &Found,
+    opts: &UpdateOptions,
+) -> Result<Plan> {
+    let known = found.known();
+    let corpus = match (corpus_dir, &known) {
+        (Some(c), _) => resolve(c)?,
+        (None, Some(k)) => {
+            if let Err(e) = std::fs::metadata(&k.corpus) {
+                bail!(
+                    "cannot read the corpus folder {} of the index in {} ({e}): restore it, or run `zhsearch index --rebuild --corpus DIR --index {}`",
+                    k.corpus.display(),
+                    dir.display(),
+                    dir.display()
+                );
+            }
+            k.corpus.clone()
+        }
+        (None, None) => resolve(Path::new("corpus"))?,
+    };
+    let extensions = match (&opts.extensions, &known) {
+        (Some(e), _) => parse_extensions(e)?,
+        (None, Some(k)) => k.extensions.clone(),
+        (None, None) => corpus::default_extensions(),
+    };
+    if !opts.rebuild
+        && let Some(head) = found.committed()
+    {
+        refuse_changes(dir, head, &corpus, &extensions)?;
+    }
+    let files = corpus::list_files(&corpus, &extensions)?;
     if files.is_empty() {
         bail!(
             "there are no documents (.{}) in the corpus {}: add some, or pass --corpus or --ext",
             extensions.join(", ."),
-            corpus_abs.display()
+            corpus.display()
         );
     }
+    Ok(Plan {
+        corpus,
+        extensions,
+        files,
+    })
+}
+
+/// Refuses an update that would drop documents as a side effect of a differing `--corpus`
+/// or `--ext`.
+fn refuse_changes(dir: &Path, head: &Head, corpus: &Path, extensions: &[String]) -> Result<()> {
+    let index = dir.display();
+    if head.corpus != corpus {
+        return Err(anyhow!(StoreError::Changed {
+            dir: dir.to_path_buf(),
+            what: "the corpus",
+            old: head.corpus.display().to_string(),
+            new: corpus.display().to_string(),
+            fix: format!(
+                "zhsearch index --rebuild --corpus {} --index {index}",
+                corpus.display()
+            ),
+        }));
+    }
+    let set = |e: &[String]| {
+        let mut v: Vec<String> = e
+            .iter()
+            .map(|x| x.trim().trim_start_matches('.').to_lowercase())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    if set(&head.extensions) != set(extensions) {
+        let dotted = |e: &[String]| format!(".{}", e.join(", ."));
+        return Err(anyhow!(StoreError::Changed {
+            dir: dir.to_path_buf(),
+            what: "the extensions",
+            old: dotted(&head.extensions),
+            new: dotted(extensions),
+            fix: format!(
+                "zhsearch index --rebuild --ext {} --index {index}",
+                extensions.join(",")
+            ),
+        }));
+    }
+    Ok(())
+}
+
+/// Brings the index in `dir` in step with `corpus_dir` [default: the corpus the index was
+/// built from, else `./corpus`]. Nothing is created before the corpus is known to hold
+/// documents, and a first build that fails leaves nothing behind.
+pub fn update(corpus_dir: Option<&Path>, dir: &Path, opts: UpdateOptions) -> Result<UpdateReport> {
+    let found = store::inspect(dir)?;
+    let plan = plan(corpus_dir, dir, &found, &opts)?;
+    let marker = Marker::new(&plan.corpus, &plan.extensions);
+    let opened = store::open_or_create(dir, found, opts.rebuild, &marker)?;
+    let new_folder = opened.new_folder.clone();
+    let result = apply(dir, opened, plan, &marker, &opts);
+    if result.is_err()
+        && let Some(created) = new_folder
+    {
+        store::remove_unfinished(dir, created.as_deref());
+    }
+    result
+}
+
+/// The files the index holds that still count: none when it is rebuilt (and why).
+fn previous_files(
+    opened: &Opened,
+    plan: &Plan,
+    rebuild: bool,
+    report: &mut UpdateReport,
+) -> Vec<FileState> {
+    let Some(m) = &opened.manifest else {
+        report.rebuilt = Some(
+            opened
+                .reset
+                .clone()
+                .unwrap_or_else(|| "no index yet".into()),
+        );
+        return Vec::new();
+    };
+    if opened.reset.is_none() && !rebuild {
+        return m.files.clone();
+    }
+    report.rebuilt = Some(opened.reset.clone().unwrap_or_else(|| "--rebuild".into()));
+    // Say what the rebuild drops: the files the index held that are not read again.
+    report.removed = m
+        .files
+        .iter()
+        .filter(|s| {
+            plan.files
+                .binary_search_by(|f| f.source.cmp(&s.source))
+                .is_err()
+        })
+        .count();
+    Vec::new()
+}
+
+/// Takes the writer; the lock held by another process is [`StoreError::Busy`].
+fn open_writer(index: &tantivy::Index, dir: &Path) -> Result<IndexWriter<TantivyDocument>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let writer = index
+        .writer_with_num_threads(threads, WRITER_BUDGET_PER_THREAD * threads)
+        .map_err(|e| match e {
+            tantivy::TantivyError::LockFailure(
+                tantivy::directory::error::LockError::LockBusy,
+                _,
+            ) => {
+                anyhow!(StoreError::Busy(dir.to_path_buf()))
+            }
+            e => store::write_error(dir, anyhow!(e)),
+        })?;
+    let mut merges = LogMergePolicy::default();
+    merges.set_max_docs_before_merge(MAX_DOCS_BEFORE_MERGE);
+    writer.set_merge_policy(Box::new(merges));
+    Ok(writer)
+}
+
+/// Applies the plan to the opened index: reads what changed, then one commit.
+fn apply(
+    dir: &Path,
+    mut opened: Opened,
+    plan: Plan,
+    marker: &Marker,
+    opts: &UpdateOptions,
+) -> Result<UpdateReport> {
     let mut report = UpdateReport {
-        corpus: corpus_abs.clone(),
+        corpus: plan.corpus.clone(),
         ..UpdateReport::default()
     };
-
-    let old: Vec<FileState> = match &opened.manifest {
-        _ if opened.reset.is_some() => {
-            report.rebuilt = opened.reset.clone();
-            Vec::new()
-        }
-        None => {
-            report.rebuilt = Some("no index yet".into());
-            Vec::new()
-        }
-        Some(m) if m.head.corpus != corpus_abs => {
-            report.rebuilt = Some(format!(
-                "the index was built from {}, not {}",
-                m.head.corpus.display(),
-                corpus_abs.display()
-            ));
-            Vec::new()
-        }
-        Some(_) if opts.rebuild => {
-            report.rebuilt = Some("--rebuild".into());
-            Vec::new()
-        }
-        Some(m) => m.files.clone(),
-    };
+    let old = previous_files(&opened, &plan, opts.rebuild, &mut report);
     let by_source: HashMap<&str, &FileState> = old.iter().map(|s| (s.source.as_str(), s)).collect();
-    let previous = |source: &str| by_source.get(source).copied();
 
     // Files whose size and mtime match the manifest are not read at all.
     let mut states: Vec<FileState> = Vec::new();
     let mut todo: Vec<SourceFile> = Vec::new();
-    for f in &files {
-        match previous(&f.source) {
+    for f in &plan.files {
+        match by_source.get(f.source.as_str()) {
             Some(p) if p.size == f.size && p.mtime_ns == f.mtime_ns => {
-                states.push(p.clone());
+                states.push((*p).clone());
                 report.unchanged += 1;
             }
             _ => todo.push(f.clone()),
@@ -188,39 +327,127 @@ pub fn update(corpus_dir: Option<&Path>, dir: &Path, opts: UpdateOptions) -> Res
     }
     let removed: Vec<&FileState> = old
         .iter()
-        .filter(|s| files.binary_search_by(|f| f.source.cmp(&s.source)).is_err())
+        .filter(|s| {
+            plan.files
+                .binary_search_by(|f| f.source.cmp(&s.source))
+                .is_err()
+        })
         .collect();
-    report.removed = removed.len();
-    let manifest_moved = opened
-        .manifest
-        .as_ref()
-        .is_none_or(|m| m.head.corpus != corpus_abs || m.head.extensions != extensions);
-    if todo.is_empty() && removed.is_empty() && report.rebuilt.is_none() && !manifest_moved {
+    report.removed += removed.len();
+    if todo.is_empty() && removed.is_empty() && report.rebuilt.is_none() {
         report.index = Some(opened.index);
         return Ok(report);
     }
-    let progress = progress_bar(opts.progress, &todo);
+    let mut writer = open_writer(&opened.index, dir)?;
+    // The writer lock now keeps other processes out; creating is over.
+    opened.creating = None;
+    // An index made before the marker existed gets it with its first write.
+    let written = store::ensure_marker(dir, marker).and_then(|()| {
+        write(
+            dir,
+            &mut writer,
+            &opened,
+            Work {
+                todo: &todo,
+                removed: &removed,
+                kept: states,
+                by_source: &by_source,
+            },
+            &plan,
+            opts,
+            &mut report,
+        )
+    });
+    if let Err(e) = written {
+        // Classified before the cleanup frees space; then its unfinished segment files go.
+        let e = store::write_error(dir, e);
+        drop(writer);
+        store::remove_uncommitted(&opened.index, dir);
+        let committed = opened
+            .manifest
+            .as_ref()
+            .and_then(|m| m.head.files_in.as_deref());
+        manifest::remove_old_lists(dir, &[committed]);
+        return Err(e);
+    }
+    // Merges after the commit only make the index smaller; a failed one leaves the commit
+    // whole, and its files are collected by the next commit.
+    let _ = writer.wait_merging_threads();
+    report.index = Some(opened.index);
+    Ok(report)
+}
 
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    let mut writer: IndexWriter<TantivyDocument> = opened
-        .index
-        .writer_with_num_threads(threads, WRITER_BUDGET_PER_THREAD * threads)
-        .map_err(|e| match e {
-            tantivy::TantivyError::LockFailure(..) => anyhow!(IndexBusy(dir.to_path_buf())),
-            e => anyhow!(e).context(format!("cannot write the index in {}", dir.display())),
-        })?;
-    let mut merges = LogMergePolicy::default();
-    merges.set_max_docs_before_merge(MAX_DOCS_BEFORE_MERGE);
-    writer.set_merge_policy(Box::new(merges));
+/// What an update has to do: the files to read, those to drop, those kept as they were, and
+/// what the index knew of each.
+struct Work<'a> {
+    todo: &'a [SourceFile],
+    removed: &'a [&'a FileState],
+    kept: Vec<FileState>,
+    by_source: &'a HashMap<&'a str, &'a FileState>,
+}
+
+/// Deletes, adds and commits (with the new list of files).
+fn write(
+    dir: &Path,
+    writer: &mut IndexWriter<TantivyDocument>,
+    opened: &Opened,
+    work: Work,
+    plan: &Plan,
+    opts: &UpdateOptions,
+    report: &mut UpdateReport,
+) -> Result<()> {
+    let Work {
+        todo,
+        removed,
+        kept: mut states,
+        by_source,
+    } = work;
+    let progress = progress_bar(opts.progress, todo);
     let fields = opened.fields;
     if report.rebuilt.is_some() {
         writer.delete_all_documents()?;
     }
-    for s in &removed {
+    for s in removed {
         writer.delete_term(Term::from_field_text(fields.source, &s.source));
     }
+    let previous = |source: &str| by_source.get(source).copied();
+    let outcomes = index_files(writer, &fields, todo, &previous, &progress, report)?;
+    progress.set_message("committing");
+    tally(outcomes, &mut states, report);
+    let manifest = Manifest {
+        head: Head {
+            format: FORMAT.into(),
+            schema: SCHEMA_VERSION,
+            corpus: plan.corpus.clone(),
+            extensions: plan.extensions.clone(),
+            files_in: None,
+        },
+        files: states,
+    };
+    let payload = manifest::write(dir, &manifest)?;
+    let mut commit = writer.prepare_commit()?;
+    commit.set_payload(&payload);
+    commit.commit()?;
+    let committed = serde_json::from_str::<Head>(&payload)?.files_in;
+    let before = opened
+        .manifest
+        .as_ref()
+        .and_then(|m| m.head.files_in.as_deref());
+    manifest::remove_old_lists(dir, &[committed.as_deref(), before]);
+    progress.finish_and_clear();
+    Ok(())
+}
 
-    // Read, analyse and add files on every core; each file is dropped once added.
+/// Reads, analyses and adds files on every core; each file is dropped once added.
+fn index_files<'a>(
+    writer: &IndexWriter<TantivyDocument>,
+    fields: &index::Fields,
+    todo: &[SourceFile],
+    previous: &(dyn Fn(&str) -> Option<&'a FileState> + Sync),
+    progress: &ProgressBar,
+    report: &mut UpdateReport,
+) -> Result<Vec<Outcome>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     let next = AtomicUsize::new(0);
     let outcomes: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
     let bytes_read = AtomicUsize::new(0);
@@ -230,7 +457,7 @@ pub fn update(corpus_dir: Option<&Path>, dir: &Path, opts: UpdateOptions) -> Res
                 scope.spawn(|| -> Result<()> {
                     while let Some(file) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
                         let prev = previous(&file.source);
-                        let outcome = process(&writer, &fields, file, prev, &bytes_read)?;
+                        let outcome = process(writer, fields, file, prev, &bytes_read)?;
                         outcomes.lock().expect("outcomes lock").push(outcome);
                         progress.inc(file.size);
                     }
@@ -245,9 +472,12 @@ pub fn update(corpus_dir: Option<&Path>, dir: &Path, opts: UpdateOptions) -> Res
         Ok(())
     })?;
     report.bytes_read = bytes_read.into_inner() as u64;
-    progress.set_message("committing");
+    Ok(outcomes.into_inner().expect("outcomes lock"))
+}
 
-    for outcome in outcomes.into_inner().expect("outcomes lock") {
+/// Counts what happened to each file and collects the new list of files, sorted.
+fn tally(outcomes: Vec<Outcome>, states: &mut Vec<FileState>, report: &mut UpdateReport) {
+    for outcome in outcomes {
         match outcome {
             Outcome::Unchanged(state) => {
                 report.unchanged += 1;
@@ -284,31 +514,6 @@ pub fn update(corpus_dir: Option<&Path>, dir: &Path, opts: UpdateOptions) -> Res
     }
     states.sort_by(|a, b| a.source.cmp(&b.source));
     report.skipped.sort();
-
-    let manifest = Manifest {
-        head: Head {
-            format: FORMAT.into(),
-            schema: SCHEMA_VERSION,
-            corpus: corpus_abs,
-            extensions,
-            files_in: None,
-        },
-        files: states,
-    };
-    let payload = manifest::write(dir, &manifest)?;
-    let mut commit = writer.prepare_commit()?;
-    commit.set_payload(&payload);
-    commit.commit()?;
-    let committed = serde_json::from_str::<Head>(&payload)?.files_in;
-    let before = opened
-        .manifest
-        .as_ref()
-        .and_then(|m| m.head.files_in.as_deref());
-    manifest::remove_old_lists(dir, &[committed.as_deref(), before]);
-    writer.wait_merging_threads()?;
-    progress.finish_and_clear();
-    report.index = Some(opened.index);
-    Ok(report)
 }
 
 /// Files and MB done, rate and ETA, on stderr; indicatif draws nothing when stderr is not a
