@@ -62,6 +62,45 @@ impl<'a> Passage<'a> {
     fn has_word(&self, w: &str) -> bool {
         !self.vis.find_all(w).is_empty()
     }
+
+    /// Whether the normalised text (raw or visible) holds `s` as a string.
+    fn holds(&self, s: &str) -> bool {
+        self.texts().any(|n| n.text.contains(s))
+    }
+}
+
+/// Whether the passage matches term `t`: it holds one of the term's forms as a string, or
+/// (bare terms only) some form has a word of two characters or more and the passage holds
+/// every word of two or more characters of that form as one of its own words (`is_word`: the
+/// words the index holds for this passage) and every other character of the form as a
+/// character. Every character of the term is thus accounted for.
+pub fn term_matches(t: &QueryTerm, p: &Passage, is_word: &dyn Fn(&str) -> bool) -> bool {
+    t.forms.iter().any(|form| {
+        if p.holds(&form.norm) {
+            return true;
+        }
+        let mut long = form.long_words().peekable();
+        !t.quoted
+            && long.peek().is_some()
+            && long.all(|w| is_word(w))
+            && form.singles.iter().all(|c| p.holds(c))
+    })
+}
+
+/// Whether the passage holds an excluded term or phrase (in any of its forms).
+pub fn excluded(q: &Query, p: &Passage) -> bool {
+    q.excluded
+        .iter()
+        .any(|t| t.forms.iter().any(|f| p.holds(&f.norm)))
+}
+
+/// Whether the passage matches the whole query: a term of every group (see [`term_matches`])
+/// and none of the exclusions.
+pub fn matches_all(q: &Query, p: &Passage, is_word: &dyn Fn(&str) -> bool) -> bool {
+    !excluded(q, p)
+        && q.groups
+            .iter()
+            .all(|g| g.iter().any(|t| term_matches(t, p, is_word)))
 }
 
 /// What the query finds in a passage.

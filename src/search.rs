@@ -4,15 +4,20 @@
 //! for and the query has bare terms, passages that cover most of the query's words. Every
 //! strict hit ranks above every partial one.
 
-use std::collections::{HashMap, HashSet};
+use std::cmp::{Ordering, Reverse};
+use std::collections::hash_map::Entry;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 use tantivy::collector::{DocSetCollector, TopDocs};
-use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query as TQuery, TermQuery};
-use tantivy::schema::{IndexRecordOption, Value};
-use tantivy::{DocAddress, Index, ReloadPolicy, TantivyDocument, Term};
+use tantivy::query::{
+    Bm25StatisticsProvider, BooleanQuery, ConstScoreQuery, EnableScoring, Occur, Query as TQuery,
+    TermQuery,
+};
+use tantivy::schema::{Field, IndexRecordOption, Value};
+use tantivy::{DocAddress, DocSet, Index, ReloadPolicy, TantivyDocument, Term};
 
 use crate::index::{self, Fields};
 use crate::query::{EXACT_SCORE, Query, exact_query};
@@ -20,8 +25,24 @@ use crate::rank;
 use crate::show::Neighbour;
 
 /// How many of Tantivy's best candidates are reranked with proximity, title and runs of the
-/// query (each costs reading its stored passage).
+/// query (each costs reading its stored passage); candidates tied with the last are too.
 const RERANK_DEPTH: usize = 30;
+
+/// BM25's reference passage length, in index tokens (characters and words): about the
+/// average of the bundled corpus (77). A fixed length, rather than the index's average, keeps
+/// scores independent of entries deleted but not yet merged away (see [`AliveStats`]).
+const REFERENCE_TOKENS: u64 = 80;
+
+/// Tantivy's candidates, best first, and whether they are all the query matches.
+type Candidates = (Vec<(f32, DocAddress)>, bool);
+
+/// A page of hits.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    pub hits: Vec<Hit>,
+    /// Whether some passage matches every term (on this page or another).
+    pub full_matches: bool,
+}
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -32,7 +53,7 @@ pub enum MatchKind {
     Partial,
 }
 
-/// For the partial tier: the strict hits to leave out, and each word's weight (IDF).
+/// For the partial tier: the full matches to leave out, and each word's weight (IDF).
 type Partial<'a> = Option<(&'a HashSet<DocAddress>, &'a dyn Fn(&str) -> f32)>;
 
 /// One ranked passage.
@@ -133,101 +154,72 @@ impl Searcher {
         Ok(Searcher { reader, fields })
     }
 
-    /// The best `limit` passages after skipping `offset`, best first; ties by file and line.
+    /// The best `limit` passages after skipping `offset`, best first (see [`Searcher::page`]).
     pub fn search(&self, query: &Query, limit: usize, offset: usize) -> Result<Vec<Hit>> {
+        Ok(self.page(query, limit, offset)?.hits)
+    }
+
+    /// Rows `offset+1 ..= offset+limit` of one ranking that depends only on the passages in
+    /// the index: every full match (verified against the passage's text, see
+    /// [`rank::matches_all`]), then the partial ones; within each, Tantivy's best
+    /// [`RERANK_DEPTH`] candidates (and every candidate tied with the last of them) reranked
+    /// with the passage-level signals, then the rest by Tantivy's score; ties by file, line
+    /// and column.
+    pub fn page(&self, query: &Query, limit: usize, offset: usize) -> Result<Page> {
         let searcher = self.reader.searcher();
-        // Words live in the character field (a one-character word is its character's token).
+        let stats = AliveStats::new(&searcher);
         let words = self.fields.chars;
-        let doc_freq = |w: &str| {
-            searcher
-                .doc_freq(&Term::from_field_text(words, w))
-                .unwrap_or(0)
-        };
-        let total: u64 = searcher
-            .segment_readers()
-            .iter()
-            .filter_map(|r| r.inverted_index(words).ok())
-            .map(|ii| ii.total_num_tokens())
-            .sum();
+        let doc_freq = |w: &str| stats.count(&Term::from_field_text(words, w));
         let mut query = query.clone();
-        query.segment(total, doc_freq);
+        query.segment(stats.total_tokens(), doc_freq);
         if !query.titles.is_empty() {
             query.title_sources = Some(self.titled_sources(&searcher, &query.titles)?);
         }
-
         let want = offset + limit;
-        let fetch = want.max(RERANK_DEPTH);
-        let top = match query.single_word() {
-            Some(word) => self.single_word_top(&searcher, word, fetch)?,
-            None => searcher.search(
-                &*query.strict(&self.fields),
-                &TopDocs::with_limit(fetch).order_by_score(),
-            )?,
-        };
-        let strict = self.tier(&searcher, &query, top, want, None)?;
-        let mut hits: Vec<Hit> = strict.iter().map(|(_, h)| h.clone()).collect();
+        let mut metas: HashMap<String, FileMeta> = HashMap::new();
+        let strict = query.strict(&self.fields);
+        let single = query.single_word().map(str::to_string);
+        let full = ranked(
+            want,
+            |n| match &single {
+                Some(word) => self.single_word_top(&searcher, &stats, word, n),
+                None => top_with_ties(&searcher, &stats, &*strict, n),
+            },
+            |addr, score| self.judge(&searcher, &query, addr, score, None, &mut metas),
+        )?;
+        let full_matches = !full.is_empty();
+        let mut hits: Vec<Hit> = Vec::with_capacity(want);
+        let seen: HashSet<DocAddress> = full.iter().map(|(a, _)| *a).collect();
+        hits.extend(full.into_iter().map(|(_, h)| h));
+        // Fewer full matches than asked for means the strict tier was read to its end, so
+        // `seen` holds every full match.
         if hits.len() < want && query.can_relax() {
-            let n = searcher.num_docs() as f32;
+            let n = stats.docs as f32;
             let idf = |w: &str| {
                 let df = doc_freq(w) as f32;
                 (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
             };
-            let seen: HashSet<DocAddress> = strict.iter().map(|(a, _)| *a).collect();
             let relaxed = query.relaxed(&self.fields);
-            let fetch = (want + seen.len()).max(RERANK_DEPTH);
-            let top = searcher.search(&*relaxed, &TopDocs::with_limit(fetch).order_by_score())?;
-            let partial = self.tier(
-                &searcher,
-                &query,
-                top,
-                want + seen.len(),
-                Some((&seen, &idf)),
+            let partial = ranked(
+                want - hits.len(),
+                |n| top_with_ties(&searcher, &stats, &*relaxed, n),
+                |addr, score| {
+                    let tier = Some((&seen, &idf as &dyn Fn(&str) -> f32));
+                    self.judge(&searcher, &query, addr, score, tier, &mut metas)
+                },
             )?;
             hits.extend(partial.into_iter().map(|(_, h)| h));
         }
-        Ok(hits.into_iter().skip(offset).take(limit).collect())
+        hits.truncate(want);
+        let hits = hits.into_iter().skip(offset).collect();
+        Ok(Page { hits, full_matches })
     }
 
-    /// One tier of hits, reranked; `partial` gives the strict hits to skip and word weights.
-    fn tier(
-        &self,
-        searcher: &tantivy::Searcher,
-        query: &Query,
-        top: Vec<(f32, DocAddress)>,
-        want: usize,
-        partial: Partial,
-    ) -> Result<Vec<(DocAddress, Hit)>> {
-        // Tantivy's best RERANK_DEPTH candidates are reranked with the passage-level signals;
-        // the rest keep Tantivy's order after them. The depth does not depend on the page, so
-        // every page (`--offset`) is a slice of one ranking; equal scores go by file and line.
-        let mut metas: HashMap<String, FileMeta> = HashMap::new();
-        let mut cands: Vec<(f32, DocAddress, Hit)> = Vec::with_capacity(top.len());
-        for (score, addr) in top {
-            if let Some(hit) = self.rerank(searcher, query, addr, score, partial, &mut metas)? {
-                cands.push((score, addr, hit));
-            }
-        }
-        let by_file_line = |a: &Hit, b: &Hit| {
-            a.source
-                .cmp(&b.source)
-                .then_with(|| a.line_start.cmp(&b.line_start))
-        };
-        cands.sort_by(|(x, _, a), (y, _, b)| y.total_cmp(x).then_with(|| by_file_line(a, b)));
-        let tail = cands.split_off(cands.len().min(RERANK_DEPTH));
-        cands.sort_by(|(_, _, a), (_, _, b)| {
-            b.score.total_cmp(&a.score).then_with(|| by_file_line(a, b))
-        });
-        Ok(cands
-            .into_iter()
-            .chain(tail)
-            .take(want)
-            .map(|(_, addr, hit)| (addr, hit))
-            .collect())
-    }
-
-    /// A candidate as a hit with its final score; `None` when a partial match covers too
-    /// little of the query.
-    fn rerank(
+    /// A candidate as a hit of its tier with its final score, or `None` when it does not
+    /// belong there: in the strict tier (`partial` is `None`), a passage that does not match
+    /// every term; in the partial tier, a full match, an excluded passage, or one that covers
+    /// too little of the query.
+    fn judge(
         &self,
         searcher: &tantivy::Searcher,
         query: &Query,
@@ -247,56 +239,74 @@ impl Searcher {
         // Front matter: paragraph 0 with a visible value (markup lines have none).
         let front_matter = stored.paragraph == 0 && !visible.is_empty();
         let passage = rank::Passage::new(&stored.text, &visible, front_matter);
-        if let Some((_, idf)) = partial
-            && rank::coverage(query, &passage, idf) < rank::MIN_COVERAGE
-        {
-            return Ok(None);
-        }
-        let found = rank::findings(query, &passage, stored.meta.title.as_deref());
-        let kind = if partial.is_some() {
-            MatchKind::Partial
-        } else {
-            MatchKind::All
+        let is_word = |w: &str| self.has_word(searcher, addr, w);
+        let full = rank::matches_all(query, &passage, &is_word);
+        let kind = match partial {
+            None if full => MatchKind::All,
+            Some((_, idf))
+                if !full
+                    && !rank::excluded(query, &passage)
+                    && rank::coverage(query, &passage, idf) >= rank::MIN_COVERAGE =>
+            {
+                MatchKind::Partial
+            }
+            _ => return Ok(None),
         };
+        let found = rank::findings(query, &passage, stored.meta.title.as_deref());
         Ok(Some(stored.into_hit(score + found.boost, kind, found)))
+    }
+
+    /// Whether the index holds `word` as a word (or character) of the passage at `addr`.
+    fn has_word(&self, searcher: &tantivy::Searcher, addr: DocAddress, word: &str) -> bool {
+        let reader = searcher.segment_reader(addr.segment_ord);
+        let term = Term::from_field_text(self.fields.chars, word);
+        let postings = reader
+            .inverted_index(self.fields.chars)
+            .and_then(|ii| Ok(ii.read_postings(&term, IndexRecordOption::Basic)?));
+        match postings {
+            Ok(Some(mut p)) => p.seek(addr.doc_id) == addr.doc_id,
+            _ => false,
+        }
     }
 }
 
 impl Searcher {
-    /// The strict tier's best `fetch` candidates for a query that is one index word (see
-    /// [`Query::single_word`]), scored as the general query scores them: the word's best by
-    /// BM25 (pruned by Tantivy), then passages holding the term only inside other words.
+    /// The strict tier's candidates for a query that is one index word (see
+    /// [`Query::single_word`]), scored as the general query scores them: the word's passages
+    /// by BM25 (pruned by Tantivy), then those holding the term only inside other words.
     fn single_word_top(
         &self,
         searcher: &tantivy::Searcher,
+        stats: &AliveStats,
         word: &str,
-        fetch: usize,
-    ) -> Result<Vec<(f32, DocAddress)>> {
+        n: usize,
+    ) -> Result<Candidates> {
         let f = &self.fields;
         let bm25 = TermQuery::new(
             Term::from_field_text(f.chars, word),
             IndexRecordOption::WithFreqs,
         );
-        let mut top: Vec<(f32, DocAddress)> = searcher
-            .search(&bm25, &TopDocs::with_limit(fetch).order_by_score())?
-            .into_iter()
-            .map(|(score, addr)| (score + EXACT_SCORE, addr))
-            .collect();
-        if top.len() < fetch {
-            let rest = BooleanQuery::new(vec![
-                (
-                    Occur::Must,
-                    Box::new(ConstScoreQuery::new(
-                        exact_query(f.chars, word),
-                        EXACT_SCORE,
-                    )) as Box<dyn TQuery>,
-                ),
-                (Occur::MustNot, term(f.chars, word)),
-            ]);
-            let more = TopDocs::with_limit(fetch - top.len()).order_by_score();
-            top.extend(searcher.search(&rest, &more)?);
+        let (mut top, complete) = top_with_ties(searcher, stats, &bm25, n)?;
+        for (score, _) in &mut top {
+            *score += EXACT_SCORE;
         }
-        Ok(top)
+        // Every passage with the word scores above EXACT_SCORE, every other one exactly it.
+        if !complete {
+            return Ok((top, false));
+        }
+        let rest = BooleanQuery::new(vec![
+            (
+                Occur::Must,
+                Box::new(ConstScoreQuery::new(
+                    exact_query(f.chars, word),
+                    EXACT_SCORE,
+                )) as Box<dyn TQuery>,
+            ),
+            (Occur::MustNot, term(f.chars, word)),
+        ]);
+        let (more, complete) = top_with_ties(searcher, stats, &rest, n - top.len())?;
+        top.extend(more);
+        Ok((top, complete))
     }
 
     /// The metadata entry of file `source`, looked up once per search.
@@ -363,6 +373,182 @@ impl Searcher {
             sources.extend(text_of(&doc, f.source));
         }
         Ok(sources)
+    }
+}
+
+/// One tier in its final order: `candidates(n)` gives Tantivy's best `n` (with ties, see
+/// [`top_with_ties`]), `judge` turns a candidate into a hit of the tier or drops it. Enough
+/// candidates are read that at least `need` hits (or all there are) and the whole rerank
+/// window are known, so the result is a prefix of one order whatever `need` is.
+fn ranked(
+    need: usize,
+    mut candidates: impl FnMut(usize) -> Result<Candidates>,
+    mut judge: impl FnMut(DocAddress, f32) -> Result<Option<Hit>>,
+) -> Result<Vec<(DocAddress, Hit)>> {
+    let depth = need.max(RERANK_DEPTH);
+    let mut n = depth;
+    let mut judged: HashMap<DocAddress, Option<Hit>> = HashMap::new();
+    loop {
+        let (top, complete) = candidates(n)?;
+        let mut kept: Vec<(f32, DocAddress, Hit)> = Vec::new();
+        for (score, addr) in top {
+            let hit = match judged.entry(addr) {
+                Entry::Occupied(e) => e.get().clone(),
+                Entry::Vacant(e) => e.insert(judge(addr, score)?).clone(),
+            };
+            kept.extend(hit.map(|h| (score, addr, h)));
+        }
+        if kept.len() >= depth || complete {
+            return Ok(rerank_window(kept));
+        }
+        n = n.saturating_mul(4);
+    }
+}
+
+/// Orders a tier: the best [`RERANK_DEPTH`] by Tantivy's score and every one tied with the
+/// last of them, by final score; then the rest by Tantivy's score; ties by place.
+fn rerank_window(mut kept: Vec<(f32, DocAddress, Hit)>) -> Vec<(DocAddress, Hit)> {
+    kept.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| by_place(&a.2, &b.2)));
+    let split = match kept.get(RERANK_DEPTH - 1) {
+        Some(&(edge, _, _)) => kept.partition_point(|c| c.0 >= edge),
+        None => kept.len(),
+    };
+    let tail = kept.split_off(split);
+    kept.sort_by(|a, b| {
+        b.2.score
+            .total_cmp(&a.2.score)
+            .then_with(|| by_place(&a.2, &b.2))
+    });
+    kept.into_iter()
+        .chain(tail)
+        .map(|(_, addr, hit)| (addr, hit))
+        .collect()
+}
+
+/// File, then line, then column: the order of equal scores.
+fn by_place(a: &Hit, b: &Hit) -> Ordering {
+    a.source
+        .cmp(&b.source)
+        .then_with(|| a.line_start.cmp(&b.line_start))
+        .then_with(|| a.column_start.cmp(&b.column_start))
+}
+
+/// A score ordered totally, for the heap of [`top_with_ties`].
+#[derive(PartialEq)]
+struct Score(f32);
+impl Eq for Score {}
+impl PartialOrd for Score {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Score {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+/// The `n` best passages for `query` and every other one scoring as high as the `n`-th, in
+/// no particular order; the flag says whether these are all the passages it matches. Unlike
+/// Tantivy's `TopDocs`, which breaks ties by the passage's place in the segments, the set
+/// does not depend on how the index was written. Uses Tantivy's pruning (block-max WAND).
+fn top_with_ties(
+    searcher: &tantivy::Searcher,
+    stats: &AliveStats,
+    query: &dyn TQuery,
+    n: usize,
+) -> Result<Candidates> {
+    let weight = query.weight(EnableScoring::enabled_from_statistics_provider(
+        stats, searcher,
+    ))?;
+    let mut heap: BinaryHeap<Reverse<Score>> = BinaryHeap::with_capacity(n + 1);
+    let mut found: Vec<(f32, DocAddress)> = Vec::new();
+    // Below this, a passage cannot be among the best `n` or tied with the `n`-th.
+    let floor = |heap: &BinaryHeap<Reverse<Score>>| match heap.peek() {
+        Some(Reverse(Score(s))) if heap.len() >= n => s.next_down(),
+        _ => f32::NEG_INFINITY,
+    };
+    for (ord, reader) in searcher.segment_readers().iter().enumerate() {
+        let alive = reader.alive_bitset();
+        let start = floor(&heap);
+        let mut callback = |doc, score: f32| {
+            if alive.is_some_and(|a| a.is_deleted(doc)) {
+                return floor(&heap);
+            }
+            found.push((score, DocAddress::new(ord as u32, doc)));
+            heap.push(Reverse(Score(score)));
+            if heap.len() > n {
+                heap.pop();
+            }
+            let below = floor(&heap);
+            if found.len() > 8 * n.max(64) {
+                found.retain(|c| c.0 > below);
+            }
+            below
+        };
+        weight.for_each_pruning(start, reader, &mut callback)?;
+    }
+    let complete = heap.len() < n;
+    let below = floor(&heap);
+    found.retain(|c| c.0 > below);
+    found.sort_by(|a, b| b.0.total_cmp(&a.0));
+    Ok((found, complete))
+}
+
+/// BM25 statistics of the passages in the index now. Tantivy's own count entries deleted
+/// but not yet merged away, so an index brought up to date by updates would rank otherwise
+/// than a fresh build of the same files. Document frequencies are counted over the live
+/// entries of segments with deletions (exact; other segments cost a lookup as before), and
+/// the reference length is fixed ([`REFERENCE_TOKENS`]).
+struct AliveStats<'a> {
+    searcher: &'a tantivy::Searcher,
+    /// Live entries.
+    docs: u64,
+}
+
+impl<'a> AliveStats<'a> {
+    fn new(searcher: &'a tantivy::Searcher) -> AliveStats<'a> {
+        let docs = searcher
+            .segment_readers()
+            .iter()
+            .map(|r| u64::from(r.num_docs()))
+            .sum();
+        AliveStats { searcher, docs }
+    }
+
+    /// Tokens of the index, as BM25 and the query segmentation see them.
+    fn total_tokens(&self) -> u64 {
+        self.docs.max(1) * REFERENCE_TOKENS
+    }
+
+    /// Live entries holding `term` (0 when it cannot be read).
+    fn count(&self, term: &Term) -> u64 {
+        self.doc_freq(term).unwrap_or(0)
+    }
+}
+
+impl Bm25StatisticsProvider for AliveStats<'_> {
+    fn total_num_tokens(&self, _field: Field) -> tantivy::Result<u64> {
+        Ok(self.total_tokens())
+    }
+
+    fn total_num_docs(&self) -> tantivy::Result<u64> {
+        Ok(self.docs.max(1))
+    }
+
+    fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
+        let mut total = 0u64;
+        for reader in self.searcher.segment_readers() {
+            let ii = reader.inverted_index(term.field())?;
+            let n = match reader.alive_bitset().filter(|_| reader.has_deletes()) {
+                Some(alive) => ii
+                    .read_postings(term, IndexRecordOption::Basic)?
+                    .map_or(0, |mut p| p.count(alive)),
+                None => ii.doc_freq(term)?,
+            };
+            total += u64::from(n);
+        }
+        Ok(total)
     }
 }
 
