@@ -11,7 +11,7 @@ use crate::cite::{self, QuoteMode, Script};
 use crate::manifest;
 use crate::output::{self, CiteFormat};
 use crate::query;
-use crate::search::Searcher;
+use crate::search::{MatchKind, Page, Searcher};
 use crate::show;
 use crate::update::{self, IndexBusy, UpdateOptions, UpdateReport};
 
@@ -23,7 +23,8 @@ Examples:
   zhsearch search 钉 --json --limit 5    JSON Lines, one hit per line
   zhsearch index --corpus ~/notes --index ~/.cache/notes-index
 
-Exit status: 0 when something was found, 1 when nothing was, 2 on error.";
+Exit status: 0 when something was found (search: a hit printed, full or partial), 1 when
+nothing was, 2 on error.";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -113,6 +114,9 @@ pub enum Command {
         /// Also give the quote converted to this script (labelled as converted)
         #[arg(long, value_enum)]
         to: Option<Script>,
+        /// Also quote passages that match only part of the query (labelled as partial)
+        #[arg(long)]
+        partial: bool,
     },
     /// Print lines of a corpus file, as cited (FILE:LINE, FILE:LINE-LINE or FILE#L57-L59)
     Show {
@@ -137,7 +141,12 @@ Examples:
   zhsearch cite 拿命换来的 --to simplified    also the quote in Simplified (labelled)
   zhsearch show 001_f0acb97a223aa501.txt:57  check a citation later
 
-The quote is always a verbatim slice of the source. Same query language as `search`.";
+The quote is always a verbatim slice of the source. Same query language as `search`.
+Only passages that match every term are quoted, unless --partial is given (each partial
+quote is then labelled as such).
+
+Exit status: 0 when something was quoted, 1 when nothing was (with one line on stderr when
+partial matches exist), 2 on error.";
 
 /// The query and what narrows it, shared by the commands that search.
 #[derive(Args, Debug, Clone)]
@@ -156,6 +165,9 @@ pub struct QueryArgs {
 impl QueryArgs {
     pub fn parse(&self) -> Result<query::Query> {
         let mut q = query::parse(&self.query.join(" "))?;
+        for glob in &self.sources {
+            query::check_glob(glob).map_err(|e| anyhow::anyhow!("--source: {e}"))?;
+        }
         q.sources.extend(self.sources.iter().cloned());
         Ok(q)
     }
@@ -170,14 +182,17 @@ Query syntax:
   \"开源不是慈善\"      a quoted phrase: exactly the passages that contain it (no variants)
   -广告 -\"付费阅读\"   leave out passages containing a term or phrase
   软件 OR 硬件        either term is enough
-  source:'00*.txt'   only files whose path matches the glob (* ? **)
+  source:'00*.txt'   only files whose path matches the glob (* ? ** [ab])
   title:阿里          only documents whose title contains the text
-Letters are matched without regard to case or width (５Ｋ = 5k). When fewer passages than
---limit match every term, passages matching most of the words follow, marked partial.
+Letters are matched without regard to case or width (５Ｋ = 5k). A bare term matches a
+passage that holds it as a string, or that holds each of its words of two characters or
+more as words and each of its other characters. When fewer passages than --limit match
+every term, passages matching most of the words follow, marked partial (`match: partial`
+in JSON). At most 1000 characters (spaces included) and 100 terms.
 An exclusion starting with an ASCII letter must come after `--` or inside one quoted
 argument ('软件 -ads'), so that it is not read as an option.
 
-Exit status: 0 when something was found, 1 when nothing was, 2 on error.";
+Exit status: 0 when a hit was printed (full or partial), 1 when none was, 2 on error.";
 
 /// Runs the command line; `Ok(false)` when a search found nothing.
 pub fn run() -> Result<bool> {
@@ -223,9 +238,16 @@ pub fn run() -> Result<bool> {
             json,
             context,
         } => {
-            let mut hits = run_query(&location, &query, limit)?;
+            let page = run_query(&location, &query, limit)?;
+            let mut hits = page.hits;
             if context > 0 {
                 add_context(&corpus_dir(&location), &mut hits, context)?;
+            }
+            // On stderr, so that stdout stays the hits alone for pipes; JSON says it per hit.
+            if !json && !page.full_matches && !hits.is_empty() {
+                eprintln!(
+                    "zhsearch: no passage matches every term; the hits below match part of the query"
+                );
             }
             let mut out = anstream::stdout().lock();
             if json {
@@ -243,8 +265,20 @@ pub fn run() -> Result<bool> {
             format,
             quote,
             to,
+            partial,
         } => {
-            let hits = run_query(&location, &query, limit)?;
+            let hits = run_query(&location, &query, limit)?.hits;
+            let found = hits.len();
+            let hits: Vec<_> = hits
+                .into_iter()
+                .filter(|h| partial || h.match_kind == MatchKind::All)
+                .collect();
+            if hits.is_empty() && found > 0 {
+                eprintln!(
+                    "zhsearch: no passage matches every term; {found} match part of the query: add --partial to quote them"
+                );
+                return Ok(false);
+            }
             let cited: Vec<_> = hits
                 .into_iter()
                 .map(|h| {
@@ -274,11 +308,7 @@ pub fn run() -> Result<bool> {
 }
 
 /// Parses the query, brings the index up to date and searches.
-fn run_query(
-    location: &Location,
-    query: &QueryArgs,
-    limit: u64,
-) -> Result<Vec<crate::search::Hit>> {
+fn run_query(location: &Location, query: &QueryArgs, limit: u64) -> Result<Page> {
     let (limit, offset) = (limit as usize, query.offset as usize);
     // The freshness check (a stat of every file) runs beside parsing the query and searching
     // the last commit; that search stands unless the check finds the corpus changed.
@@ -288,7 +318,7 @@ fn run_query(
         let early = parsed.as_ref().ok().and_then(|parsed| {
             manifest::read_head(&location.index)
                 .and_then(|_| Searcher::open(&location.index).ok())
-                .and_then(|s| s.search(parsed, limit, offset).ok())
+                .and_then(|s| s.page(parsed, limit, offset).ok())
         });
         let refreshed = check
             .join()
@@ -312,7 +342,7 @@ fn run_query(
         )
     };
     searcher
-        .and_then(|s| s.search(&parsed, limit, offset))
+        .and_then(|s| s.page(&parsed, limit, offset))
         .map_err(damaged)
 }
 
