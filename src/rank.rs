@@ -114,7 +114,9 @@ pub struct Findings {
     pub boost: f32,
 }
 
-pub fn findings(q: &Query, p: &Passage, title: Option<&str>) -> Findings {
+/// What the query finds in the passage; `title_terms` is how many of the query's terms the
+/// document title contains (see [`title_terms`]).
+pub fn findings(q: &Query, p: &Passage, title_terms: usize) -> Findings {
     let mut out = Findings::default();
     let mut ranges = Vec::new();
     for t in q.terms() {
@@ -134,7 +136,7 @@ pub fn findings(q: &Query, p: &Passage, title: Option<&str>) -> Findings {
         }
     }
     out.highlights = merge(ranges);
-    out.boost = proximity(q, p) + title_boost(q, title) + run_cover(q, p);
+    out.boost = proximity(q, p) + TITLE * title_terms as f32 + run_cover(q, p);
     out
 }
 
@@ -209,14 +211,12 @@ fn distance(a: &Range<usize>, b: &Range<usize>) -> usize {
     }
 }
 
-fn title_boost(q: &Query, title: Option<&str>) -> f32 {
-    let Some(title) = title else { return 0.0 };
+/// How many of the query's terms `title` contains (in any of their forms).
+pub fn title_terms(q: &Query, title: &str) -> usize {
     let title = analysis::normalize(title);
-    let found = q
-        .terms()
+    q.terms()
         .filter(|t| t.forms.iter().any(|f| title.contains(&f.norm)))
-        .count();
-    TITLE * found as f32
+        .count()
 }
 
 /// Share of the bare terms' word weight that the passage holds: a term found as a string
@@ -279,7 +279,7 @@ mod tests {
     fn highlights_land_on_original_characters() {
         let text = "突破「５Ｋ瓶頸」與5k瓶颈";
         let q = segmented("5k瓶颈", &["5k", "瓶颈"]);
-        let f = findings(&q, &passage(text), None);
+        let f = findings(&q, &passage(text), 0);
         let spans: Vec<&str> = f.highlights.iter().map(|r| &text[r.clone()]).collect();
         assert_eq!(spans, vec!["５Ｋ瓶頸", "5k瓶颈"]);
         assert_eq!(f.variant, None);
@@ -289,17 +289,19 @@ mod tests {
     fn a_variant_match_is_reported_in_the_passage_script() {
         let text = "客戶包括位元組跳動。";
         let q = segmented("字节跳动", &["字节", "跳动"]);
-        let f = findings(&q, &passage(text), None);
+        let f = findings(&q, &passage(text), 0);
         assert_eq!(f.variant.as_deref(), Some("位元組跳動"));
     }
 
     #[test]
     fn close_words_and_title_matches_score_higher() {
         let q = segmented("突破 瓶颈", &["突破", "瓶颈"]);
-        let near = findings(&q, &passage("终于突破瓶颈"), None).boost;
-        let far = findings(&q, &passage("突破了很多很多很多很多的瓶颈"), None).boost;
+        let near = findings(&q, &passage("终于突破瓶颈"), 0).boost;
+        let far = findings(&q, &passage("突破了很多很多很多很多的瓶颈"), 0).boost;
         assert!(near > far && far > 0.0);
-        let titled = findings(&q, &passage("终于突破瓶颈"), Some("突破")).boost;
+        assert_eq!(title_terms(&q, "突破"), 1);
+        assert_eq!(title_terms(&q, "突破瓶頸"), 2);
+        let titled = findings(&q, &passage("终于突破瓶颈"), 1).boost;
         assert!(titled > near);
     }
 

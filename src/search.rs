@@ -5,7 +5,6 @@
 //! strict hit ranks above every partial one.
 
 use std::cmp::{Ordering, Reverse};
-use std::collections::hash_map::Entry;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::path::Path;
 
@@ -176,7 +175,11 @@ impl Searcher {
             query.title_sources = Some(self.titled_sources(&searcher, &query.titles)?);
         }
         let want = offset + limit;
-        let mut metas: HashMap<String, FileMeta> = HashMap::new();
+        let titles = Titles {
+            entries: self.titled_entries(&searcher, &query)?,
+            files: HashMap::new(),
+        };
+        let titles = std::cell::RefCell::new(titles);
         let strict = query.strict(&self.fields);
         let single = query.single_word().map(str::to_string);
         let full = ranked(
@@ -185,14 +188,13 @@ impl Searcher {
                 Some(word) => self.single_word_top(&searcher, &stats, word, n),
                 None => top_with_ties(&searcher, &stats, &*strict, n),
             },
-            |addr, score| self.judge(&searcher, &query, addr, score, None, &mut metas),
+            |addr, score| self.judge(&searcher, &query, addr, score, None),
+            |cand| self.finish(&searcher, &query, cand, &mut titles.borrow_mut()),
         )?;
-        let full_matches = !full.is_empty();
-        let mut hits: Vec<Hit> = Vec::with_capacity(want);
-        let seen: HashSet<DocAddress> = full.iter().map(|(a, _)| *a).collect();
-        hits.extend(full.into_iter().map(|(_, h)| h));
+        let full_matches = !full.addrs.is_empty();
+        let mut hits = full.hits;
         // Fewer full matches than asked for means the strict tier was read to its end, so
-        // `seen` holds every full match.
+        // `full.addrs` holds every full match.
         if hits.len() < want && query.can_relax() {
             let n = stats.docs as f32;
             let idf = |w: &str| {
@@ -200,25 +202,33 @@ impl Searcher {
                 (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
             };
             let relaxed = query.relaxed(&self.fields);
+            let tier = Some((&full.addrs, &idf as &dyn Fn(&str) -> f32));
             let partial = ranked(
                 want - hits.len(),
                 |n| top_with_ties(&searcher, &stats, &*relaxed, n),
-                |addr, score| {
-                    let tier = Some((&seen, &idf as &dyn Fn(&str) -> f32));
-                    self.judge(&searcher, &query, addr, score, tier, &mut metas)
-                },
+                |addr, score| self.judge(&searcher, &query, addr, score, tier),
+                |cand| self.finish(&searcher, &query, cand, &mut titles.borrow_mut()),
             )?;
-            hits.extend(partial.into_iter().map(|(_, h)| h));
+            hits.extend(partial.hits);
         }
         hits.truncate(want);
-        let hits = hits.into_iter().skip(offset).collect();
+        // Only the hits shown need their file's metadata read from the store.
+        let mut metas: HashMap<String, FileMeta> = HashMap::new();
+        let mut hits: Vec<Hit> = hits.into_iter().skip(offset).collect();
+        for hit in &mut hits {
+            let meta = self.file_meta(&searcher, &hit.source, &mut metas)?;
+            hit.title = meta.title;
+            hit.author = meta.author;
+            hit.date = meta.date;
+            hit.url = meta.url;
+            hit.encoding = meta.encoding;
+        }
         Ok(Page { hits, full_matches })
     }
 
-    /// A candidate as a hit of its tier with its final score, or `None` when it does not
-    /// belong there: in the strict tier (`partial` is `None`), a passage that does not match
-    /// every term; in the partial tier, a full match, an excluded passage, or one that covers
-    /// too little of the query.
+    /// A candidate of its tier, or `None` when it does not belong there: in the strict tier
+    /// (`partial` is `None`), a passage that does not match every term; in the partial tier,
+    /// a full match, an excluded passage, or one that covers too little of the query.
     fn judge(
         &self,
         searcher: &tantivy::Searcher,
@@ -226,19 +236,14 @@ impl Searcher {
         addr: DocAddress,
         score: f32,
         partial: Partial,
-        metas: &mut HashMap<String, FileMeta>,
-    ) -> Result<Option<Hit>> {
+    ) -> Result<Option<Cand>> {
         if partial.is_some_and(|(seen, _)| seen.contains(&addr)) {
             return Ok(None);
         }
         let doc: TantivyDocument = searcher.doc(addr)?;
-        let source = text_of(&doc, self.fields.source).unwrap_or_default();
-        let meta = self.file_meta(searcher, &source, metas)?;
-        let stored = Stored::new(&self.fields, &doc, meta);
+        let stored = Stored::new(&self.fields, &doc);
         let visible = stored.visible();
-        // Front matter: paragraph 0 with a visible value (markup lines have none).
-        let front_matter = stored.paragraph == 0 && !visible.is_empty();
-        let passage = rank::Passage::new(&stored.text, &visible, front_matter);
+        let passage = stored.passage(&visible);
         let is_word = |w: &str| self.has_word(searcher, addr, w);
         let full = rank::matches_all(query, &passage, &is_word);
         let kind = match partial {
@@ -252,8 +257,87 @@ impl Searcher {
             }
             _ => return Ok(None),
         };
-        let found = rank::findings(query, &passage, stored.meta.title.as_deref());
-        Ok(Some(stored.into_hit(score + found.boost, kind, found)))
+        Ok(Some(Cand {
+            score,
+            addr,
+            stored,
+            kind,
+        }))
+    }
+
+    /// A candidate as a hit, with its highlights and final score (its file's metadata is
+    /// filled in for the hits shown).
+    fn finish(
+        &self,
+        searcher: &tantivy::Searcher,
+        query: &Query,
+        cand: Cand,
+        titles: &mut Titles,
+    ) -> Result<Hit> {
+        let stored = cand.stored;
+        let entry = match titles.files.get(&stored.source) {
+            Some(e) => *e,
+            None => {
+                let e = self.file_entry(searcher, &stored.source);
+                titles.files.insert(stored.source.clone(), e);
+                e
+            }
+        };
+        let title_terms = entry.map_or(0, |e| {
+            titles.entries.iter().filter(|s| s.contains(&e)).count()
+        });
+        let visible = stored.visible();
+        let found = rank::findings(query, &stored.passage(&visible), title_terms);
+        Ok(stored.into_hit(cand.score + found.boost, cand.kind, found))
+    }
+
+    /// For each term of the query, the file entries whose title contains it (in any form):
+    /// the title score without reading any title from the store.
+    fn titled_entries(
+        &self,
+        searcher: &tantivy::Searcher,
+        query: &Query,
+    ) -> Result<Vec<HashSet<DocAddress>>> {
+        let f = &self.fields;
+        let mut out = Vec::new();
+        for t in query.terms() {
+            let forms = t
+                .forms
+                .iter()
+                .map(|form| exact_query(f.title_chars, &form.norm));
+            let q = BooleanQuery::new(vec![
+                (Occur::Must, any_of_queries(forms.collect())),
+                (Occur::Must, file_entries(f)),
+            ]);
+            out.push(searcher.search(&q, &DocSetCollector)?);
+        }
+        Ok(out)
+    }
+
+    /// The index entry of file `source` (its metadata), found in the postings alone.
+    fn file_entry(&self, searcher: &tantivy::Searcher, source: &str) -> Option<DocAddress> {
+        let f = &self.fields;
+        let source = Term::from_field_text(f.source, source);
+        let file = Term::from_field_u64(f.file, 1);
+        for (ord, reader) in searcher.segment_readers().iter().enumerate() {
+            let read = |field, term: &Term| {
+                let ii = reader.inverted_index(field).ok()?;
+                ii.read_postings(term, IndexRecordOption::Basic).ok()?
+            };
+            let (Some(mut docs), Some(mut files)) = (read(f.source, &source), read(f.file, &file))
+            else {
+                continue;
+            };
+            let alive = reader.alive_bitset();
+            while docs.doc() != tantivy::TERMINATED {
+                let d = docs.doc();
+                if files.seek(d) == d && !alive.is_some_and(|a| a.is_deleted(d)) {
+                    return Some(DocAddress::new(ord as u32, d));
+                }
+                docs.advance();
+            }
+        }
+        None
     }
 
     /// Whether the index holds `word` as a word (or character) of the passage at `addr`.
@@ -376,61 +460,86 @@ impl Searcher {
     }
 }
 
+/// A candidate that belongs to its tier, before its file's metadata and highlights are
+/// looked up (only the reranked ones and those shown need them).
+struct Cand {
+    /// Tantivy's score.
+    score: f32,
+    addr: DocAddress,
+    stored: Stored,
+    kind: MatchKind,
+}
+
+/// What the title score needs: for each query term, the file entries whose title holds it
+/// (see [`Searcher::titled_entries`]), and each file's entry as it is looked up.
+struct Titles {
+    entries: Vec<HashSet<DocAddress>>,
+    files: HashMap<String, Option<DocAddress>>,
+}
+
+/// A tier: its first hits in order, and every passage found to belong to it.
+struct Tier {
+    hits: Vec<Hit>,
+    addrs: HashSet<DocAddress>,
+}
+
 /// One tier in its final order: `candidates(n)` gives Tantivy's best `n` (with ties, see
-/// [`top_with_ties`]), `judge` turns a candidate into a hit of the tier or drops it. Enough
-/// candidates are read that at least `need` hits (or all there are) and the whole rerank
-/// window are known, so the result is a prefix of one order whatever `need` is.
+/// [`top_with_ties`]), `judge` keeps those of the tier, `finish` makes hits. Enough
+/// candidates are read that at least `need` of the tier (or all there are) and the whole
+/// rerank window are known, so the result is a prefix of one order whatever `need` is.
 fn ranked(
     need: usize,
     mut candidates: impl FnMut(usize) -> Result<Candidates>,
-    mut judge: impl FnMut(DocAddress, f32) -> Result<Option<Hit>>,
-) -> Result<Vec<(DocAddress, Hit)>> {
+    mut judge: impl FnMut(DocAddress, f32) -> Result<Option<Cand>>,
+    mut finish: impl FnMut(Cand) -> Result<Hit>,
+) -> Result<Tier> {
     let depth = need.max(RERANK_DEPTH);
     let mut n = depth;
-    let mut judged: HashMap<DocAddress, Option<Hit>> = HashMap::new();
+    let mut judged: HashSet<DocAddress> = HashSet::new();
+    let mut kept: Vec<Cand> = Vec::new();
     loop {
-        let (top, complete) = candidates(n)?;
-        let mut kept: Vec<(f32, DocAddress, Hit)> = Vec::new();
+        let (mut top, complete) = candidates(n)?;
+        top.retain(|(_, addr)| judged.insert(*addr));
+        // In index order, so that passages stored in one block are read together.
+        top.sort_by_key(|&(_, addr)| addr);
         for (score, addr) in top {
-            let hit = match judged.entry(addr) {
-                Entry::Occupied(e) => e.get().clone(),
-                Entry::Vacant(e) => e.insert(judge(addr, score)?).clone(),
-            };
-            kept.extend(hit.map(|h| (score, addr, h)));
+            kept.extend(judge(addr, score)?);
         }
         if kept.len() >= depth || complete {
-            return Ok(rerank_window(kept));
+            break;
         }
         n = n.saturating_mul(4);
     }
-}
-
-/// Orders a tier: the best [`RERANK_DEPTH`] by Tantivy's score and every one tied with the
-/// last of them, by final score; then the rest by Tantivy's score; ties by place.
-fn rerank_window(mut kept: Vec<(f32, DocAddress, Hit)>) -> Vec<(DocAddress, Hit)> {
-    kept.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| by_place(&a.2, &b.2)));
+    let addrs = kept.iter().map(|c| c.addr).collect();
+    kept.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.stored.place_cmp(&b.stored))
+    });
+    // The window: the best RERANK_DEPTH and every candidate tied with the last of them.
     let split = match kept.get(RERANK_DEPTH - 1) {
-        Some(&(edge, _, _)) => kept.partition_point(|c| c.0 >= edge),
+        Some(edge) => {
+            let edge = edge.score;
+            kept.partition_point(|c| c.score >= edge)
+        }
         None => kept.len(),
     };
     let tail = kept.split_off(split);
-    kept.sort_by(|a, b| {
-        b.2.score
-            .total_cmp(&a.2.score)
-            .then_with(|| by_place(&a.2, &b.2))
-    });
-    kept.into_iter()
-        .chain(tail)
-        .map(|(_, addr, hit)| (addr, hit))
-        .collect()
+    let mut hits = kept
+        .into_iter()
+        .map(&mut finish)
+        .collect::<Result<Vec<Hit>>>()?;
+    hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| by_place(a, b)));
+    let rest = need.saturating_sub(hits.len());
+    for cand in tail.into_iter().take(rest) {
+        hits.push(finish(cand)?);
+    }
+    Ok(Tier { hits, addrs })
 }
 
 /// File, then line, then column: the order of equal scores.
 fn by_place(a: &Hit, b: &Hit) -> Ordering {
-    a.source
-        .cmp(&b.source)
-        .then_with(|| a.line_start.cmp(&b.line_start))
-        .then_with(|| a.column_start.cmp(&b.column_start))
+    (&a.source, a.line_start, a.column_start).cmp(&(&b.source, b.line_start, b.column_start))
 }
 
 /// A score ordered totally, for the heap of [`top_with_ties`].
@@ -552,6 +661,23 @@ impl Bm25StatisticsProvider for AliveStats<'_> {
     }
 }
 
+/// The entries holding files' metadata.
+fn file_entries(f: &Fields) -> Box<dyn TQuery> {
+    Box::new(TermQuery::new(
+        Term::from_field_u64(f.file, 1),
+        IndexRecordOption::Basic,
+    ))
+}
+
+fn any_of_queries(mut queries: Vec<Box<dyn TQuery>>) -> Box<dyn TQuery> {
+    if queries.len() == 1 {
+        return queries.pop().expect("one query");
+    }
+    Box::new(BooleanQuery::new(
+        queries.into_iter().map(|q| (Occur::Should, q)).collect(),
+    ))
+}
+
 fn term(field: tantivy::schema::Field, text: &str) -> Box<dyn TQuery> {
     Box::new(TermQuery::new(
         Term::from_field_text(field, text),
@@ -588,7 +714,8 @@ struct FileMeta {
 }
 
 impl Stored {
-    fn new(f: &Fields, doc: &TantivyDocument, meta: FileMeta) -> Stored {
+    /// The stored fields of a passage; its file's metadata is filled in later.
+    fn new(f: &Fields, doc: &TantivyDocument) -> Stored {
         let opt = |field| {
             doc.get_first(field)
                 .and_then(|v| v.as_u64())
@@ -603,8 +730,25 @@ impl Stored {
             paragraph: num(f.paragraph),
             text: text_of(doc, f.text).unwrap_or_default(),
             visible: text_of(doc, f.visible),
-            meta,
+            meta: FileMeta::default(),
         }
+    }
+
+    /// The passage as the ranking sees it, given its [`Stored::visible`] pieces.
+    fn passage<'a>(&'a self, visible: &[crate::analysis::Piece]) -> rank::Passage<'a> {
+        // Front matter: paragraph 0 with a visible value (markup lines have none).
+        let front_matter = self.paragraph == 0 && !visible.is_empty();
+        rank::Passage::new(&self.text, visible, front_matter)
+    }
+
+    /// The order of equal scores: file, line, column (see [`by_place`]).
+    fn place_cmp(&self, other: &Stored) -> Ordering {
+        let column = |s: &Stored| s.columns.map(|c| c.0);
+        (&self.source, self.line_start, column(self)).cmp(&(
+            &other.source,
+            other.line_start,
+            column(other),
+        ))
     }
 
     fn visible(&self) -> Vec<crate::analysis::Piece> {

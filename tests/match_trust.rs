@@ -517,6 +517,13 @@ fn updates_rank_as_a_fresh_build() {
         let a: Vec<_> = run(&updated, q, 500, 0).iter().map(key).collect();
         let b: Vec<_> = run(&fresh, q, 500, 0).iter().map(key).collect();
         assert!(!b.is_empty(), "{q}");
-        assert_eq!(a, b, "{q}: updated and fresh indexes differ");
+        let first = (0..a.len().max(b.len())).find(|&i| a.get(i) != b.get(i));
+        assert!(
+            first.is_none(),
+            "{q}: updated and fresh indexes differ at row {:?}: {:?} vs {:?}",
+            first.map(|i| i + 1),
+            first.and_then(|i| a.get(i)),
+            first.and_then(|i| b.get(i))
+        );
     }
 }
