@@ -542,6 +542,11 @@ fn glob_class(glob: &str, chars: &[char], open: usize, re: &mut String) -> Resul
             "the file glob `{glob}` has an unclosed or empty `[`: close the set (`[ab]`) or match any character with `?`"
         );
     }
+    if chars[start..i].contains(&'/') {
+        bail!(
+            "the file glob `{glob}` has a `/` inside `[…]`: a set matches one character of a name"
+        );
+    }
     re.push_str(if negated { "[^/" } else { "[" });
     for (k, &c) in chars[start..i].iter().enumerate() {
         let range_dash = c == '-' && k > 0 && start + k + 1 < i;
@@ -640,6 +645,36 @@ mod tests {
         );
         let long = "字".repeat(MAX_QUERY_CHARS + 1);
         assert!(parse(&long).unwrap_err().to_string().contains("too long"));
+        // Spaces count: what is typed is what is read.
+        let spaced = format!("{}字", " ".repeat(MAX_QUERY_CHARS));
+        assert!(parse(&spaced).unwrap_err().to_string().contains("too long"));
+        let terms = |n: usize| vec!["字"; n].join(" ");
+        assert!(parse(&terms(MAX_QUERY_TERMS)).is_ok());
+        let many = parse(&terms(MAX_QUERY_TERMS + 1)).unwrap_err().to_string();
+        assert!(
+            many.contains("too many terms") && many.contains("100"),
+            "{many}"
+        );
+        for bad in ["[", "a[b", "x/[]", "[!"] {
+            let e = parse(&format!("字 source:{bad}")).unwrap_err().to_string();
+            assert!(e.contains(&format!("`{bad}`")), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_term_needs_its_characters_outside_its_long_words() {
+        let mut q = parse("林小雨 甲乙丙丁内容 性能,瓶颈").unwrap();
+        q.segment(1000, |w| {
+            u64::from(["小雨", "内容", "性能", "瓶颈"].contains(&w)) * 10
+        });
+        let singles: Vec<Vec<&str>> = q
+            .terms()
+            .map(|t| t.forms[0].singles.iter().map(String::as_str).collect())
+            .collect();
+        assert_eq!(
+            singles,
+            vec![vec!["林"], vec!["甲", "乙", "丙", "丁"], vec![","]]
+        );
     }
 
     #[test]
@@ -671,6 +706,14 @@ mod tests {
         assert!(m("notes/**/*.md", "notes/x/y/a.md"));
         assert!(m("notes/**/*.md", "notes/a.md"));
         assert!(m("a+b (1).txt", "a+b (1).txt"));
+        assert!(m("00[0-1]_*.txt", "001_a.txt"));
+        assert!(!m("00[0-1]_*.txt", "002_a.txt"));
+        assert!(m("[!0]*.md", "a.md") && !m("[!0]*.md", "0.md"));
+        assert!(m("[]]x", "]x"));
+        assert!(
+            glob_regex("a[/]b").is_err(),
+            "a set never matches a folder separator"
+        );
     }
 
     /// Runs the regex as Tantivy does, on a one-document index holding `path`.

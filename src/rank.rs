@@ -325,6 +325,37 @@ mod tests {
     }
 
     #[test]
+    fn a_term_matches_as_a_string_or_by_all_its_pieces() {
+        let q = segmented("林小雨 京大", &["小雨", "京大学"]);
+        let words = |p: &Passage| {
+            let text = p.vis.text.clone();
+            move |w: &str| text.contains(w)
+        };
+        let [lin, jingda] = [&q.groups[0][0], &q.groups[1][0]];
+        let check = |t: &QueryTerm, text: &str| {
+            let p = passage(text);
+            term_matches(t, &p, &words(&p))
+        };
+        assert!(check(lin, "林小雨来了"));
+        assert!(check(lin, "小雨和林先生"), "every piece, anywhere");
+        assert!(!check(lin, "窗外下着小雨"), "林 is missing");
+        // No word of two characters: the string or nothing.
+        assert!(!check(jingda, "東京 大阪"));
+        assert!(check(jingda, "京大學生"));
+        // A piece that is a word of the passage only by string does not count: `is_word`
+        // decides.
+        let p = passage("小雨和林");
+        assert!(!term_matches(lin, &p, &|_: &str| false));
+        // Quoted: the string only.
+        let quoted = segmented("\"林小雨\"", &["小雨"]);
+        assert!(!term_matches(&quoted.groups[0][0], &p, &words(&p)));
+        // Exclusions hold too.
+        let ex = segmented("小雨 -林", &["小雨"]);
+        assert!(!matches_all(&ex, &p, &words(&p)));
+        assert!(matches_all(&ex, &passage("小雨"), &|_: &str| true));
+    }
+
+    #[test]
     fn merges_overlaps() {
         assert_eq!(merge(vec![3..5, 0..2, 1..4, 7..8]), vec![0..5, 7..8]);
     }

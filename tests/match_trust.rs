@@ -527,3 +527,23 @@ fn updates_rank_as_a_fresh_build() {
         );
     }
 }
+
+/// Pieces of one long line that tie go by column.
+#[test]
+fn tied_pieces_of_a_long_line_go_by_column() {
+    let unit = "阿里云突破了瓶颈,这是一句用来填满长行的句子。";
+    let line = unit.repeat(200);
+    let s = common::crafted("long-line-ties", &[("long.txt", &format!("{line}\n"))]);
+    let hits = common::find(&s, "瓶颈");
+    assert!(hits.len() >= 5, "{}", hits.len());
+    let columns: Vec<usize> = hits.iter().map(|h| h.column_start.unwrap()).collect();
+    for (w, c) in hits.windows(2).zip(columns.windows(2)) {
+        if w[0].score == w[1].score {
+            assert!(c[0] < c[1], "{columns:?}");
+        }
+    }
+    assert!(
+        hits.windows(2).any(|w| w[0].score == w[1].score),
+        "no tie to order"
+    );
+}
