@@ -11,7 +11,7 @@ use crate::cite::{self, QuoteMode, Script};
 use crate::manifest;
 use crate::output::{self, CiteFormat};
 use crate::query;
-use crate::search::{MatchKind, Page, Searcher};
+use crate::search::{Hit, MatchKind, Page, Searcher};
 use crate::show;
 use crate::update::{self, IndexBusy, UpdateOptions, UpdateReport};
 
@@ -239,24 +239,7 @@ pub fn run() -> Result<bool> {
             context,
         } => {
             let page = run_query(&location, &query, limit)?;
-            let mut hits = page.hits;
-            if context > 0 {
-                add_context(&corpus_dir(&location), &mut hits, context)?;
-            }
-            // On stderr, so that stdout stays the hits alone for pipes; JSON says it per hit.
-            if !json && !page.full_matches && !hits.is_empty() {
-                eprintln!(
-                    "zhsearch: no passage matches every term; the hits below match part of the query"
-                );
-            }
-            let mut out = anstream::stdout().lock();
-            if json {
-                output::write_json(&mut out, &hits)?;
-            } else {
-                output::write_human(&mut out, &hits)?;
-            }
-            out.flush()?;
-            Ok(!hits.is_empty())
+            print_hits(&location, page, json, context)
         }
         Command::Cite {
             location,
@@ -268,28 +251,7 @@ pub fn run() -> Result<bool> {
             partial,
         } => {
             let hits = run_query(&location, &query, limit)?.hits;
-            let found = hits.len();
-            let hits: Vec<_> = hits
-                .into_iter()
-                .filter(|h| partial || h.match_kind == MatchKind::All)
-                .collect();
-            if hits.is_empty() && found > 0 {
-                eprintln!(
-                    "zhsearch: no passage matches every term; {found} match part of the query: add --partial to quote them"
-                );
-                return Ok(false);
-            }
-            let cited: Vec<_> = hits
-                .into_iter()
-                .map(|h| {
-                    let c = cite::cite(&h, quote, to);
-                    (h, c)
-                })
-                .collect();
-            let mut out = anstream::stdout().lock();
-            output::write_citations(&mut out, &cited, format)?;
-            out.flush()?;
-            Ok(!cited.is_empty())
+            print_citations(hits, partial, quote, to, format)
         }
         Command::Show {
             location,
@@ -305,6 +267,60 @@ pub fn run() -> Result<bool> {
             Ok(true)
         }
     }
+}
+
+/// `search`'s output; whether a hit was printed.
+fn print_hits(location: &Location, page: Page, json: bool, context: usize) -> Result<bool> {
+    let mut hits = page.hits;
+    if context > 0 {
+        add_context(&corpus_dir(location), &mut hits, context)?;
+    }
+    // On stderr, so that stdout stays the hits alone for pipes; JSON says it per hit.
+    if !json && !page.full_matches && !hits.is_empty() {
+        eprintln!(
+            "zhsearch: no passage matches every term; the hits below match part of the query"
+        );
+    }
+    let mut out = anstream::stdout().lock();
+    if json {
+        output::write_json(&mut out, &hits)?;
+    } else {
+        output::write_human(&mut out, &hits)?;
+    }
+    out.flush()?;
+    Ok(!hits.is_empty())
+}
+
+/// `cite`'s output: full matches only, unless `partial`; whether a quote was printed.
+fn print_citations(
+    hits: Vec<Hit>,
+    partial: bool,
+    quote: QuoteMode,
+    to: Option<Script>,
+    format: CiteFormat,
+) -> Result<bool> {
+    let found = hits.len();
+    let hits: Vec<Hit> = hits
+        .into_iter()
+        .filter(|h| partial || h.match_kind == MatchKind::All)
+        .collect();
+    if hits.is_empty() && found > 0 {
+        eprintln!(
+            "zhsearch: no passage matches every term; {found} match part of the query: add --partial to quote them"
+        );
+        return Ok(false);
+    }
+    let cited: Vec<_> = hits
+        .into_iter()
+        .map(|h| {
+            let c = cite::cite(&h, quote, to);
+            (h, c)
+        })
+        .collect();
+    let mut out = anstream::stdout().lock();
+    output::write_citations(&mut out, &cited, format)?;
+    out.flush()?;
+    Ok(!cited.is_empty())
 }
 
 /// Parses the query, brings the index up to date and searches.
