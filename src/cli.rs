@@ -238,8 +238,24 @@ pub fn run() -> Result<bool> {
             json,
             context,
         } => {
-            let page = run_query(&location, &query, limit)?;
-            print_hits(&location, page, json, context)
+            let mut hits = run_query(&location, &query, limit)?;
+            if context > 0 {
+                add_context(&corpus_dir(&location), &mut hits, context)?;
+            }
+            // On stderr, so that stdout stays the hits alone for pipes; JSON says it per hit.
+            if !json && !hits.full_matches && !hits.is_empty() {
+                eprintln!(
+                    "zhsearch: no passage matches every term; the hits below match part of the query"
+                );
+            }
+            let mut out = anstream::stdout().lock();
+            if json {
+                output::write_json(&mut out, &hits)?;
+            } else {
+                output::write_human(&mut out, &hits)?;
+            }
+            out.flush()?;
+            Ok(!hits.is_empty())
         }
         Command::Cite {
             location,
@@ -267,28 +283,6 @@ pub fn run() -> Result<bool> {
             Ok(true)
         }
     }
-}
-
-/// `search`'s output; whether a hit was printed.
-fn print_hits(location: &Location, page: Page, json: bool, context: usize) -> Result<bool> {
-    let mut hits = page.hits;
-    if context > 0 {
-        add_context(&corpus_dir(location), &mut hits, context)?;
-    }
-    // On stderr, so that stdout stays the hits alone for pipes; JSON says it per hit.
-    if !json && !page.full_matches && !hits.is_empty() {
-        eprintln!(
-            "zhsearch: no passage matches every term; the hits below match part of the query"
-        );
-    }
-    let mut out = anstream::stdout().lock();
-    if json {
-        output::write_json(&mut out, &hits)?;
-    } else {
-        output::write_human(&mut out, &hits)?;
-    }
-    out.flush()?;
-    Ok(!hits.is_empty())
 }
 
 /// `cite`'s output: full matches only, unless `partial`; whether a quote was printed.

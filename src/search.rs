@@ -35,12 +35,25 @@ const REFERENCE_TOKENS: u64 = 80;
 /// Tantivy's candidates, best first, and whether they are all the query matches.
 type Candidates = (Vec<(f32, DocAddress)>, bool);
 
-/// A page of hits.
+/// A page of hits (it derefs to them).
 #[derive(Debug, Clone, Default)]
 pub struct Page {
     pub hits: Vec<Hit>,
     /// Whether some passage matches every term (on this page or another).
     pub full_matches: bool,
+}
+
+impl std::ops::Deref for Page {
+    type Target = Vec<Hit>;
+    fn deref(&self) -> &Vec<Hit> {
+        &self.hits
+    }
+}
+
+impl std::ops::DerefMut for Page {
+    fn deref_mut(&mut self) -> &mut Vec<Hit> {
+        &mut self.hits
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
