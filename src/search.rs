@@ -30,7 +30,7 @@ const RERANK_DEPTH: usize = 30;
 /// BM25's reference passage length, in index tokens (characters and words): about the
 /// average of the bundled corpus (77). A fixed length, rather than the index's average, keeps
 /// scores independent of entries deleted but not yet merged away (see [`AliveStats`]).
-const REFERENCE_TOKENS: u64 = 80;
+const REFERENCE_TOKENS: u64 = 77;
 
 /// Tantivy's candidates, best first, and whether they are all the query matches.
 type Candidates = (Vec<(f32, DocAddress)>, bool);
