@@ -1,8 +1,9 @@
 //! Running a query against the index: ranked passages with their citation and highlights.
 //!
-//! Two tiers: the strict query (every term matched), then, when it finds fewer hits than asked
-//! for and the query has bare terms, passages that cover most of the query's words. Every
-//! strict hit ranks above every partial one.
+//! Two tiers: the strict query's candidates that match every term (each checked against its
+//! passage's text), then, when they are fewer than asked for and the query has bare terms,
+//! passages that cover most of the query's words. Every full match ranks above every partial
+//! one, and each tier is one order that depends only on the passages indexed.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, HashMap, HashSet};
@@ -188,11 +189,10 @@ impl Searcher {
             query.title_sources = Some(self.titled_sources(&searcher, &query.titles)?);
         }
         let want = offset + limit;
-        let titles = Titles {
+        let mut titles = Titles {
             entries: self.titled_entries(&searcher, &query)?,
             files: HashMap::new(),
         };
-        let titles = std::cell::RefCell::new(titles);
         let strict = query.strict(&self.fields);
         let single = query.single_word().map(str::to_string);
         let full = ranked(
@@ -202,7 +202,7 @@ impl Searcher {
                 None => top_with_ties(&searcher, &stats, &*strict, n),
             },
             |addr, score| self.judge(&searcher, &query, addr, score, None),
-            |cand| self.finish(&searcher, &query, cand, &mut titles.borrow_mut()),
+            |cand| self.finish(&searcher, &query, cand, &mut titles),
         )?;
         let full_matches = !full.addrs.is_empty();
         let mut hits = full.hits;
@@ -220,7 +220,7 @@ impl Searcher {
                 want - hits.len(),
                 |n| top_with_ties(&searcher, &stats, &*relaxed, n),
                 |addr, score| self.judge(&searcher, &query, addr, score, tier),
-                |cand| self.finish(&searcher, &query, cand, &mut titles.borrow_mut()),
+                |cand| self.finish(&searcher, &query, cand, &mut titles),
             )?;
             hits.extend(partial.hits);
         }
