@@ -9,7 +9,10 @@ use ferrous_opencc::config::BuiltinConfig;
 use serde::Serialize;
 
 use crate::markup;
-use crate::search::Hit;
+use crate::search::{Hit, MatchKind};
+
+/// How a quote from a passage that matches only part of the query is labelled.
+pub const PARTIAL_LABEL: &str = "partial match: the passage does not hold every term of the query";
 
 /// How much of a passage to quote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -129,6 +132,7 @@ pub fn cite(hit: &Hit, mode: QuoteMode, to: Option<Script>) -> Citation {
         QuoteMode::Sentence => sentence_range(&hit.text, &highlights),
         QuoteMode::Paragraph => visible_bounds(&hit.text),
     };
+    let range = balance_markup(&hit.text, range, &highlights);
     let quote = hit.text[range.clone()].to_string();
     let converted = to.map(|script| Converted {
         script,
@@ -143,6 +147,10 @@ pub fn cite(hit: &Hit, mode: QuoteMode, to: Option<Script>) -> Citation {
     };
     let mut markdown = format!("{}\n\n— {attribution}", block(&quote));
     let mut plain = format!("“{quote}”（{attribution}）");
+    if hit.match_kind == MatchKind::Partial {
+        markdown.push_str(&format!("\n\n({PARTIAL_LABEL})"));
+        plain.push_str(&format!("［{PARTIAL_LABEL}］"));
+    }
     if let Some(c) = &converted {
         markdown.push_str(&format!("\n\n{}\n\n({})", block(&c.text), c.label()));
         plain.push_str(&format!("\n“{}”（{}）", c.text, c.label()));
@@ -244,6 +252,110 @@ pub fn sentence_range(text: &str, highlights: &[Range<usize>]) -> Range<usize> {
     range.start.min(first.start)..range.end.max(last.end)
 }
 
+/// Code spans (`` `…` ``) and emphasis (`*…*`, `**…**`) of `text`: each span and the length
+/// of its delimiter. A run of backticks pairs with the next run of the same length; outside
+/// code, a run of asterisks pairs with the nearest open run of the same length. CommonMark's
+/// flanking rules are not applied: they refuse `**重点。**之后` (punctuation before the closer,
+/// a letter after it), which Chinese writers mean as emphasis. A run with white space (or a
+/// line end) on both sides is a list marker, a rule or arithmetic, not a delimiter.
+fn inline_spans(text: &str) -> Vec<(Range<usize>, usize)> {
+    let runs = |c: u8| {
+        let mut runs: Vec<Range<usize>> = Vec::new();
+        for (i, &b) in text.as_bytes().iter().enumerate() {
+            match runs.last_mut() {
+                Some(r) if b == c && r.end == i => r.end = i + 1,
+                _ if b == c => runs.push(i..i + 1),
+                _ => {}
+            }
+        }
+        runs
+    };
+    let mut spans = Vec::new();
+    let ticks = runs(b'`');
+    let mut i = 0;
+    while i < ticks.len() {
+        let n = ticks[i].len();
+        match (i + 1..ticks.len()).find(|&j| ticks[j].len() == n) {
+            Some(j) => {
+                spans.push((ticks[i].start..ticks[j].end, n));
+                i = j + 1;
+            }
+            None => i += 1,
+        }
+    }
+    let in_code = |at: usize| spans.iter().any(|(s, _)| s.contains(&at));
+    let spaced = |r: &Range<usize>| {
+        let before = text[..r.start].chars().next_back();
+        let after = text[r.end..].chars().next();
+        before.is_none_or(char::is_whitespace) && after.is_none_or(char::is_whitespace)
+    };
+    let mut open: Vec<Range<usize>> = Vec::new();
+    let stars: Vec<Range<usize>> = runs(b'*')
+        .into_iter()
+        .filter(|r| !in_code(r.start) && !spaced(r))
+        .collect();
+    for run in stars {
+        match open.iter().rposition(|o| o.len() == run.len()) {
+            Some(p) => {
+                spans.push((open[p].start..run.end, run.len()));
+                open.truncate(p);
+            }
+            None => open.push(run),
+        }
+    }
+    spans
+}
+
+/// `range` widened or narrowed so that no emphasis or code span is cut: a quote holding an
+/// opening delimiter holds its closer too (or, when the opener starts the quote and the
+/// closer is not right after it, loses the opener), and the same for a closer. A pasted
+/// quote then renders as the source does. Highlights stay inside.
+fn balance_markup(text: &str, range: Range<usize>, highlights: &[Range<usize>]) -> Range<usize> {
+    let spans = inline_spans(text);
+    let mut r = range;
+    let blank = |a: usize, b: usize| a >= b || text[a..b].trim().is_empty();
+    let lit = |from: usize, to: usize| highlights.iter().any(|h| h.start < to && h.end > from);
+    // Each pass fixes what the previous one's widening cut; spans are nested, so this ends.
+    for _ in 0..=spans.len() {
+        let before = r.clone();
+        for (span, k) in &spans {
+            let open = span.start..span.start + k;
+            let close = span.end - k..span.end;
+            let has = |d: &Range<usize>| r.start <= d.start && d.end <= r.end;
+            let cuts = |d: &Range<usize>| r.start < d.end && d.start < r.end && !has(d);
+            // The quote is the whole emphasised text: keep its emphasis.
+            let whole = open.end <= r.start && r.end <= close.start;
+            if cuts(&open)
+                || cuts(&close)
+                || whole && blank(open.end, r.start) && blank(r.end, close.start)
+            {
+                r = r.start.min(span.start)..r.end.max(span.end);
+            } else if has(&open) && !has(&close) {
+                let drop = r.start == open.start
+                    && !blank(r.end, close.start)
+                    && !lit(open.start, open.end);
+                r = if drop {
+                    open.end..r.end
+                } else {
+                    r.start..span.end
+                };
+            } else if has(&close) && !has(&open) {
+                let drop =
+                    r.end == close.end && !blank(open.end, r.start) && !lit(close.start, close.end);
+                r = if drop {
+                    r.start..close.start
+                } else {
+                    span.start..r.end
+                };
+            }
+        }
+        if r == before {
+            break;
+        }
+    }
+    trim(text, r)
+}
+
 /// From the first to the last visible character of the passage (markup prefixes such as
 /// `## ` or `- ` left out), trimmed of white space.
 fn visible_bounds(text: &str) -> Range<usize> {
@@ -331,6 +443,65 @@ mod tests {
             assert!(t.is_char_boundary(r.start) && t.is_char_boundary(r.end));
             assert!(r.start <= i && r.end >= i + c.len_utf8());
         }
+    }
+
+    /// The quote `cite` makes of `text` for a match on `needle`.
+    fn quoted(text: &str, needle: &str, mode: QuoteMode) -> String {
+        let at = text.find(needle).unwrap();
+        let h = hit(text, vec![[at, at + needle.len()]]);
+        cite(&h, mode, None).quote
+    }
+
+    /// Delimiters that Markdown pairs, counted in a quote: each kind must come out even.
+    fn balanced(q: &str) -> bool {
+        inline_spans(q).iter().map(|(_, k)| 2 * k).sum::<usize>()
+            == q.matches('*').count() + q.matches('`').count()
+    }
+
+    #[test]
+    fn quotes_keep_emphasis_and_code_balanced() {
+        let cases = [
+            // The closer after the sentence end is kept (it was dropped as markup).
+            ("前文。**建在自己手里。**", "手里", "**建在自己手里。**"),
+            // The opener lies before the quoted sentence: the lone closer goes.
+            ("**先修路。再收费。**后文。", "再收费", "再收费。"),
+            // A code span and an emphasis cut at their start: the opener comes in.
+            ("提示：`a。b` 完。", "完", "`a。b` 完。"),
+            ("*强调。第二句*。", "第二句", "*强调。第二句*。"),
+            // Already whole.
+            (
+                "换句话说，**先修路。**再收费。",
+                "修路",
+                "换句话说，**先修路。**",
+            ),
+        ];
+        for (text, needle, want) in cases {
+            let got = quoted(text, needle, QuoteMode::Sentence);
+            assert_eq!(got, want, "{text}");
+            assert!(balanced(&got), "{got}");
+            assert!(text.contains(&got));
+        }
+        // The opener starts the quote and the closer is sentences away: the opener goes.
+        let text = "**第一句重点。第二句。第三句。**";
+        let got = quoted(text, "重点", QuoteMode::Sentence);
+        assert_eq!(got, "第一句重点。");
+        let whole = quoted(text, "重点", QuoteMode::Paragraph);
+        assert!(balanced(&whole), "{whole}");
+    }
+
+    #[test]
+    fn partial_quotes_are_labelled_in_every_format() {
+        let text = "只有一部分。";
+        let mut h = hit(text, vec![[0, 6]]);
+        assert!(
+            !cite(&h, QuoteMode::Sentence, None)
+                .markdown
+                .contains(PARTIAL_LABEL)
+        );
+        h.match_kind = MatchKind::Partial;
+        let c = cite(&h, QuoteMode::Sentence, Some(Script::Simplified));
+        assert!(c.markdown.contains(PARTIAL_LABEL) && c.plain.contains(PARTIAL_LABEL));
+        assert_eq!(c.quote, text);
     }
 
     fn hit(text: &str, highlights: Vec<[usize; 2]>) -> Hit {

@@ -11,7 +11,7 @@ use crate::cite::{self, QuoteMode, Script};
 use crate::manifest;
 use crate::output::{self, CiteFormat};
 use crate::query;
-use crate::search::Searcher;
+use crate::search::{Hit, MatchKind, Page, Searcher};
 use crate::show;
 use crate::store::{self, StoreError};
 use crate::update::{self, UpdateOptions, UpdateReport};
@@ -24,7 +24,8 @@ Examples:
   zhsearch search 钉 --json --limit 5    JSON Lines, one hit per line
   zhsearch index --corpus ~/notes --index ~/.cache/notes-index
 
-Exit status: 0 when something was found, 1 when nothing was, 2 on error.";
+Exit status: 0 when something was found (search: a hit printed, full or partial), 1 when
+nothing was, 2 on error.";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -119,6 +120,9 @@ pub enum Command {
         /// Also give the quote converted to this script (labelled as converted)
         #[arg(long, value_enum)]
         to: Option<Script>,
+        /// Also quote passages that match only part of the query (labelled as partial)
+        #[arg(long)]
+        partial: bool,
     },
     /// Print lines of a corpus file, as cited (FILE:LINE, FILE:LINE-LINE or FILE#L57-L59)
     Show {
@@ -143,7 +147,12 @@ Examples:
   zhsearch cite 拿命换来的 --to simplified    also the quote in Simplified (labelled)
   zhsearch show 001_f0acb97a223aa501.txt:57  check a citation later
 
-The quote is always a verbatim slice of the source. Same query language as `search`.";
+The quote is always a verbatim slice of the source. Same query language as `search`.
+Only passages that match every term are quoted, unless --partial is given (each partial
+quote is then labelled as such).
+
+Exit status: 0 when something was quoted, 1 when nothing was (with one line on stderr when
+partial matches exist), 2 on error.";
 
 /// The query and what narrows it, shared by the commands that search.
 #[derive(Args, Debug, Clone)]
@@ -162,6 +171,9 @@ pub struct QueryArgs {
 impl QueryArgs {
     pub fn parse(&self) -> Result<query::Query> {
         let mut q = query::parse(&self.query.join(" "))?;
+        for glob in &self.sources {
+            query::check_glob(glob).map_err(|e| anyhow::anyhow!("--source: {e}"))?;
+        }
         q.sources.extend(self.sources.iter().cloned());
         Ok(q)
     }
@@ -176,14 +188,17 @@ Query syntax:
   \"开源不是慈善\"      a quoted phrase: exactly the passages that contain it (no variants)
   -广告 -\"付费阅读\"   leave out passages containing a term or phrase
   软件 OR 硬件        either term is enough
-  source:'00*.txt'   only files whose path matches the glob (* ? **)
+  source:'00*.txt'   only files whose path matches the glob (* ? ** [ab])
   title:阿里          only documents whose title contains the text
-Letters are matched without regard to case or width (５Ｋ = 5k). When fewer passages than
---limit match every term, passages matching most of the words follow, marked partial.
+Letters are matched without regard to case or width (５Ｋ = 5k). A bare term matches a
+passage that holds it as a string, or that holds each of its words of two characters or
+more as words and each of its other characters. When fewer passages than --limit match
+every term, passages matching most of the words follow, marked partial (`match: partial`
+in JSON). At most 1000 characters (spaces included) and 100 terms.
 An exclusion starting with an ASCII letter must come after `--` or inside one quoted
 argument ('软件 -ads'), so that it is not read as an option.
 
-Exit status: 0 when something was found, 1 when nothing was, 2 on error.";
+Exit status: 0 when a hit was printed (full or partial), 1 when none was, 2 on error.";
 
 /// Runs the command line; `Ok(false)` when a search found nothing.
 pub fn run() -> Result<bool> {
@@ -237,6 +252,12 @@ pub fn run() -> Result<bool> {
                     context,
                 )?;
             }
+            // On stderr, so that stdout stays the hits alone for pipes; JSON says it per hit.
+            if !json && !hits.full_matches && !hits.is_empty() {
+                eprintln!(
+                    "zhsearch: no passage matches every term; the hits below match part of the query"
+                );
+            }
             let mut out = anstream::stdout().lock();
             if json {
                 output::write_json(&mut out, &hits)?;
@@ -253,19 +274,10 @@ pub fn run() -> Result<bool> {
             format,
             quote,
             to,
+            partial,
         } => {
-            let hits = run_query(&location, &query, limit)?;
-            let cited: Vec<_> = hits
-                .into_iter()
-                .map(|h| {
-                    let c = cite::cite(&h, quote, to);
-                    (h, c)
-                })
-                .collect();
-            let mut out = anstream::stdout().lock();
-            output::write_citations(&mut out, &cited, format)?;
-            out.flush()?;
-            Ok(!cited.is_empty())
+            let hits = run_query(&location, &query, limit)?.hits;
+            print_citations(hits, partial, quote, to, format)
         }
         Command::Show {
             location,
@@ -286,13 +298,45 @@ pub fn run() -> Result<bool> {
     }
 }
 
+/// `cite`'s output: full matches only, unless `partial`; whether a quote was printed.
+fn print_citations(
+    hits: Vec<Hit>,
+    partial: bool,
+    quote: QuoteMode,
+    to: Option<Script>,
+    format: CiteFormat,
+) -> Result<bool> {
+    let found = hits.len();
+    let hits: Vec<Hit> = hits
+        .into_iter()
+        .filter(|h| partial || h.match_kind == MatchKind::All)
+        .collect();
+    if hits.is_empty() && found > 0 {
+        eprintln!(
+            "zhsearch: no passage matches every term; {found} match part of the query: add --partial to quote them"
+        );
+        return Ok(false);
+    }
+    let cited: Vec<_> = hits
+        .into_iter()
+        .map(|h| {
+            let c = cite::cite(&h, quote, to);
+            (h, c)
+        })
+        .collect();
+    let mut out = anstream::stdout().lock();
+    output::write_citations(&mut out, &cited, format)?;
+    out.flush()?;
+    Ok(!cited.is_empty())
+}
+
 /// Parses the query, brings the index up to date and searches.
-fn run_query(
-    location: &Location,
-    query: &QueryArgs,
-    limit: u64,
-) -> Result<Vec<crate::search::Hit>> {
+fn run_query(location: &Location, query: &QueryArgs, limit: u64) -> Result<Page> {
     let (limit, offset) = (limit as usize, query.offset as usize);
+    // Before a first build, a query that will be refused must not leave an index behind.
+    if manifest::read_head(&location.index).is_none() {
+        query.parse()?;
+    }
     // The freshness check (a stat of every file) runs beside parsing the query and searching
     // the last commit; that search stands unless the check finds the corpus changed.
     let (refreshed, parsed, early) = std::thread::scope(|scope| {
@@ -301,7 +345,7 @@ fn run_query(
         let early = parsed.as_ref().ok().and_then(|parsed| {
             store::open_for_search(&location.index)
                 .and_then(Searcher::new)
-                .and_then(|s| s.search(parsed, limit, offset))
+                .and_then(|s| s.page(parsed, limit, offset))
                 .ok()
         });
         let refreshed = check
@@ -329,7 +373,7 @@ fn run_query(
         )
     };
     searcher
-        .and_then(|s| s.search(&parsed, limit, offset))
+        .and_then(|s| s.page(&parsed, limit, offset))
         .map_err(damaged)
 }
 

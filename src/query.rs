@@ -30,8 +30,11 @@ pub const EXACT_SCORE: f32 = 1000.0;
 /// The same for a regional variant of the term: just below the form the user typed.
 pub const VARIANT_SCORE: f32 = 900.0;
 
-/// Longest query accepted, in characters after normalisation.
+/// Longest query accepted, in characters (spaces included) after NFKC.
 pub const MAX_QUERY_CHARS: usize = 1000;
+/// Most terms, phrases, exclusions and filters a query may hold: each costs a Tantivy clause
+/// and a scan of every candidate passage.
+pub const MAX_QUERY_TERMS: usize = 100;
 
 /// One form of a term: the term as typed, or a regional variant of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +43,24 @@ pub struct Form {
     pub norm: String,
     /// Words of `norm` in the index's vocabulary, deduplicated; see [`Query::segment`].
     pub words: Vec<String>,
+    /// The characters of `norm` outside its words of two characters or more (one-character
+    /// words, punctuation): a passage matching the form by its words must hold each of them.
+    pub singles: Vec<String>,
+}
+
+impl Form {
+    fn new(norm: String) -> Form {
+        Form {
+            norm,
+            words: Vec::new(),
+            singles: Vec::new(),
+        }
+    }
+
+    /// The words of two characters or more, which a passage must hold as its own words.
+    pub fn long_words(&self) -> impl Iterator<Item = &String> {
+        self.words.iter().filter(|w| is_long_word(w))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,15 +84,9 @@ impl QueryTerm {
         if norm.trim().is_empty() {
             return None;
         }
-        let mut forms = vec![Form {
-            norm,
-            words: Vec::new(),
-        }];
+        let mut forms = vec![Form::new(norm)];
         if !quoted {
-            forms.extend(regional::variants(raw).into_iter().map(|norm| Form {
-                norm,
-                words: Vec::new(),
-            }));
+            forms.extend(regional::variants(raw).into_iter().map(Form::new));
         }
         Some(QueryTerm {
             raw: raw.to_string(),
@@ -189,9 +204,23 @@ fn tokenize(input: &str) -> Vec<Token> {
 /// empty filter and an overlong query are errors.
 pub fn parse(input: &str) -> Result<Query> {
     let folded: String = input.nfkc().collect();
+    // Everything typed counts, spaces too: the limit is on what the program must read.
+    let len = folded.chars().count();
+    if len > MAX_QUERY_CHARS {
+        bail!(
+            "the query is too long ({len} characters with spaces, at most {MAX_QUERY_CHARS}): search for a shorter phrase"
+        );
+    }
+    let tokens = tokenize(&folded);
+    let terms = tokens.iter().filter(|t| **t != Token::Or).count();
+    if terms > MAX_QUERY_TERMS {
+        bail!(
+            "the query has too many terms ({terms}, at most {MAX_QUERY_TERMS}): search for fewer words, or quote a phrase"
+        );
+    }
     let mut q = Query::default();
     let mut join_next = false;
-    for token in tokenize(&folded) {
+    for token in tokens {
         let (text, quoted, negated) = match token {
             Token::Or => {
                 join_next = !q.groups.is_empty();
@@ -208,6 +237,7 @@ pub fn parse(input: &str) -> Result<Query> {
                 if glob.is_empty() {
                     bail!("`source:` needs a file glob, e.g. source:'notes/*.md'");
                 }
+                check_glob(glob)?;
                 q.sources.push(glob.to_string());
                 join_next = false;
                 continue;
@@ -240,12 +270,6 @@ pub fn parse(input: &str) -> Result<Query> {
         }
         bail!(
             "the query has nothing to search for: add a word or a \"phrase\" besides the exclusions and filters"
-        );
-    }
-    let len: usize = q.terms().map(|t| t.norm().chars().count()).sum();
-    if len > MAX_QUERY_CHARS {
-        bail!(
-            "the query is too long ({len} characters, at most {MAX_QUERY_CHARS}): search for a shorter phrase"
         );
     }
     Ok(q)
@@ -284,17 +308,31 @@ impl Query {
         let terms = self.groups.iter_mut().flatten();
         for t in terms.chain(self.excluded.iter_mut()) {
             for form in &mut t.forms {
+                let words = analysis::segment(&form.norm, total, &freq);
                 form.words.clear();
-                for w in analysis::segment(&form.norm, total, &freq) {
+                let mut covered = vec![false; form.norm.chars().count()];
+                for w in words {
+                    if is_long_word(&w.text) {
+                        covered[w.chars.clone()].fill(true);
+                    }
                     if !form.words.contains(&w.text) {
                         form.words.push(w.text);
+                    }
+                }
+                form.singles.clear();
+                for (c, covered) in form.norm.chars().zip(covered) {
+                    let c = c.to_string();
+                    if !covered && !c.trim().is_empty() && !form.singles.contains(&c) {
+                        form.singles.push(c);
                     }
                 }
             }
         }
     }
 
-    /// The strict query: every group matched, as a string or by all of a term's words.
+    /// The strict query: every group matched, as a string or by all of a term's pieces (see
+    /// [`term_query`]). The searcher verifies each candidate against its text (see
+    /// [`crate::rank::matches_all`]).
     pub fn strict(&self, f: &Fields) -> Box<dyn TQuery> {
         let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = Vec::new();
         for group in &self.groups {
@@ -340,10 +378,12 @@ impl Query {
             }
         }
         if !self.sources.is_empty() {
+            // Globs were checked when parsed; one Tantivy still refuses matches nothing.
             let globs: Vec<Box<dyn TQuery>> = self
                 .sources
                 .iter()
-                .filter_map(|g| RegexQuery::from_pattern(&glob_regex(g), f.source).ok())
+                .filter_map(|g| glob_regex(g).ok())
+                .filter_map(|re| RegexQuery::from_pattern(&re, f.source).ok())
                 .map(|q| Box::new(ConstScoreQuery::new(Box::new(q), 0.0)) as Box<dyn TQuery>)
                 .collect();
             clauses.push((Occur::Must, any_of(globs)));
@@ -386,8 +426,10 @@ fn word_query(f: &Fields, w: &str) -> Box<dyn TQuery> {
     ))
 }
 
-/// A term: its exact string (or a regional variant's), or for a bare term all the words of
-/// one form; BM25 over the words ranks the passages that match.
+/// A term: its exact string (or a regional variant's), or for a bare term every piece of one
+/// form's segmentation: its words of two characters or more as words of the passage, its other
+/// characters as characters. A form without such a word is matched as a string only (`京大`
+/// is not `东京 大阪`). BM25 over the words ranks the passages that match.
 fn term_query(f: &Fields, t: &QueryTerm) -> Box<dyn TQuery> {
     let mut gate: Vec<Box<dyn TQuery>> = Vec::new();
     let mut words: Vec<&String> = Vec::new();
@@ -397,14 +439,10 @@ fn term_query(f: &Fields, t: &QueryTerm) -> Box<dyn TQuery> {
             exact_query(f.chars, &form.norm),
             score,
         )));
-        // All of the term's words, where it has some longer than one character: a lone
-        // character would match anywhere (`京大` is not `东京 大阪`), so it is not required.
-        let long: Vec<&String> = form.words.iter().filter(|w| is_long_word(w)).collect();
+        let long: Vec<&String> = form.long_words().collect();
         if !t.quoted && !long.is_empty() {
-            let all = long
-                .into_iter()
-                .map(|w| (Occur::Must, word_query(f, w)))
-                .collect();
+            let pieces = long.into_iter().chain(&form.singles);
+            let all = pieces.map(|w| (Occur::Must, word_query(f, w))).collect();
             gate.push(Box::new(ConstScoreQuery::new(
                 Box::new(BooleanQuery::new(all)),
                 0.0,
@@ -441,9 +479,18 @@ pub fn exact_query(field: Field, norm: &str) -> Box<dyn TQuery> {
     }
 }
 
+/// Refuses a glob that [`glob_regex`] cannot read, naming it.
+pub fn check_glob(glob: &str) -> Result<()> {
+    glob_regex(glob).map(|_| ())
+}
+
 /// A path glob as an anchored regular expression: `*` within a folder, `**` across folders,
-/// `?` one character. A glob without `/` may match in any folder.
-pub fn glob_regex(glob: &str) -> String {
+/// `?` one character, `[abc]`, `[a-z]` and `[!abc]` one of (or none of) a set. A glob without
+/// `/` may match in any folder. An empty glob or an unclosed `[` is an error.
+pub fn glob_regex(glob: &str) -> Result<String> {
+    if glob.is_empty() {
+        bail!("the file glob is empty: give one such as 'notes/*.md'");
+    }
     let mut re = String::new();
     if !glob.contains('/') {
         re.push_str("(.*/)?");
@@ -463,6 +510,7 @@ pub fn glob_regex(glob: &str) -> String {
             }
             '*' => re.push_str("[^/]*"),
             '?' => re.push_str("[^/]"),
+            '[' => i = glob_class(glob, &chars, i, &mut re)?,
             c if c.is_alphanumeric() || c == '/' || c == '_' => re.push(c),
             c => {
                 re.push('\\');
@@ -471,7 +519,46 @@ pub fn glob_regex(glob: &str) -> String {
         }
         i += 1;
     }
-    re
+    Ok(re)
+}
+
+/// The class `[…]` that starts at `chars[open]`, as a regex class; returns the index of `]`.
+fn glob_class(glob: &str, chars: &[char], open: usize, re: &mut String) -> Result<usize> {
+    let mut i = open + 1;
+    let negated = matches!(chars.get(i), Some('!' | '^'));
+    if negated {
+        i += 1;
+    }
+    let start = i;
+    // A `]` right after the opening is a member, as in shell globs.
+    if chars.get(i) == Some(&']') {
+        i += 1;
+    }
+    while i < chars.len() && chars[i] != ']' {
+        i += 1;
+    }
+    if i >= chars.len() || i == start {
+        bail!(
+            "the file glob `{glob}` has an unclosed or empty `[`: close the set (`[ab]`) or match any character with `?`"
+        );
+    }
+    if chars[start..i].contains(&'/') {
+        bail!(
+            "the file glob `{glob}` has a `/` inside `[…]`: a set matches one character of a name"
+        );
+    }
+    re.push_str(if negated { "[^/" } else { "[" });
+    for (k, &c) in chars[start..i].iter().enumerate() {
+        let range_dash = c == '-' && k > 0 && start + k + 1 < i;
+        if c.is_alphanumeric() || range_dash {
+            re.push(c);
+        } else {
+            re.push('\\');
+            re.push(c);
+        }
+    }
+    re.push(']');
+    Ok(i)
 }
 
 #[cfg(test)]
@@ -558,6 +645,36 @@ mod tests {
         );
         let long = "字".repeat(MAX_QUERY_CHARS + 1);
         assert!(parse(&long).unwrap_err().to_string().contains("too long"));
+        // Spaces count: what is typed is what is read.
+        let spaced = format!("{}字", " ".repeat(MAX_QUERY_CHARS));
+        assert!(parse(&spaced).unwrap_err().to_string().contains("too long"));
+        let terms = |n: usize| vec!["字"; n].join(" ");
+        assert!(parse(&terms(MAX_QUERY_TERMS)).is_ok());
+        let many = parse(&terms(MAX_QUERY_TERMS + 1)).unwrap_err().to_string();
+        assert!(
+            many.contains("too many terms") && many.contains("100"),
+            "{many}"
+        );
+        for bad in ["[", "a[b", "x/[]", "[!"] {
+            let e = parse(&format!("字 source:{bad}")).unwrap_err().to_string();
+            assert!(e.contains(&format!("`{bad}`")), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_term_needs_its_characters_outside_its_long_words() {
+        let mut q = parse("林小雨 甲乙丙丁内容 性能,瓶颈").unwrap();
+        q.segment(1000, |w| {
+            u64::from(["小雨", "内容", "性能", "瓶颈"].contains(&w)) * 10
+        });
+        let singles: Vec<Vec<&str>> = q
+            .terms()
+            .map(|t| t.forms[0].singles.iter().map(String::as_str).collect())
+            .collect();
+        assert_eq!(
+            singles,
+            vec![vec!["林"], vec!["甲", "乙", "丙", "丁"], vec![","]]
+        );
     }
 
     #[test]
@@ -580,7 +697,7 @@ mod tests {
 
     #[test]
     fn globs() {
-        let m = |g: &str, s: &str| glob_matches(&glob_regex(g), s);
+        let m = |g: &str, s: &str| glob_matches(&glob_regex(g).unwrap(), s);
         assert!(m("00*.txt", "001_a.txt"));
         assert!(m("00*.txt", "sub/001_a.txt"));
         assert!(!m("00*.txt", "001_a.md"));
@@ -589,6 +706,14 @@ mod tests {
         assert!(m("notes/**/*.md", "notes/x/y/a.md"));
         assert!(m("notes/**/*.md", "notes/a.md"));
         assert!(m("a+b (1).txt", "a+b (1).txt"));
+        assert!(m("00[0-1]_*.txt", "001_a.txt"));
+        assert!(!m("00[0-1]_*.txt", "002_a.txt"));
+        assert!(m("[!0]*.md", "a.md") && !m("[!0]*.md", "0.md"));
+        assert!(m("[]]x", "]x"));
+        assert!(
+            glob_regex("a[/]b").is_err(),
+            "a set never matches a folder separator"
+        );
     }
 
     /// Runs the regex as Tantivy does, on a one-document index holding `path`.

@@ -62,6 +62,45 @@ impl<'a> Passage<'a> {
     fn has_word(&self, w: &str) -> bool {
         !self.vis.find_all(w).is_empty()
     }
+
+    /// Whether the normalised text (raw or visible) holds `s` as a string.
+    fn holds(&self, s: &str) -> bool {
+        self.texts().any(|n| n.text.contains(s))
+    }
+}
+
+/// Whether the passage matches term `t`: it holds one of the term's forms as a string, or
+/// (bare terms only) some form has a word of two characters or more and the passage holds
+/// every word of two or more characters of that form as one of its own words (`is_word`: the
+/// words the index holds for this passage) and every other character of the form as a
+/// character. Every character of the term is thus accounted for.
+pub fn term_matches(t: &QueryTerm, p: &Passage, is_word: &dyn Fn(&str) -> bool) -> bool {
+    t.forms.iter().any(|form| {
+        if p.holds(&form.norm) {
+            return true;
+        }
+        let mut long = form.long_words().peekable();
+        !t.quoted
+            && long.peek().is_some()
+            && long.all(|w| is_word(w))
+            && form.singles.iter().all(|c| p.holds(c))
+    })
+}
+
+/// Whether the passage holds an excluded term or phrase (in any of its forms).
+pub fn excluded(q: &Query, p: &Passage) -> bool {
+    q.excluded
+        .iter()
+        .any(|t| t.forms.iter().any(|f| p.holds(&f.norm)))
+}
+
+/// Whether the passage matches the whole query: a term of every group (see [`term_matches`])
+/// and none of the exclusions.
+pub fn matches_all(q: &Query, p: &Passage, is_word: &dyn Fn(&str) -> bool) -> bool {
+    !excluded(q, p)
+        && q.groups
+            .iter()
+            .all(|g| g.iter().any(|t| term_matches(t, p, is_word)))
 }
 
 /// What the query finds in a passage.
@@ -75,7 +114,9 @@ pub struct Findings {
     pub boost: f32,
 }
 
-pub fn findings(q: &Query, p: &Passage, title: Option<&str>) -> Findings {
+/// What the query finds in the passage; `title_terms` is how many of the query's terms the
+/// document title contains (see [`title_terms`]).
+pub fn findings(q: &Query, p: &Passage, title_terms: usize) -> Findings {
     let mut out = Findings::default();
     let mut ranges = Vec::new();
     for t in q.terms() {
@@ -95,7 +136,7 @@ pub fn findings(q: &Query, p: &Passage, title: Option<&str>) -> Findings {
         }
     }
     out.highlights = merge(ranges);
-    out.boost = proximity(q, p) + title_boost(q, title) + run_cover(q, p);
+    out.boost = proximity(q, p) + TITLE * title_terms as f32 + run_cover(q, p);
     out
 }
 
@@ -170,14 +211,12 @@ fn distance(a: &Range<usize>, b: &Range<usize>) -> usize {
     }
 }
 
-fn title_boost(q: &Query, title: Option<&str>) -> f32 {
-    let Some(title) = title else { return 0.0 };
+/// How many of the query's terms `title` contains (in any of their forms).
+pub fn title_terms(q: &Query, title: &str) -> usize {
     let title = analysis::normalize(title);
-    let found = q
-        .terms()
+    q.terms()
         .filter(|t| t.forms.iter().any(|f| title.contains(&f.norm)))
-        .count();
-    TITLE * found as f32
+        .count()
 }
 
 /// Share of the bare terms' word weight that the passage holds: a term found as a string
@@ -240,7 +279,7 @@ mod tests {
     fn highlights_land_on_original_characters() {
         let text = "突破「５Ｋ瓶頸」與5k瓶颈";
         let q = segmented("5k瓶颈", &["5k", "瓶颈"]);
-        let f = findings(&q, &passage(text), None);
+        let f = findings(&q, &passage(text), 0);
         let spans: Vec<&str> = f.highlights.iter().map(|r| &text[r.clone()]).collect();
         assert_eq!(spans, vec!["５Ｋ瓶頸", "5k瓶颈"]);
         assert_eq!(f.variant, None);
@@ -250,17 +289,19 @@ mod tests {
     fn a_variant_match_is_reported_in_the_passage_script() {
         let text = "客戶包括位元組跳動。";
         let q = segmented("字节跳动", &["字节", "跳动"]);
-        let f = findings(&q, &passage(text), None);
+        let f = findings(&q, &passage(text), 0);
         assert_eq!(f.variant.as_deref(), Some("位元組跳動"));
     }
 
     #[test]
     fn close_words_and_title_matches_score_higher() {
         let q = segmented("突破 瓶颈", &["突破", "瓶颈"]);
-        let near = findings(&q, &passage("终于突破瓶颈"), None).boost;
-        let far = findings(&q, &passage("突破了很多很多很多很多的瓶颈"), None).boost;
+        let near = findings(&q, &passage("终于突破瓶颈"), 0).boost;
+        let far = findings(&q, &passage("突破了很多很多很多很多的瓶颈"), 0).boost;
         assert!(near > far && far > 0.0);
-        let titled = findings(&q, &passage("终于突破瓶颈"), Some("突破")).boost;
+        assert_eq!(title_terms(&q, "突破"), 1);
+        assert_eq!(title_terms(&q, "突破瓶頸"), 2);
+        let titled = findings(&q, &passage("终于突破瓶颈"), 1).boost;
         assert!(titled > near);
     }
 
@@ -281,6 +322,37 @@ mod tests {
         let little = coverage(&q, &passage("什么时候"), idf);
         assert!(most > MIN_COVERAGE, "{most}");
         assert!(little < MIN_COVERAGE, "{little}");
+    }
+
+    #[test]
+    fn a_term_matches_as_a_string_or_by_all_its_pieces() {
+        let q = segmented("林小雨 京大", &["小雨", "京大学"]);
+        let words = |p: &Passage| {
+            let text = p.vis.text.clone();
+            move |w: &str| text.contains(w)
+        };
+        let [lin, jingda] = [&q.groups[0][0], &q.groups[1][0]];
+        let check = |t: &QueryTerm, text: &str| {
+            let p = passage(text);
+            term_matches(t, &p, &words(&p))
+        };
+        assert!(check(lin, "林小雨来了"));
+        assert!(check(lin, "小雨和林先生"), "every piece, anywhere");
+        assert!(!check(lin, "窗外下着小雨"), "林 is missing");
+        // No word of two characters: the string or nothing.
+        assert!(!check(jingda, "東京 大阪"));
+        assert!(check(jingda, "京大學生"));
+        // A piece that is a word of the passage only by string does not count: `is_word`
+        // decides.
+        let p = passage("小雨和林");
+        assert!(!term_matches(lin, &p, &|_: &str| false));
+        // Quoted: the string only.
+        let quoted = segmented("\"林小雨\"", &["小雨"]);
+        assert!(!term_matches(&quoted.groups[0][0], &p, &words(&p)));
+        // Exclusions hold too.
+        let ex = segmented("小雨 -林", &["小雨"]);
+        assert!(!matches_all(&ex, &p, &words(&p)));
+        assert!(matches_all(&ex, &passage("小雨"), &|_: &str| true));
     }
 
     #[test]

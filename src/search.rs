@@ -1,18 +1,23 @@
 //! Running a query against the index: ranked passages with their citation and highlights.
 //!
-//! Two tiers: the strict query (every term matched), then, when it finds fewer hits than asked
-//! for and the query has bare terms, passages that cover most of the query's words. Every
-//! strict hit ranks above every partial one.
+//! Two tiers: the strict query's candidates that match every term (each checked against its
+//! passage's text), then, when they are fewer than asked for and the query has bare terms,
+//! passages that cover most of the query's words. Every full match ranks above every partial
+//! one, and each tier is one order that depends only on the passages indexed.
 
-use std::collections::{HashMap, HashSet};
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 use tantivy::collector::{DocSetCollector, TopDocs};
-use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query as TQuery, TermQuery};
-use tantivy::schema::{IndexRecordOption, Value};
-use tantivy::{DocAddress, Index, ReloadPolicy, TantivyDocument, Term};
+use tantivy::query::{
+    Bm25StatisticsProvider, BooleanQuery, ConstScoreQuery, EnableScoring, Occur, Query as TQuery,
+    TermQuery,
+};
+use tantivy::schema::{Field, IndexRecordOption, Value};
+use tantivy::{DocAddress, DocSet, Index, ReloadPolicy, TantivyDocument, Term};
 
 use crate::index::{self, Fields};
 use crate::query::{EXACT_SCORE, Query, exact_query};
@@ -20,8 +25,37 @@ use crate::rank;
 use crate::show::Neighbour;
 
 /// How many of Tantivy's best candidates are reranked with proximity, title and runs of the
-/// query (each costs reading its stored passage).
+/// query (each costs reading its stored passage); candidates tied with the last are too.
 const RERANK_DEPTH: usize = 30;
+
+/// BM25's reference passage length, in index tokens (characters and words): about the
+/// average of the bundled corpus (77). A fixed length, rather than the index's average, keeps
+/// scores independent of entries deleted but not yet merged away (see [`AliveStats`]).
+const REFERENCE_TOKENS: u64 = 77;
+
+/// Tantivy's candidates, best first, and whether they are all the query matches.
+type Candidates = (Vec<(f32, DocAddress)>, bool);
+
+/// A page of hits (it derefs to them).
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    pub hits: Vec<Hit>,
+    /// Whether some passage matches every term (on this page or another).
+    pub full_matches: bool,
+}
+
+impl std::ops::Deref for Page {
+    type Target = Vec<Hit>;
+    fn deref(&self) -> &Vec<Hit> {
+        &self.hits
+    }
+}
+
+impl std::ops::DerefMut for Page {
+    fn deref_mut(&mut self) -> &mut Vec<Hit> {
+        &mut self.hits
+    }
+}
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -32,7 +66,7 @@ pub enum MatchKind {
     Partial,
 }
 
-/// For the partial tier: the strict hits to leave out, and each word's weight (IDF).
+/// For the partial tier: the full matches to leave out, and each word's weight (IDF).
 type Partial<'a> = Option<(&'a HashSet<DocAddress>, &'a dyn Fn(&str) -> f32)>;
 
 /// One ranked passage.
@@ -133,170 +167,243 @@ impl Searcher {
         Ok(Searcher { reader, fields })
     }
 
-    /// The best `limit` passages after skipping `offset`, best first; ties by file and line.
+    /// The best `limit` passages after skipping `offset`, best first (see [`Searcher::page`]).
     pub fn search(&self, query: &Query, limit: usize, offset: usize) -> Result<Vec<Hit>> {
+        Ok(self.page(query, limit, offset)?.hits)
+    }
+
+    /// Rows `offset+1 ..= offset+limit` of one ranking that depends only on the passages in
+    /// the index: every full match (verified against the passage's text, see
+    /// [`rank::matches_all`]), then the partial ones; within each, Tantivy's best
+    /// [`RERANK_DEPTH`] candidates (and every candidate tied with the last of them) reranked
+    /// with the passage-level signals, then the rest by Tantivy's score; ties by file, line
+    /// and column.
+    pub fn page(&self, query: &Query, limit: usize, offset: usize) -> Result<Page> {
         let searcher = self.reader.searcher();
-        // Words live in the character field (a one-character word is its character's token).
+        let stats = AliveStats::new(&searcher);
         let words = self.fields.chars;
-        let doc_freq = |w: &str| {
-            searcher
-                .doc_freq(&Term::from_field_text(words, w))
-                .unwrap_or(0)
-        };
-        let total: u64 = searcher
-            .segment_readers()
-            .iter()
-            .filter_map(|r| r.inverted_index(words).ok())
-            .map(|ii| ii.total_num_tokens())
-            .sum();
+        let doc_freq = |w: &str| stats.count(&Term::from_field_text(words, w));
         let mut query = query.clone();
-        query.segment(total, doc_freq);
+        query.segment(stats.total_tokens(), doc_freq);
         if !query.titles.is_empty() {
             query.title_sources = Some(self.titled_sources(&searcher, &query.titles)?);
         }
-
         let want = offset + limit;
-        let fetch = want.max(RERANK_DEPTH);
-        let top = match query.single_word() {
-            Some(word) => self.single_word_top(&searcher, word, fetch)?,
-            None => searcher.search(
-                &*query.strict(&self.fields),
-                &TopDocs::with_limit(fetch).order_by_score(),
-            )?,
+        let mut titles = Titles {
+            entries: self.titled_entries(&searcher, &query)?,
+            files: HashMap::new(),
         };
-        let strict = self.tier(&searcher, &query, top, want, None)?;
-        let mut hits: Vec<Hit> = strict.iter().map(|(_, h)| h.clone()).collect();
+        let strict = query.strict(&self.fields);
+        let single = query.single_word().map(str::to_string);
+        let full = ranked(
+            want,
+            |n| match &single {
+                Some(word) => self.single_word_top(&searcher, &stats, word, n),
+                None => top_with_ties(&searcher, &stats, &*strict, n),
+            },
+            |addr, score| self.judge(&searcher, &query, addr, score, None),
+            |cand| self.finish(&searcher, &query, cand, &mut titles),
+        )?;
+        let full_matches = !full.addrs.is_empty();
+        let mut hits = full.hits;
+        // Fewer full matches than asked for means the strict tier was read to its end, so
+        // `full.addrs` holds every full match.
         if hits.len() < want && query.can_relax() {
-            let n = searcher.num_docs() as f32;
+            let n = stats.docs as f32;
             let idf = |w: &str| {
                 let df = doc_freq(w) as f32;
                 (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
             };
-            let seen: HashSet<DocAddress> = strict.iter().map(|(a, _)| *a).collect();
             let relaxed = query.relaxed(&self.fields);
-            let fetch = (want + seen.len()).max(RERANK_DEPTH);
-            let top = searcher.search(&*relaxed, &TopDocs::with_limit(fetch).order_by_score())?;
-            let partial = self.tier(
-                &searcher,
-                &query,
-                top,
-                want + seen.len(),
-                Some((&seen, &idf)),
+            let tier = Some((&full.addrs, &idf as &dyn Fn(&str) -> f32));
+            let partial = ranked(
+                want - hits.len(),
+                |n| top_with_ties(&searcher, &stats, &*relaxed, n),
+                |addr, score| self.judge(&searcher, &query, addr, score, tier),
+                |cand| self.finish(&searcher, &query, cand, &mut titles),
             )?;
-            hits.extend(partial.into_iter().map(|(_, h)| h));
+            hits.extend(partial.hits);
         }
-        Ok(hits.into_iter().skip(offset).take(limit).collect())
-    }
-
-    /// One tier of hits, reranked; `partial` gives the strict hits to skip and word weights.
-    fn tier(
-        &self,
-        searcher: &tantivy::Searcher,
-        query: &Query,
-        top: Vec<(f32, DocAddress)>,
-        want: usize,
-        partial: Partial,
-    ) -> Result<Vec<(DocAddress, Hit)>> {
-        // Tantivy's best RERANK_DEPTH candidates are reranked with the passage-level signals;
-        // the rest keep Tantivy's order after them. The depth does not depend on the page, so
-        // every page (`--offset`) is a slice of one ranking; equal scores go by file and line.
+        hits.truncate(want);
+        // Only the hits shown need their file's metadata read from the store.
         let mut metas: HashMap<String, FileMeta> = HashMap::new();
-        let mut cands: Vec<(f32, DocAddress, Hit)> = Vec::with_capacity(top.len());
-        for (score, addr) in top {
-            if let Some(hit) = self.rerank(searcher, query, addr, score, partial, &mut metas)? {
-                cands.push((score, addr, hit));
-            }
+        let mut hits: Vec<Hit> = hits.into_iter().skip(offset).collect();
+        for hit in &mut hits {
+            let meta = self.file_meta(&searcher, &hit.source, &mut metas)?;
+            hit.title = meta.title;
+            hit.author = meta.author;
+            hit.date = meta.date;
+            hit.url = meta.url;
+            hit.encoding = meta.encoding;
         }
-        let by_file_line = |a: &Hit, b: &Hit| {
-            a.source
-                .cmp(&b.source)
-                .then_with(|| a.line_start.cmp(&b.line_start))
-        };
-        cands.sort_by(|(x, _, a), (y, _, b)| y.total_cmp(x).then_with(|| by_file_line(a, b)));
-        let tail = cands.split_off(cands.len().min(RERANK_DEPTH));
-        cands.sort_by(|(_, _, a), (_, _, b)| {
-            b.score.total_cmp(&a.score).then_with(|| by_file_line(a, b))
-        });
-        Ok(cands
-            .into_iter()
-            .chain(tail)
-            .take(want)
-            .map(|(_, addr, hit)| (addr, hit))
-            .collect())
+        Ok(Page { hits, full_matches })
     }
 
-    /// A candidate as a hit with its final score; `None` when a partial match covers too
-    /// little of the query.
-    fn rerank(
+    /// A candidate of its tier, or `None` when it does not belong there: in the strict tier
+    /// (`partial` is `None`), a passage that does not match every term; in the partial tier,
+    /// a full match, an excluded passage, or one that covers too little of the query.
+    fn judge(
         &self,
         searcher: &tantivy::Searcher,
         query: &Query,
         addr: DocAddress,
         score: f32,
         partial: Partial,
-        metas: &mut HashMap<String, FileMeta>,
-    ) -> Result<Option<Hit>> {
+    ) -> Result<Option<Cand>> {
         if partial.is_some_and(|(seen, _)| seen.contains(&addr)) {
             return Ok(None);
         }
         let doc: TantivyDocument = searcher.doc(addr)?;
-        let source = text_of(&doc, self.fields.source).unwrap_or_default();
-        let meta = self.file_meta(searcher, &source, metas)?;
-        let stored = Stored::new(&self.fields, &doc, meta);
+        let stored = Stored::new(&self.fields, &doc);
         let visible = stored.visible();
-        // Front matter: paragraph 0 with a visible value (markup lines have none).
-        let front_matter = stored.paragraph == 0 && !visible.is_empty();
-        let passage = rank::Passage::new(&stored.text, &visible, front_matter);
-        if let Some((_, idf)) = partial
-            && rank::coverage(query, &passage, idf) < rank::MIN_COVERAGE
-        {
-            return Ok(None);
-        }
-        let found = rank::findings(query, &passage, stored.meta.title.as_deref());
-        let kind = if partial.is_some() {
-            MatchKind::Partial
-        } else {
-            MatchKind::All
+        let passage = stored.passage(&visible);
+        let is_word = |w: &str| self.has_word(searcher, addr, w);
+        let full = rank::matches_all(query, &passage, &is_word);
+        let kind = match partial {
+            None if full => MatchKind::All,
+            Some((_, idf))
+                if !full
+                    && !rank::excluded(query, &passage)
+                    && rank::coverage(query, &passage, idf) >= rank::MIN_COVERAGE =>
+            {
+                MatchKind::Partial
+            }
+            _ => return Ok(None),
         };
-        Ok(Some(stored.into_hit(score + found.boost, kind, found)))
+        Ok(Some(Cand {
+            score,
+            addr,
+            stored,
+            kind,
+        }))
+    }
+
+    /// A candidate as a hit, with its highlights and final score (its file's metadata is
+    /// filled in for the hits shown).
+    fn finish(
+        &self,
+        searcher: &tantivy::Searcher,
+        query: &Query,
+        cand: Cand,
+        titles: &mut Titles,
+    ) -> Result<Hit> {
+        let stored = cand.stored;
+        let entry = match titles.files.get(&stored.source) {
+            Some(e) => *e,
+            None => {
+                let e = self.file_entry(searcher, &stored.source);
+                titles.files.insert(stored.source.clone(), e);
+                e
+            }
+        };
+        let title_terms = entry.map_or(0, |e| {
+            titles.entries.iter().filter(|s| s.contains(&e)).count()
+        });
+        let visible = stored.visible();
+        let found = rank::findings(query, &stored.passage(&visible), title_terms);
+        Ok(stored.into_hit(cand.score + found.boost, cand.kind, found))
+    }
+
+    /// For each term of the query, the file entries whose title contains it (in any form):
+    /// the title score without reading any title from the store.
+    fn titled_entries(
+        &self,
+        searcher: &tantivy::Searcher,
+        query: &Query,
+    ) -> Result<Vec<HashSet<DocAddress>>> {
+        let f = &self.fields;
+        let mut out = Vec::new();
+        for t in query.terms() {
+            let forms = t
+                .forms
+                .iter()
+                .map(|form| exact_query(f.title_chars, &form.norm));
+            let q = BooleanQuery::new(vec![
+                (Occur::Must, any_of_queries(forms.collect())),
+                (Occur::Must, file_entries(f)),
+            ]);
+            out.push(searcher.search(&q, &DocSetCollector)?);
+        }
+        Ok(out)
+    }
+
+    /// The index entry of file `source` (its metadata), found in the postings alone.
+    fn file_entry(&self, searcher: &tantivy::Searcher, source: &str) -> Option<DocAddress> {
+        let f = &self.fields;
+        let source = Term::from_field_text(f.source, source);
+        let file = Term::from_field_u64(f.file, 1);
+        for (ord, reader) in searcher.segment_readers().iter().enumerate() {
+            let read = |field, term: &Term| {
+                let ii = reader.inverted_index(field).ok()?;
+                ii.read_postings(term, IndexRecordOption::Basic).ok()?
+            };
+            let (Some(mut docs), Some(mut files)) = (read(f.source, &source), read(f.file, &file))
+            else {
+                continue;
+            };
+            let alive = reader.alive_bitset();
+            while docs.doc() != tantivy::TERMINATED {
+                let d = docs.doc();
+                if files.seek(d) == d && !alive.is_some_and(|a| a.is_deleted(d)) {
+                    return Some(DocAddress::new(ord as u32, d));
+                }
+                docs.advance();
+            }
+        }
+        None
+    }
+
+    /// Whether the index holds `word` as a word (or character) of the passage at `addr`.
+    fn has_word(&self, searcher: &tantivy::Searcher, addr: DocAddress, word: &str) -> bool {
+        let reader = searcher.segment_reader(addr.segment_ord);
+        let term = Term::from_field_text(self.fields.chars, word);
+        let postings = reader
+            .inverted_index(self.fields.chars)
+            .and_then(|ii| Ok(ii.read_postings(&term, IndexRecordOption::Basic)?));
+        match postings {
+            Ok(Some(mut p)) => p.seek(addr.doc_id) == addr.doc_id,
+            _ => false,
+        }
     }
 }
 
 impl Searcher {
-    /// The strict tier's best `fetch` candidates for a query that is one index word (see
-    /// [`Query::single_word`]), scored as the general query scores them: the word's best by
-    /// BM25 (pruned by Tantivy), then passages holding the term only inside other words.
+    /// The strict tier's candidates for a query that is one index word (see
+    /// [`Query::single_word`]), scored as the general query scores them: the word's passages
+    /// by BM25 (pruned by Tantivy), then those holding the term only inside other words.
     fn single_word_top(
         &self,
         searcher: &tantivy::Searcher,
+        stats: &AliveStats,
         word: &str,
-        fetch: usize,
-    ) -> Result<Vec<(f32, DocAddress)>> {
+        n: usize,
+    ) -> Result<Candidates> {
         let f = &self.fields;
         let bm25 = TermQuery::new(
             Term::from_field_text(f.chars, word),
             IndexRecordOption::WithFreqs,
         );
-        let mut top: Vec<(f32, DocAddress)> = searcher
-            .search(&bm25, &TopDocs::with_limit(fetch).order_by_score())?
-            .into_iter()
-            .map(|(score, addr)| (score + EXACT_SCORE, addr))
-            .collect();
-        if top.len() < fetch {
-            let rest = BooleanQuery::new(vec![
-                (
-                    Occur::Must,
-                    Box::new(ConstScoreQuery::new(
-                        exact_query(f.chars, word),
-                        EXACT_SCORE,
-                    )) as Box<dyn TQuery>,
-                ),
-                (Occur::MustNot, term(f.chars, word)),
-            ]);
-            let more = TopDocs::with_limit(fetch - top.len()).order_by_score();
-            top.extend(searcher.search(&rest, &more)?);
+        let (mut top, complete) = top_with_ties(searcher, stats, &bm25, n)?;
+        for (score, _) in &mut top {
+            *score += EXACT_SCORE;
         }
-        Ok(top)
+        // Every passage with the word scores above EXACT_SCORE, every other one exactly it.
+        if !complete {
+            return Ok((top, false));
+        }
+        let rest = BooleanQuery::new(vec![
+            (
+                Occur::Must,
+                Box::new(ConstScoreQuery::new(
+                    exact_query(f.chars, word),
+                    EXACT_SCORE,
+                )) as Box<dyn TQuery>,
+            ),
+            (Occur::MustNot, term(f.chars, word)),
+        ]);
+        let (more, complete) = top_with_ties(searcher, stats, &rest, n - top.len())?;
+        top.extend(more);
+        Ok((top, complete))
     }
 
     /// The metadata entry of file `source`, looked up once per search.
@@ -366,6 +473,224 @@ impl Searcher {
     }
 }
 
+/// A candidate that belongs to its tier, before its file's metadata and highlights are
+/// looked up (only the reranked ones and those shown need them).
+struct Cand {
+    /// Tantivy's score.
+    score: f32,
+    addr: DocAddress,
+    stored: Stored,
+    kind: MatchKind,
+}
+
+/// What the title score needs: for each query term, the file entries whose title holds it
+/// (see [`Searcher::titled_entries`]), and each file's entry as it is looked up.
+struct Titles {
+    entries: Vec<HashSet<DocAddress>>,
+    files: HashMap<String, Option<DocAddress>>,
+}
+
+/// A tier: its first hits in order, and every passage found to belong to it.
+struct Tier {
+    hits: Vec<Hit>,
+    addrs: HashSet<DocAddress>,
+}
+
+/// One tier in its final order: `candidates(n)` gives Tantivy's best `n` (with ties, see
+/// [`top_with_ties`]), `judge` keeps those of the tier, `finish` makes hits. Enough
+/// candidates are read that at least `need` of the tier (or all there are) and the whole
+/// rerank window are known, so the result is a prefix of one order whatever `need` is.
+fn ranked(
+    need: usize,
+    mut candidates: impl FnMut(usize) -> Result<Candidates>,
+    mut judge: impl FnMut(DocAddress, f32) -> Result<Option<Cand>>,
+    mut finish: impl FnMut(Cand) -> Result<Hit>,
+) -> Result<Tier> {
+    let depth = need.max(RERANK_DEPTH);
+    let mut n = depth;
+    let mut judged: HashSet<DocAddress> = HashSet::new();
+    let mut kept: Vec<Cand> = Vec::new();
+    loop {
+        let (mut top, complete) = candidates(n)?;
+        top.retain(|(_, addr)| judged.insert(*addr));
+        // In index order, so that passages stored in one block are read together.
+        top.sort_by_key(|&(_, addr)| addr);
+        for (score, addr) in top {
+            kept.extend(judge(addr, score)?);
+        }
+        if kept.len() >= depth || complete {
+            break;
+        }
+        n = n.saturating_mul(4);
+    }
+    let addrs = kept.iter().map(|c| c.addr).collect();
+    kept.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.stored.place_cmp(&b.stored))
+    });
+    // The window: the best RERANK_DEPTH and every candidate tied with the last of them.
+    let split = match kept.get(RERANK_DEPTH - 1) {
+        Some(edge) => {
+            let edge = edge.score;
+            kept.partition_point(|c| c.score >= edge)
+        }
+        None => kept.len(),
+    };
+    let tail = kept.split_off(split);
+    let mut hits = kept
+        .into_iter()
+        .map(&mut finish)
+        .collect::<Result<Vec<Hit>>>()?;
+    hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| by_place(a, b)));
+    let rest = need.saturating_sub(hits.len());
+    for cand in tail.into_iter().take(rest) {
+        hits.push(finish(cand)?);
+    }
+    Ok(Tier { hits, addrs })
+}
+
+/// File, then line, then column: the order of equal scores.
+fn by_place(a: &Hit, b: &Hit) -> Ordering {
+    (&a.source, a.line_start, a.column_start).cmp(&(&b.source, b.line_start, b.column_start))
+}
+
+/// A score ordered totally, for the heap of [`top_with_ties`].
+#[derive(PartialEq)]
+struct Score(f32);
+impl Eq for Score {}
+impl PartialOrd for Score {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Score {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+/// The `n` best passages for `query` and every other one scoring as high as the `n`-th, in
+/// no particular order; the flag says whether these are all the passages it matches. Unlike
+/// Tantivy's `TopDocs`, which breaks ties by the passage's place in the segments, the set
+/// does not depend on how the index was written. Uses Tantivy's pruning (block-max WAND).
+fn top_with_ties(
+    searcher: &tantivy::Searcher,
+    stats: &AliveStats,
+    query: &dyn TQuery,
+    n: usize,
+) -> Result<Candidates> {
+    let weight = query.weight(EnableScoring::enabled_from_statistics_provider(
+        stats, searcher,
+    ))?;
+    let mut heap: BinaryHeap<Reverse<Score>> = BinaryHeap::with_capacity(n + 1);
+    let mut found: Vec<(f32, DocAddress)> = Vec::new();
+    // Below this, a passage cannot be among the best `n` or tied with the `n`-th.
+    let floor = |heap: &BinaryHeap<Reverse<Score>>| match heap.peek() {
+        Some(Reverse(Score(s))) if heap.len() >= n => s.next_down(),
+        _ => f32::NEG_INFINITY,
+    };
+    for (ord, reader) in searcher.segment_readers().iter().enumerate() {
+        let alive = reader.alive_bitset();
+        let start = floor(&heap);
+        let mut callback = |doc, score: f32| {
+            if alive.is_some_and(|a| a.is_deleted(doc)) {
+                return floor(&heap);
+            }
+            found.push((score, DocAddress::new(ord as u32, doc)));
+            heap.push(Reverse(Score(score)));
+            if heap.len() > n {
+                heap.pop();
+            }
+            let below = floor(&heap);
+            if found.len() > 8 * n.max(64) {
+                found.retain(|c| c.0 > below);
+            }
+            below
+        };
+        weight.for_each_pruning(start, reader, &mut callback)?;
+    }
+    let complete = heap.len() < n;
+    let below = floor(&heap);
+    found.retain(|c| c.0 > below);
+    found.sort_by(|a, b| b.0.total_cmp(&a.0));
+    Ok((found, complete))
+}
+
+/// BM25 statistics of the passages in the index now. Tantivy's own count entries deleted
+/// but not yet merged away, so an index brought up to date by updates would rank otherwise
+/// than a fresh build of the same files. Document frequencies are counted over the live
+/// entries of segments with deletions (exact; other segments cost a lookup as before), and
+/// the reference length is fixed ([`REFERENCE_TOKENS`]).
+struct AliveStats<'a> {
+    searcher: &'a tantivy::Searcher,
+    /// Live entries.
+    docs: u64,
+}
+
+impl<'a> AliveStats<'a> {
+    fn new(searcher: &'a tantivy::Searcher) -> AliveStats<'a> {
+        let docs = searcher
+            .segment_readers()
+            .iter()
+            .map(|r| u64::from(r.num_docs()))
+            .sum();
+        AliveStats { searcher, docs }
+    }
+
+    /// Tokens of the index, as BM25 and the query segmentation see them.
+    fn total_tokens(&self) -> u64 {
+        self.docs.max(1) * REFERENCE_TOKENS
+    }
+
+    /// Live entries holding `term` (0 when it cannot be read).
+    fn count(&self, term: &Term) -> u64 {
+        self.doc_freq(term).unwrap_or(0)
+    }
+}
+
+impl Bm25StatisticsProvider for AliveStats<'_> {
+    fn total_num_tokens(&self, _field: Field) -> tantivy::Result<u64> {
+        Ok(self.total_tokens())
+    }
+
+    fn total_num_docs(&self) -> tantivy::Result<u64> {
+        Ok(self.docs.max(1))
+    }
+
+    fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
+        let mut total = 0u64;
+        for reader in self.searcher.segment_readers() {
+            let ii = reader.inverted_index(term.field())?;
+            let n = match reader.alive_bitset().filter(|_| reader.has_deletes()) {
+                Some(alive) => ii
+                    .read_postings(term, IndexRecordOption::Basic)?
+                    .map_or(0, |mut p| p.count(alive)),
+                None => ii.doc_freq(term)?,
+            };
+            total += u64::from(n);
+        }
+        Ok(total)
+    }
+}
+
+/// The entries holding files' metadata.
+fn file_entries(f: &Fields) -> Box<dyn TQuery> {
+    Box::new(TermQuery::new(
+        Term::from_field_u64(f.file, 1),
+        IndexRecordOption::Basic,
+    ))
+}
+
+fn any_of_queries(mut queries: Vec<Box<dyn TQuery>>) -> Box<dyn TQuery> {
+    if queries.len() == 1 {
+        return queries.pop().expect("one query");
+    }
+    Box::new(BooleanQuery::new(
+        queries.into_iter().map(|q| (Occur::Should, q)).collect(),
+    ))
+}
+
 fn term(field: tantivy::schema::Field, text: &str) -> Box<dyn TQuery> {
     Box::new(TermQuery::new(
         Term::from_field_text(field, text),
@@ -402,7 +727,8 @@ struct FileMeta {
 }
 
 impl Stored {
-    fn new(f: &Fields, doc: &TantivyDocument, meta: FileMeta) -> Stored {
+    /// The stored fields of a passage; its file's metadata is filled in later.
+    fn new(f: &Fields, doc: &TantivyDocument) -> Stored {
         let opt = |field| {
             doc.get_first(field)
                 .and_then(|v| v.as_u64())
@@ -417,8 +743,25 @@ impl Stored {
             paragraph: num(f.paragraph),
             text: text_of(doc, f.text).unwrap_or_default(),
             visible: text_of(doc, f.visible),
-            meta,
+            meta: FileMeta::default(),
         }
+    }
+
+    /// The passage as the ranking sees it, given its [`Stored::visible`] pieces.
+    fn passage<'a>(&'a self, visible: &[crate::analysis::Piece]) -> rank::Passage<'a> {
+        // Front matter: paragraph 0 with a visible value (markup lines have none).
+        let front_matter = self.paragraph == 0 && !visible.is_empty();
+        rank::Passage::new(&self.text, visible, front_matter)
+    }
+
+    /// The order of equal scores: file, line, column (see [`by_place`]).
+    fn place_cmp(&self, other: &Stored) -> Ordering {
+        let column = |s: &Stored| s.columns.map(|c| c.0);
+        (&self.source, self.line_start, column(self)).cmp(&(
+            &other.source,
+            other.line_start,
+            column(other),
+        ))
     }
 
     fn visible(&self) -> Vec<crate::analysis::Piece> {

@@ -132,8 +132,9 @@ fn no_pinyin_or_character_or_folding() {
 }
 
 /// Characters and words share one index field: a one-character word is its character token.
-/// A bare term matches through its words of two characters or more, never through lone
-/// characters, and a one-character term finds the character inside longer words too.
+/// A bare term matches through its words of two characters or more (and its other characters,
+/// as characters), never through lone characters only, and a one-character term finds the
+/// character inside longer words too.
 #[test]
 fn bare_terms_match_by_their_longer_words_and_characters_anywhere() {
     let s = common::crafted(
@@ -153,11 +154,13 @@ fn bare_terms_match_by_their_longer_words_and_characters_anywhere() {
         lines.sort();
         lines
     };
-    // 性能的瓶颈: both longer words required, the lone 的 is not.
+    // 性能瓶颈: both longer words required, wherever they stand.
     assert_eq!(
-        strict("性能的瓶颈"),
+        strict("性能瓶颈"),
         vec![("a.txt".into(), 1), ("b.txt".into(), 1)]
     );
+    // 性能的瓶颈: the lone 的 is required too, and neither line holds it.
+    assert!(strict("性能的瓶颈").is_empty());
     // 月 inside 明月 and 月亮.
     assert_eq!(strict("月"), vec![("a.txt".into(), 2), ("b.txt".into(), 2)]);
     // Only characters, no longer word: the exact string or nothing.

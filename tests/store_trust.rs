@@ -347,6 +347,12 @@ fn a_failed_command_leaves_no_new_folder_behind() {
     }
     assert!(!dir.join("index").exists() && !dir.join("nested").exists());
     assert!(names(&dir.join("empty")).is_empty());
+    // A query that is refused is refused before a first build starts.
+    for q in ["", "-中文", "source:"] {
+        let o = zhsearch(&dir, &["search", "--ext", "org", "--", q]);
+        assert_error(&o, &[]);
+        assert!(!dir.join("index").exists(), "{q:?} left an index");
+    }
     // Then the empty folder takes the index.
     let o = zhsearch(
         &dir,
