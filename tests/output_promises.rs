@@ -54,3 +54,28 @@ fn quiet_prints_nothing_but_errors() {
     let o = zhsearch(&dir, &["index"]);
     assert!(stderr(&o).contains("index is up to date"), "{}", stderr(&o));
 }
+
+/// Runs `zhsearch ARGS` under a pseudo-terminal (util-linux `script`), as a person would.
+fn on_terminal(dir: &std::path::Path, args: &str) -> String {
+    let bin = env!("CARGO_BIN_EXE_zhsearch");
+    let out = Command::new("script")
+        .args(["-qec", &format!("{bin} {args}"), "/dev/null"])
+        .current_dir(dir)
+        .env("TERM", "xterm")
+        .output()
+        .expect("util-linux `script` runs a command on a pseudo-terminal");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    stdout(&out)
+}
+
+#[test]
+fn a_progress_bar_only_on_a_terminal_and_not_when_quiet() {
+    let dir = corpus_copy("progress");
+    let screen = on_terminal(&dir, "index");
+    assert!(screen.contains("indexing ["), "{screen}");
+    assert!(screen.contains("4 added"), "{screen}");
+    let screen = on_terminal(&dir, "index --rebuild --quiet");
+    assert_eq!(screen, "");
+    let piped = zhsearch(&dir, &["index", "--rebuild"]);
+    assert!(!stderr(&piped).contains("indexing ["), "{}", stderr(&piped));
+}
