@@ -2,13 +2,7 @@
 
 mod common;
 
-use common::{corpus_copy, scratch, stderr, stdout, zhsearch};
-
-fn json_lines(out: &str) -> Vec<serde_json::Value> {
-    out.lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
-        .collect()
-}
+use common::{corpus_copy, json_lines, scratch, stderr, stdout, zhsearch};
 
 #[test]
 fn first_search_builds_the_index_and_finds_the_bottleneck() {

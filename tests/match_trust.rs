@@ -8,7 +8,7 @@ mod common;
 use std::collections::HashSet;
 use std::path::Path;
 
-use common::{corpus_copy, scratch, stderr, stdout, zhsearch};
+use common::{corpus_copy, json_lines, scratch, stderr, stdout, zhsearch};
 use jieba_rs::Jieba;
 use zhsearch::analysis::normalize;
 use zhsearch::query::{self, Query};
@@ -254,12 +254,6 @@ fn a_term_whose_characters_are_missing_is_only_partial() {
     }
 }
 
-fn json_hits(out: &str) -> Vec<serde_json::Value> {
-    out.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 /// Exit status and messages when only partial matches exist: `search` prints them (exit 0)
 /// and, in human output, says so first on stderr; `cite` quotes nothing without `--partial`
 /// (exit 1, one line naming the option) and labels each partial quote with it.
@@ -268,7 +262,7 @@ fn partial_only_results_are_reported_as_such() {
     let dir = corpus_copy("partial-only");
     let o = zhsearch(&dir, &["search", "5k瓶颈四", "--json"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let hits = json_hits(&stdout(&o));
+    let hits = json_lines(&stdout(&o));
     assert!(!hits.is_empty() && hits.iter().all(|h| h["match"] == "partial"));
     assert!(!stderr(&o).contains("every term"), "JSON says it per hit");
 
@@ -295,7 +289,7 @@ fn partial_only_results_are_reported_as_such() {
         assert!(quotes >= 1, "{format}: {out}");
     }
     let o = zhsearch(&dir, &["cite", "5k瓶颈四", "--partial", "--format", "json"]);
-    for c in json_hits(&stdout(&o)) {
+    for c in json_lines(&stdout(&o)) {
         assert_eq!(c["match"], "partial");
         assert!(c["markdown"].as_str().unwrap().contains("partial match"));
         assert!(c["plain"].as_str().unwrap().contains("partial match"));
@@ -306,7 +300,7 @@ fn partial_only_results_are_reported_as_such() {
         &["cite", "5k瓶颈", "--limit", "5", "--format", "json"],
     );
     assert_eq!(o.status.code(), Some(0));
-    let cited = json_hits(&stdout(&o));
+    let cited = json_lines(&stdout(&o));
     assert_eq!(cited.len(), 3);
     assert!(cited.iter().all(|c| c["match"] == "all"));
     // Nothing at all: exit 1, no message about partial matches.
@@ -330,7 +324,7 @@ fn cited_emphasis_stays_balanced() {
             "json",
         ],
     );
-    let c = &json_hits(&stdout(&o))[0];
+    let c = &json_lines(&stdout(&o))[0];
     let quote = c["quote"].as_str().unwrap();
     assert!(quote.ends_with("建在自己手里。**"), "{quote}");
     assert_eq!(quote.matches("**").count() % 2, 0, "{quote}");
@@ -370,7 +364,7 @@ fn overlong_queries_and_bad_globs_are_refused() {
             "1000",
         ],
     );
-    let sources: HashSet<String> = json_hits(&stdout(&o))
+    let sources: HashSet<String> = json_lines(&stdout(&o))
         .iter()
         .map(|h| h["source"].as_str().unwrap().to_string())
         .collect();

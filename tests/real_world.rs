@@ -7,14 +7,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{scratch, stderr, stdout, zhsearch};
+use common::{json_lines, scratch, stderr, stdout, zhsearch};
 use encoding_rs::{BIG5, GB18030, GBK};
-
-fn json_hits(out: &str) -> Vec<serde_json::Value> {
-    out.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) {
     std::fs::write(dir.join(name), bytes).unwrap();
@@ -124,7 +118,7 @@ fn every_kind_of_file_is_read_or_skipped_with_a_reason() {
     ] {
         let o = zhsearch(&dir, &["search", &format!("\"标记{tag}\""), "--json"]);
         assert_eq!(o.status.code(), Some(0), "{file}: {}", stderr(&o));
-        let hits = json_hits(&stdout(&o));
+        let hits = json_lines(&stdout(&o));
         assert_eq!(hits.len(), 1, "{file}");
         assert_eq!(hits[0]["source"], file);
         assert_eq!(hits[0]["line_start"], 2, "{file}");
@@ -136,11 +130,11 @@ fn every_kind_of_file_is_read_or_skipped_with_a_reason() {
         assert!(!text.contains('\r'));
     }
     let o = zhsearch(&dir, &["search", "𠀀字在这里", "--json"]);
-    assert_eq!(json_hits(&stdout(&o))[0]["line_start"], 3);
+    assert_eq!(json_lines(&stdout(&o))[0]["line_start"], 3);
 
     // The 5 MB line: bounded passages on line 1, with their columns.
     let o = zhsearch(&dir, &["search", "\"壬在末尾\"", "--json"]);
-    let hit = &json_hits(&stdout(&o))[0];
+    let hit = &json_lines(&stdout(&o))[0];
     assert_eq!(hit["source"], "sub/long.txt");
     assert_eq!(hit["line_start"], 1);
     assert!(hit["text"].as_str().unwrap().chars().count() <= 1000);

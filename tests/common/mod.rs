@@ -95,3 +95,10 @@ pub fn crafted(name: &str, files: &[(&str, &str)]) -> Searcher {
 pub fn find(s: &Searcher, q: &str) -> Vec<Hit> {
     s.search(&query::parse(q).unwrap(), 1000, 0).unwrap()
 }
+
+/// JSON Lines output, one object per line.
+pub fn json_lines(out: &str) -> Vec<serde_json::Value> {
+    out.lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect()
+}
