@@ -252,13 +252,14 @@ pub fn sentence_range(text: &str, highlights: &[Range<usize>]) -> Range<usize> {
     range.start.min(first.start)..range.end.max(last.end)
 }
 
-/// Code spans (`` `…` ``) and emphasis (`*…*`, `**…**`) of `text`: each span and the length
-/// of its delimiter. A run of backticks pairs with the next run of the same length; outside
+/// Code spans (`` `…` ``), emphasis (`*…*`, `**…**`) and links (`[…](…)`, `![…](…)`) of
+/// `text`: each span with the lengths of its opening and closing delimiters (a link's closer
+/// is `](url)`). A run of backticks pairs with the next run of the same length; outside
 /// code, a run of asterisks pairs with the nearest open run of the same length. CommonMark's
 /// flanking rules are not applied: they refuse `**重点。**之后` (punctuation before the closer,
 /// a letter after it), which Chinese writers mean as emphasis. A run with white space (or a
 /// line end) on both sides is a list marker, a rule or arithmetic, not a delimiter.
-fn inline_spans(text: &str) -> Vec<(Range<usize>, usize)> {
+fn inline_spans(text: &str) -> Vec<(Range<usize>, usize, usize)> {
     let runs = |c: u8| {
         let mut runs: Vec<Range<usize>> = Vec::new();
         for (i, &b) in text.as_bytes().iter().enumerate() {
@@ -277,13 +278,14 @@ fn inline_spans(text: &str) -> Vec<(Range<usize>, usize)> {
         let n = ticks[i].len();
         match (i + 1..ticks.len()).find(|&j| ticks[j].len() == n) {
             Some(j) => {
-                spans.push((ticks[i].start..ticks[j].end, n));
+                spans.push((ticks[i].start..ticks[j].end, n, n));
                 i = j + 1;
             }
             None => i += 1,
         }
     }
-    let in_code = |at: usize| spans.iter().any(|(s, _)| s.contains(&at));
+    let code: Vec<Range<usize>> = spans.iter().map(|(s, _, _)| s.clone()).collect();
+    let in_code = |at: usize| code.iter().any(|s| s.contains(&at));
     let spaced = |r: &Range<usize>| {
         let before = text[..r.start].chars().next_back();
         let after = text[r.end..].chars().next();
@@ -297,13 +299,40 @@ fn inline_spans(text: &str) -> Vec<(Range<usize>, usize)> {
     for run in stars {
         match open.iter().rposition(|o| o.len() == run.len()) {
             Some(p) => {
-                spans.push((open[p].start..run.end, run.len()));
+                spans.push((open[p].start..run.end, run.len(), run.len()));
                 open.truncate(p);
             }
             None => open.push(run),
         }
     }
+    spans.extend(links(text, &in_code));
     spans
+}
+
+/// Inline links and images outside code: `[text](url)` or `![alt](url)`, without nesting.
+fn links(text: &str, in_code: &dyn Fn(usize) -> bool) -> Vec<(Range<usize>, usize, usize)> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'[' || in_code(i) {
+            i += 1;
+            continue;
+        }
+        let open = if i > 0 && b[i - 1] == b'!' { 2 } else { 1 };
+        let close_text = text[i..].find(']').map(|k| i + k);
+        let url_end = close_text
+            .filter(|&c| b.get(c + 1) == Some(&b'('))
+            .and_then(|c| text[c..].find(')').map(|k| (c, c + k + 1)));
+        match url_end {
+            Some((c, end)) if !text[i + 1..c].contains('[') => {
+                out.push((i + 1 - open..end, open, end - c));
+                i = end;
+            }
+            _ => i += 1,
+        }
+    }
+    out
 }
 
 /// `range` widened or narrowed so that no emphasis or code span is cut: a quote holding an
@@ -318,9 +347,9 @@ fn balance_markup(text: &str, range: Range<usize>, highlights: &[Range<usize>]) 
     // Each pass fixes what the previous one's widening cut; spans are nested, so this ends.
     for _ in 0..=spans.len() {
         let before = r.clone();
-        for (span, k) in &spans {
-            let open = span.start..span.start + k;
-            let close = span.end - k..span.end;
+        for (span, ko, kc) in &spans {
+            let open = span.start..span.start + ko;
+            let close = span.end - kc..span.end;
             let has = |d: &Range<usize>| r.start <= d.start && d.end <= r.end;
             let cuts = |d: &Range<usize>| r.start < d.end && d.start < r.end && !has(d);
             // The quote is the whole emphasised text: keep its emphasis.
@@ -454,8 +483,19 @@ mod tests {
 
     /// Delimiters that Markdown pairs, counted in a quote: each kind must come out even.
     fn balanced(q: &str) -> bool {
-        inline_spans(q).iter().map(|(_, k)| 2 * k).sum::<usize>()
-            == q.matches('*').count() + q.matches('`').count()
+        let spans = inline_spans(q);
+        let delims = |c: char| q.matches(c).count();
+        let marks: usize = spans
+            .iter()
+            .filter(|(s, _, _)| !q[s.clone()].ends_with(')'))
+            .map(|(_, o, c)| o + c)
+            .sum();
+        let links = spans.len()
+            - spans
+                .iter()
+                .filter(|(s, _, _)| !q[s.clone()].ends_with(')'))
+                .count();
+        marks == delims('*') + delims('`') && links == delims('[') && links == delims(']')
     }
 
     #[test]
@@ -480,6 +520,23 @@ mod tests {
             assert_eq!(got, want, "{text}");
             assert!(balanced(&got), "{got}");
             assert!(text.contains(&got));
+        }
+        // A link is not cut in two either.
+        for (text, needle, want) in [
+            (
+                "见[链接文字。第二部分](http://x.y/链接)完了。",
+                "第二部分",
+                "[链接文字。第二部分](http://x.y/链接)完了。",
+            ),
+            (
+                "前文。![图。说明](a.png)后文。",
+                "说明",
+                "![图。说明](a.png)后文。",
+            ),
+        ] {
+            let got = quoted(text, needle, QuoteMode::Sentence);
+            assert_eq!(got, want, "{text}");
+            assert!(balanced(&got), "{got}");
         }
         // The opener starts the quote and the closer is sentences away: the opener goes.
         let text = "**第一句重点。第二句。第三句。**";
