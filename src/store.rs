@@ -260,11 +260,16 @@ fn is_permission(e: &anyhow::Error) -> bool {
 /// again, before what it wrote is removed.
 fn no_room_left(dir: &Path) -> bool {
     let probe = dir.join(PROBE);
-    let written = (|| {
-        let mut f = std::fs::File::create(&probe)?;
-        f.write_all(&[0u8; 256 << 10])?;
-        f.sync_all()
-    })();
+    // Never over a file of that name that is not this probe's.
+    let mut f = match std::fs::File::options()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(f) => f,
+        Err(e) => return matches!(e.raw_os_error(), Some(28 | 122)),
+    };
+    let written = f.write_all(&[0u8; 256 << 10]).and_then(|()| f.sync_all());
     let _ = std::fs::remove_file(&probe);
     written.is_err_and(|e| matches!(e.raw_os_error(), Some(28 | 122)))
 }

@@ -943,3 +943,72 @@ fn a_failed_first_build_does_not_claim_a_last_commit() {
     assert!(std::fs::read_link(dir.join("dangling")).is_ok());
     assert!(!dir.join("nowhere").exists());
 }
+
+#[test]
+fn a_killed_rebuild_leaves_the_marker_naming_what_is_committed() {
+    let dir = scratch("killed-rebuild");
+    big_corpus(&dir, 150);
+    std::fs::write(dir.join("big/extra.md"), "# 另一篇\n正文。\n").unwrap();
+    let o = zhsearch(
+        &dir,
+        &[
+            "index", "--quiet", "--corpus", "big", "--ext", "txt", "--index", "idx",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let idx = dir.join("idx");
+    let committed = || {
+        let meta: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(idx.join("meta.json")).unwrap()).unwrap();
+        let head: serde_json::Value =
+            serde_json::from_str(meta["payload"].as_str().unwrap()).unwrap();
+        head["extensions"].clone()
+    };
+    let marker = || {
+        let m: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(idx.join(MARKER)).unwrap()).unwrap();
+        m["extensions"].clone()
+    };
+    let old = segment_files(&idx);
+    let mut child = Command::new(BIN)
+        .args([
+            "index",
+            "--rebuild",
+            "--quiet",
+            "--ext",
+            "txt,md",
+            "--index",
+            "idx",
+        ])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed while it writes segments of its own, before its commit.
+    let started = std::time::Instant::now();
+    while !segment_files(&idx).iter().any(|f| !old.contains(f)) {
+        assert!(started.elapsed() < Duration::from_secs(60), "no segment");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    assert!(!child.wait().unwrap().success(), "the rebuild ended first");
+    assert_eq!(committed(), serde_json::json!(["txt"]));
+    assert_eq!(marker(), committed());
+    // Finished, the marker names the new extensions.
+    let o = zhsearch(
+        &dir,
+        &[
+            "index",
+            "--rebuild",
+            "--quiet",
+            "--ext",
+            "txt,md",
+            "--index",
+            "idx",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(marker(), serde_json::json!(["txt", "md"]));
+    assert_eq!(committed(), serde_json::json!(["txt", "md"]));
+}
