@@ -75,6 +75,10 @@ pub fn read(dir: &Path) -> Result<Option<Manifest>> {
         }
         Some(name) => {
             let path = dir.join(name);
+            // A link in its place would be read from wherever it leads.
+            if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_file()) {
+                anyhow::bail!("{} is not a regular file", path.display());
+            }
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
             serde_json::from_str(&text)

@@ -411,6 +411,12 @@ pub fn inspect(dir: &Path) -> Result<Found> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Found::Missing),
+        Err(e) if e.kind() == io::ErrorKind::NotADirectory => {
+            return Err(anyhow!(StoreError::NotOurs {
+                dir: dir.to_path_buf(),
+                why: "a part of its path is a file".into(),
+            }));
+        }
         Err(_) if dir.is_file() => {
             return Err(anyhow!(StoreError::NotOurs {
                 dir: dir.to_path_buf(),

@@ -637,7 +637,7 @@ fn a_full_disk_keeps_the_last_commit_and_removes_half_writes() {
         std::fs::rename(e.path(), dir.join("corpus").join(e.file_name())).unwrap();
     }
     let o = zhsearch(&dir, &["index", "--index", idx_arg]);
-    assert_error(&o, &[idx_arg, "no space left"]);
+    assert_error(&o, &[idx_arg, "no space left", "the last commit is kept"]);
     // What it half wrote is gone: the files of the last commit, nothing else.
     assert_eq!(names(&idx), before.keys().cloned().collect::<Vec<_>>());
     let after = snapshot(&idx);
@@ -660,7 +660,8 @@ fn a_full_disk_keeps_the_last_commit_and_removes_half_writes() {
         &dir,
         &["index", "--index", disk.0.join("new").to_str().unwrap()],
     );
-    assert_error(&o, &["no space left"]);
+    assert_error(&o, &["no space left", "there is no commit yet"]);
+    assert!(!stderr(&o).contains("last commit"), "{}", stderr(&o));
     assert!(!disk.0.join("new").exists());
 }
 
