@@ -113,8 +113,7 @@ pub fn list_files(
             let is_dir = e.file_type().is_some_and(|t| t.is_dir());
             !(is_dir
                 && e.depth() > 0
-                && (e.path().join(crate::store::MARKER).exists()
-                    || index_dir.as_deref() == Some(e.path())))
+                && (crate::store::holds_marker(e.path()) || index_dir.as_deref() == Some(e.path())))
         })
         .build();
     for entry in walker {

@@ -374,6 +374,11 @@ fn read_marker(dir: &Path) -> Result<Option<Marker>, String> {
         .ok_or_else(|| format!("its {MARKER} was not written by zhsearch"))
 }
 
+/// Whether `dir` holds a marker zhsearch wrote: an index folder, never a corpus folder.
+pub fn holds_marker(dir: &Path) -> bool {
+    matches!(read_marker(dir), Ok(Some(_)))
+}
+
 /// Writes the marker atomically (a temporary file, synced, renamed, the folder synced), so
 /// that a marker is always whole.
 pub fn write_marker(dir: &Path, marker: &Marker) -> Result<()> {
@@ -563,7 +568,10 @@ pub fn open_or_create(dir: &Path, found: Found, rebuild: bool, marker: &Marker) 
             std::fs::create_dir_all(dir).map_err(|e| io_error(dir, "creating", e))?;
             return create_new(dir, marker, top);
         }
-        Found::Empty => return create_new(dir, marker, None),
+        Found::Empty => {
+            refuse_read_only(dir)?;
+            return create_new(dir, marker, None);
+        }
         // Its segments go now, so that killed first builds do not pile up.
         Found::Unfinished(_) => {
             return restart(dir, marker, None, "the first build did not finish".into());

@@ -851,6 +851,10 @@ fn a_search_writes_nothing_into_a_read_only_index_even_as_root() {
 #[test]
 fn an_index_folder_inside_its_corpus_is_not_indexed() {
     let dir = corpus_copy("index-inside");
+    // A folder holding a file of the marker's name that is not ours is the user's: read.
+    std::fs::create_dir_all(dir.join("corpus/notes")).unwrap();
+    std::fs::write(dir.join("corpus/notes").join(MARKER), "我的笔记\n").unwrap();
+    std::fs::write(dir.join("corpus/notes/n.txt"), "笔记正文\n").unwrap();
     let o = zhsearch(
         &dir,
         &[
@@ -870,8 +874,17 @@ fn an_index_folder_inside_its_corpus_is_not_indexed() {
         let o = zhsearch(&dir, &["index", "--index", "corpus/idx"]);
         let err = stderr(&o);
         assert!(err.contains("index is up to date"), "{err}");
-        assert!(err.contains("4 unchanged"), "{err}");
+        assert!(err.contains("6 unchanged"), "{err}");
     }
+    let o = zhsearch(
+        &dir,
+        &["search", "--index", "corpus/idx", "我的笔记", "--json"],
+    );
+    assert!(
+        stdout(&o).contains("notes/zhsearch-index.json"),
+        "{}",
+        stderr(&o)
+    );
     let o = zhsearch(
         &dir,
         &["search", "--index", "corpus/idx", "schema", "--json"],
