@@ -1026,3 +1026,41 @@ fn a_killed_rebuild_leaves_the_marker_naming_what_is_committed() {
     assert_eq!(marker(), serde_json::json!(["txt", "md"]));
     assert_eq!(committed(), serde_json::json!(["txt", "md"]));
 }
+
+#[test]
+fn searches_during_updates_never_fail_nor_lock() {
+    let dir = corpus_copy("search-during-updates");
+    let o = zhsearch(&dir, &["index", "--quiet"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let started = std::time::Instant::now();
+    let mut failed: Vec<String> = Vec::new();
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            // Every commit replaces segments and collects the files of those it replaced.
+            let mut failed = Vec::new();
+            for i in 0..20 {
+                let text = format!("第{i}次更新的句子。\n").repeat(50);
+                std::fs::write(dir.join(format!("corpus/u{}.txt", i % 3)), text).unwrap();
+                let o = zhsearch(&dir, &["index", "--quiet"]);
+                // A search may be bringing the index up to date itself: busy is fine.
+                if o.status.code() != Some(0) && !stderr(&o).contains("another zhsearch") {
+                    failed.push(stderr(&o));
+                }
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            failed
+        });
+        while !done.load(std::sync::atomic::Ordering::SeqCst)
+            && started.elapsed() < Duration::from_secs(120)
+        {
+            let o = zhsearch(&dir, &["search", "飞天", "--limit", "1"]);
+            if o.status.code() != Some(0) {
+                failed.push(stderr(&o));
+            }
+        }
+        failed.extend(writer.join().unwrap());
+    });
+    assert!(failed.is_empty(), "{failed:?}");
+    assert!(!dir.join("index/.tantivy-meta.lock").exists());
+}
