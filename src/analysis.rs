@@ -211,7 +211,8 @@ fn fold_piece(text: &str, mut emit: impl FnMut(Range<usize>, &mut dyn Iterator<I
 
 /// Invisible format characters dropped by normalisation: zero-width space, non-joiner and
 /// joiner, direction marks and embeddings, word joiner and invisible operators, zero-width
-/// no-break space (a BOM inside the text), soft hyphen, Mongolian vowel separator.
+/// no-break space (a BOM inside the text), soft hyphen, Mongolian vowel separator, variation
+/// selectors (a glyph variant of the same character) and tag characters.
 pub fn is_invisible(c: char) -> bool {
     matches!(
         c,
@@ -222,6 +223,9 @@ pub fn is_invisible(c: char) -> bool {
             | '\u{FEFF}'
             | '\u{00AD}'
             | '\u{180E}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{E0100}'..='\u{E01EF}'
+            | '\u{E0000}'..='\u{E007F}'
     )
 }
 
@@ -569,8 +573,27 @@ mod tests {
     #[test]
     fn invisible_characters_fold_away_and_highlights_cover_them() {
         let invisible = [
-            '\u{200B}', '\u{200C}', '\u{200D}', '\u{200E}', '\u{200F}', '\u{202A}', '\u{202E}',
-            '\u{2060}', '\u{2064}', '\u{2066}', '\u{2069}', '\u{FEFF}', '\u{00AD}', '\u{180E}',
+            '\u{200B}',
+            '\u{200C}',
+            '\u{200D}',
+            '\u{200E}',
+            '\u{200F}',
+            '\u{202A}',
+            '\u{202E}',
+            '\u{2060}',
+            '\u{2064}',
+            '\u{2066}',
+            '\u{2069}',
+            '\u{FEFF}',
+            '\u{00AD}',
+            '\u{180E}',
+            '\u{FE00}',
+            '\u{FE0F}',
+            '\u{E0100}',
+            '\u{E01EF}',
+            '\u{E0001}',
+            '\u{E0020}',
+            '\u{E007F}',
         ];
         for zw in invisible {
             let src = format!("看零寬{zw}標記了");

@@ -285,11 +285,17 @@ pub fn run() -> Result<bool> {
             context,
             json,
         } => {
-            let loc = show::parse_location(&at)?;
+            show::parse_location(&at)?;
             // Only the documents of the index are read back: bring it up to date first.
-            refresh(&location)?;
-            let listed = show::Listed::of_index(&location.index)?;
+            let (_, _, not_updated) = refresh(&location)?;
+            let mut listed = show::Listed::of_index(&location.index)?;
+            let loc = show::parse_location_in(&at, |s| listed.contains(s))?;
+            // Why the index is stale goes into the refusal of a changed file, on its one line.
+            listed.not_updated = not_updated.clone();
             let excerpt = show::excerpt(&listed, &loc, context)?;
+            if let Some(why) = not_updated {
+                eprintln!("zhsearch: warning: {why}; showing a document its last commit lists");
+            }
             let mut out = anstream::stdout().lock();
             output::write_excerpt(&mut out, &excerpt, json)?;
             out.flush()?;
@@ -343,8 +349,7 @@ fn run_query(location: &Location, query: &QueryArgs, limit: u64) -> Result<Page>
         let check = scope.spawn(|| refresh(location));
         let parsed = query.parse();
         let early = parsed.as_ref().ok().and_then(|parsed| {
-            store::open_for_search(&location.index)
-                .and_then(Searcher::new)
+            open_searcher(|| store::open_for_search(&location.index))
                 .and_then(|s| s.page(parsed, limit, offset))
                 .ok()
         });
@@ -354,13 +359,16 @@ fn run_query(location: &Location, query: &QueryArgs, limit: u64) -> Result<Page>
         (refreshed, parsed, early)
     });
     let parsed = parsed?;
-    let (index, changed) = refreshed?;
+    let (index, changed, not_updated) = refreshed?;
+    if let Some(why) = not_updated {
+        eprintln!("zhsearch: warning: {why}; searching its last commit");
+    }
     if let (false, Some(hits)) = (changed, early) {
         return Ok(hits);
     }
     let searcher = match index {
-        Some(index) => Searcher::new(index),
-        None => store::open_for_search(&location.index).and_then(Searcher::new),
+        Some(index) => open_searcher(|| Ok(index.clone())),
+        None => open_searcher(|| store::open_for_search(&location.index)),
     };
     let damaged = |e: anyhow::Error| {
         if e.downcast_ref::<StoreError>().is_some() {
@@ -377,17 +385,43 @@ fn run_query(location: &Location, query: &QueryArgs, limit: u64) -> Result<Page>
         .map_err(damaged)
 }
 
-/// Fills in the paragraphs around each hit, reading each file once.
+/// Opens a searcher on the last commit. Readers take no lock (they may not be able to write
+/// one), so a writer's garbage collection may delete the files of a segment that a commit
+/// replaced between reading `meta.json` and opening them: the open is then tried again, on
+/// the new commit.
+fn open_searcher(open: impl Fn() -> Result<tantivy::Index>) -> Result<Searcher> {
+    let mut tries = 0;
+    loop {
+        match open().and_then(Searcher::new) {
+            Err(e) if tries < 2 && store::is_missing_file(&e) => tries += 1,
+            other => return other,
+        }
+    }
+}
+
+/// Fills in the paragraphs around each hit, reading each file once. A file that changed since
+/// the index was last updated gives no context (its paragraphs are not those of the hit),
+/// with one warning naming it.
 fn add_context(listed: &show::Listed, hits: &mut [crate::search::Hit], n: usize) -> Result<()> {
-    let mut loaded: Vec<(String, show::LoadedDocument)> = Vec::new();
+    let mut loaded: Vec<(String, Option<show::LoadedDocument>)> = Vec::new();
     for hit in hits {
         if !loaded.iter().any(|(s, _)| *s == hit.source) {
-            loaded.push((hit.source.clone(), show::load(listed, &hit.source)?));
+            let doc = match show::load(listed, &hit.source) {
+                Ok(doc) => Some(doc),
+                Err(e) if matches!(e.downcast_ref(), Some(show::Refused::Stale { .. })) => {
+                    eprintln!(
+                        "zhsearch: warning: {} changed since the index was last updated: no context is shown for its hits",
+                        hit.source
+                    );
+                    None
+                }
+                Err(e) => return Err(e),
+            };
+            loaded.push((hit.source.clone(), doc));
         }
-        let (_, doc) = loaded
-            .iter()
-            .find(|(s, _)| *s == hit.source)
-            .expect("loaded");
+        let Some((_, Some(doc))) = loaded.iter().find(|(s, _)| *s == hit.source) else {
+            continue;
+        };
         (hit.context_before, hit.context_after) = doc.context(hit.line_start, hit.line_end, n);
     }
     Ok(())
@@ -418,9 +452,10 @@ fn protect_exclusions(args: Vec<OsString>) -> Vec<OsString> {
 }
 
 /// Brings the index up to date before a search, saying on stderr what was done; the index
-/// opened, and whether its content changed. When the index cannot be written (another process
-/// is writing it, it is read-only, the disk is full), the search answers from its last commit.
-fn refresh(location: &Location) -> Result<(Option<tantivy::Index>, bool)> {
+/// opened, whether its content changed, and why it could not be updated when it could not be
+/// written (another process is writing it, it is read-only, the disk is full): the caller
+/// then answers from its last commit, and says so.
+fn refresh(location: &Location) -> Result<(Option<tantivy::Index>, bool, Option<String>)> {
     let progress = std::io::stderr().is_terminal();
     let options = location.update_options(false, progress)?;
     match update::update(location.corpus.as_deref(), &location.index, options) {
@@ -436,7 +471,7 @@ fn refresh(location: &Location) -> Result<(Option<tantivy::Index>, bool)> {
                 eprintln!("zhsearch: the corpus changed; index updated: {report}");
             }
             let changed = !report.is_noop();
-            Ok((report.index, changed))
+            Ok((report.index, changed, None))
         }
         // The index cannot be written now (busy, read-only, disk full): its last commit
         // answers.
@@ -445,8 +480,7 @@ fn refresh(location: &Location) -> Result<(Option<tantivy::Index>, bool)> {
                 .is_some_and(StoreError::is_write_failure)
                 && has_index(&location.index) =>
         {
-            eprintln!("zhsearch: warning: {e}; searching its last commit");
-            Ok((None, false))
+            Ok((None, false, Some(e.to_string())))
         }
         Err(e) => Err(e),
     }

@@ -79,10 +79,17 @@ pub struct Document {
 }
 
 /// Lists the documents under `corpus` (files with one of `extensions`), sorted by path: hidden
-/// files and whatever the corpus's `.gitignore`/`.ignore` exclude are skipped, symbolic links
-/// are not followed (so neither loops nor links out of the corpus are walked).
-pub fn list_files(corpus: &Path, extensions: &[String]) -> Result<Vec<SourceFile>> {
-    let meta = fs::metadata(corpus).with_context(|| {
+/// files and whatever the `.gitignore`/`.ignore` files inside the corpus exclude are skipped
+/// (not those of folders above it, nor git's global or per-repository excludes: what is
+/// indexed depends on the corpus folder alone), and so are index folders (`index_dir`, and
+/// any folder holding a zhsearch marker: an index never indexes itself). Symbolic links are
+/// never followed, the corpus folder itself included: `corpus` must be a resolved path.
+pub fn list_files(
+    corpus: &Path,
+    extensions: &[String],
+    index_dir: &Path,
+) -> Result<Vec<SourceFile>> {
+    let meta = fs::symlink_metadata(corpus).with_context(|| {
         format!(
             "cannot read corpus folder {}: pass an existing folder with --corpus",
             corpus.display()
@@ -94,10 +101,20 @@ pub fn list_files(corpus: &Path, extensions: &[String]) -> Result<Vec<SourceFile
             corpus.display()
         );
     }
+    let index_dir = fs::canonicalize(index_dir).ok();
     let mut files = Vec::new();
     let walker = ignore::WalkBuilder::new(corpus)
         .follow_links(false)
         .require_git(false)
+        .parents(false)
+        .git_global(false)
+        .git_exclude(false)
+        .filter_entry(move |e| {
+            let is_dir = e.file_type().is_some_and(|t| t.is_dir());
+            !(is_dir
+                && e.depth() > 0
+                && (crate::store::holds_marker(e.path()) || index_dir.as_deref() == Some(e.path())))
+        })
         .build();
     for entry in walker {
         let entry = match entry {
@@ -125,21 +142,25 @@ pub fn list_files(corpus: &Path, extensions: &[String]) -> Result<Vec<SourceFile
         let md = entry
             .metadata()
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let mtime_ns = md
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos() as u64);
         files.push(SourceFile {
             source,
             path: path.to_path_buf(),
             size: md.len(),
-            mtime_ns,
+            mtime_ns: mtime_ns(&md),
             unusable,
         });
     }
     files.sort_by(|a, b| a.source.cmp(&b.source));
     Ok(files)
+}
+
+/// A file's modification time as the index records it: nanoseconds since the epoch, 0 when
+/// the platform cannot tell.
+pub fn mtime_ns(md: &fs::Metadata) -> u64 {
+    md.modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// A path relative to the corpus as citations name it, with `/`. A name that cannot be one is

@@ -69,8 +69,16 @@ pub fn read(dir: &Path) -> Result<Option<Manifest>> {
         return Ok(None);
     };
     let files = match &head.files_in {
+        // Only a list of ours, in the index folder: never a path that leads elsewhere.
+        Some(name) if !is_list_file(name) => {
+            anyhow::bail!("its meta.json names {name:?}, not a list of files zhsearch writes")
+        }
         Some(name) => {
             let path = dir.join(name);
+            // A link in its place would be read from wherever it leads.
+            if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_file()) {
+                anyhow::bail!("{} is not a regular file", path.display());
+            }
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
             serde_json::from_str(&text)
@@ -89,14 +97,22 @@ pub fn is_list_file(name: &str) -> bool {
         .is_some_and(|h| h.len() == 16 && h.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
+/// Whether `name` in `dir` is a list file that zhsearch wrote: named as [`write`] names them,
+/// after the hash of their content, which a user's file of that name does not have.
+pub fn is_our_list(dir: &Path, name: &str) -> bool {
+    is_list_file(name) && std::fs::read(dir.join(name)).is_ok_and(|bytes| list_name(&bytes) == name)
+}
+
+/// The name of the list file holding `bytes`.
+fn list_name(bytes: &[u8]) -> String {
+    format!("files-{}.json", &blake3::hash(bytes).to_hex()[..16])
+}
+
 /// Writes the list of `m` beside the index (durably: it must outlive the commit that names
 /// it) and returns the payload to commit.
 pub fn write(dir: &Path, m: &Manifest) -> Result<String> {
     let list = serde_json::to_string(&m.files)?;
-    let name = format!(
-        "files-{}.json",
-        &blake3::hash(list.as_bytes()).to_hex()[..16]
-    );
+    let name = list_name(list.as_bytes());
     let path = dir.join(&name);
     if !path.exists() {
         let tmp = dir.join(format!(".{name}.tmp"));
@@ -123,7 +139,8 @@ pub fn remove_old_lists(dir: &Path, keep: &[Option<&str>]) {
             .strip_prefix('.')
             .and_then(|n| n.strip_suffix(".tmp"))
             .is_some_and(is_list_file);
-        if (is_list_file(&name) && !keep.contains(&Some(name.as_str()))) || leftover {
+        let old = !keep.contains(&Some(name.as_str())) && is_our_list(dir, &name);
+        if old || leftover {
             // Best effort: a list left behind is only a few kilobytes, and is removed next time.
             let _ = std::fs::remove_file(entry.path());
         }
@@ -172,13 +189,20 @@ mod tests {
         assert_eq!(list, two.files);
         std::fs::write(dir.join(".files-0123456789abcdef.json.tmp"), "").unwrap();
         std::fs::write(dir.join("files-mine.json"), "").unwrap();
+        std::fs::write(dir.join("files-0123456789abcdef.json"), "[]").unwrap();
         remove_old_lists(&dir, &[p2.files_in.as_deref()]);
         let mut left: Vec<String> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
             .collect();
         left.sort();
-        assert_eq!(left, vec![p2.files_in.unwrap(), "files-mine.json".into()]);
+        let mut kept = vec![
+            p2.files_in.unwrap(),
+            "files-0123456789abcdef.json".into(),
+            "files-mine.json".into(),
+        ];
+        kept.sort();
+        assert_eq!(left, kept);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

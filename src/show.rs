@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Result, bail};
@@ -21,31 +21,45 @@ pub struct Location {
 }
 
 pub fn parse_location(s: &str) -> Result<Location> {
+    parse_location_in(s, |_| false)
+}
+
+/// Parses a location as cited, `FILE:LINE[-LINE]` when that form names a file for which
+/// `listed` holds (so that a file named `y#L3.txt` can be cited as `y#L3.txt:1`), else as an
+/// id `FILE#L…`, else as `FILE:LINE[-LINE]`.
+pub fn parse_location_in(s: &str, listed: impl Fn(&str) -> bool) -> Result<Location> {
     let bad = || {
         anyhow::anyhow!(
             "cannot read location `{s}`: write FILE:LINE, FILE:LINE-LINE or an id like FILE#L57-L59"
         )
     };
-    let (source, lines) = match s.rsplit_once("#L") {
-        Some((f, l)) => (f, l.replace("-L", "-")),
-        None => {
-            let (f, l) = s.rsplit_once(':').ok_or_else(bad)?;
-            (f, l.to_string())
-        }
+    let colon = s
+        .rsplit_once(':')
+        .map(|(f, l)| (f.to_string(), l.to_string()));
+    let id = s
+        .rsplit_once("#L")
+        .map(|(f, l)| (f.to_string(), l.replace("-L", "-")));
+    let lines = |(source, lines): &(String, String)| -> Option<(String, usize, usize)> {
+        let (a, b) = lines.split_once('-').unwrap_or((lines, lines));
+        let start = a.trim().parse().ok()?;
+        let end = b.trim().parse().ok()?;
+        (!source.is_empty()).then(|| (source.clone(), start, end))
     };
-    let (a, b) = lines.split_once('-').unwrap_or((&lines, &lines));
-    let line_start: usize = a.trim().parse().map_err(|_| bad())?;
-    let line_end: usize = b.trim().parse().map_err(|_| bad())?;
-    if source.is_empty() {
-        return Err(bad());
-    }
+    let colon = colon.as_ref().and_then(lines);
+    let id = id.as_ref().and_then(lines);
+    let (source, line_start, line_end) = match (colon, id) {
+        (Some(c), _) if listed(&c.0) => c,
+        (_, Some(i)) => i,
+        (Some(c), None) => c,
+        (None, None) => return Err(bad()),
+    };
     if line_end < line_start {
         bail!(
             "lines {line_start}-{line_end} of {source} are reversed: write the first line first, {source}:{line_end}-{line_start}"
         );
     }
     Ok(Location {
-        source: source.to_string(),
+        source,
         line_start,
         line_end,
     })
@@ -100,6 +114,20 @@ pub enum Refused {
         source: String,
         what: &'static str,
     },
+    /// The corpus folder the index remembers now resolves elsewhere (a symbolic link replaced
+    /// it or a folder above it).
+    CorpusMoved {
+        corpus: PathBuf,
+        now: PathBuf,
+    },
+    /// The file changed since the index last recorded it: its lines are no longer the ones
+    /// indexed and cited.
+    Stale {
+        source: String,
+        index: PathBuf,
+        /// Why the index could not be brought up to date, when that was tried.
+        not_updated: Option<String>,
+    },
     Io {
         source: String,
         err: std::io::Error,
@@ -126,6 +154,31 @@ impl std::fmt::Display for Refused {
                 f,
                 "{source} is not read: {what} (zhsearch reads only the regular files it indexed); run `zhsearch index` to update the index"
             ),
+            Refused::CorpusMoved { corpus, now } => write!(
+                f,
+                "the corpus folder {} now leads to {} through a symbolic link, so nothing in it is read: restore the folder, or rebuild the index with `zhsearch index --rebuild --corpus DIR`",
+                corpus.display(),
+                now.display()
+            ),
+            Refused::Stale {
+                source,
+                index,
+                not_updated: Some(why),
+            } => write!(
+                f,
+                "{source} changed since the index in {} was last updated, so its lines are not the ones cited; the index could not be updated ({why})",
+                index.display()
+            ),
+            Refused::Stale {
+                source,
+                index,
+                not_updated: None,
+            } => write!(
+                f,
+                "{source} changed since the index in {} was last updated, so its lines are not the ones cited: run `zhsearch index --index {}`",
+                index.display(),
+                index.display()
+            ),
             Refused::Io { source, err } => write!(
                 f,
                 "cannot read {source} ({err}): check that it exists and is readable"
@@ -142,8 +195,10 @@ impl std::error::Error for Refused {}
 pub struct Listed {
     pub corpus: PathBuf,
     index: PathBuf,
-    /// Each listed source, with why it was skipped when it was.
-    files: HashMap<String, Option<String>>,
+    /// Each listed source, as the index recorded it.
+    files: HashMap<String, manifest::FileState>,
+    /// Why the index could not be brought up to date, when that was tried and failed.
+    pub not_updated: Option<String>,
 }
 
 impl Listed {
@@ -162,12 +217,20 @@ impl Listed {
             files: manifest
                 .files
                 .into_iter()
-                .map(|f| (f.source, f.skipped))
+                .map(|f| (f.source.clone(), f))
                 .collect(),
+            not_updated: None,
         })
     }
 
-    /// Opens listed document `source`: the one way zhsearch reads a corpus file back.
+    /// Whether the index lists `source` (indexed or skipped).
+    pub fn contains(&self, source: &str) -> bool {
+        self.files.contains_key(source)
+    }
+
+    /// Opens listed document `source`: the one way zhsearch reads a corpus file back. A file
+    /// whose size or modification time is no longer what the index recorded is refused: its
+    /// lines may not be the ones indexed.
     pub fn open(&self, source: &str) -> Result<File, Refused> {
         let rel = Path::new(source);
         let plain = rel.components().all(|c| matches!(c, Component::Normal(_)));
@@ -176,22 +239,39 @@ impl Listed {
                 source: source.into(),
             });
         }
-        match self.files.get(source) {
-            None => {
-                return Err(Refused::NotListed {
-                    source: source.into(),
-                    index: self.index.clone(),
-                });
-            }
-            Some(Some(why)) => {
-                return Err(Refused::Skipped {
-                    source: source.into(),
-                    why: why.clone(),
-                });
-            }
-            Some(None) => {}
+        let Some(state) = self.files.get(source) else {
+            return Err(Refused::NotListed {
+                source: source.into(),
+                index: self.index.clone(),
+            });
+        };
+        if let Some(why) = &state.skipped {
+            return Err(Refused::Skipped {
+                source: source.into(),
+                why: why.clone(),
+            });
         }
-        open_plain(&self.corpus, source)
+        let mut file = open_plain(&self.corpus, source)?;
+        let io = |err| Refused::Io {
+            source: source.into(),
+            err,
+        };
+        let md = file.metadata().map_err(io)?;
+        // A touched file (same size, same content) is still the indexed one.
+        let same = md.len() == state.size
+            && (corpus::mtime_ns(&md) == state.mtime_ns || {
+                let sniffed = crate::encoding::sniff(&mut file, md.len()).map_err(io)?;
+                file.rewind().map_err(io)?;
+                sniffed.hash == state.hash
+            });
+        if !same {
+            return Err(Refused::Stale {
+                source: source.into(),
+                index: self.index.clone(),
+                not_updated: self.not_updated.clone(),
+            });
+        }
+        Ok(file)
     }
 
     /// The bytes of listed document `source` (see [`Listed::open`]).
@@ -232,7 +312,13 @@ pub fn open_plain(corpus: &Path, source: &str) -> Result<File, Refused> {
     // A resolved corpus path resolves to itself unless a link replaced a part of it since.
     let resolved = std::fs::canonicalize(&path).map_err(io)?;
     let root = std::fs::canonicalize(corpus).map_err(io)?;
-    if root != corpus || resolved != root.join(rel) {
+    if root != corpus {
+        return Err(Refused::CorpusMoved {
+            corpus: corpus.to_path_buf(),
+            now: root,
+        });
+    }
+    if resolved != root.join(rel) {
         return Err(refuse("it resolves outside the corpus folder"));
     }
     Ok(file)

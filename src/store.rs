@@ -79,10 +79,17 @@ pub enum StoreError {
     Damaged { dir: PathBuf, why: String },
     /// The user may not do this to `path`.
     Permission { path: PathBuf, doing: &'static str },
-    /// The file system has no room left; the last commit is kept.
-    DiskFull { dir: PathBuf },
-    /// Any other failed write; the last commit is kept.
-    WriteFailed { dir: PathBuf, cause: String },
+    /// The file system has no room left; the last commit, if any, is kept.
+    DiskFull { dir: PathBuf, committed: bool },
+    /// Any other failed write; the last commit, if any, is kept.
+    WriteFailed {
+        dir: PathBuf,
+        cause: String,
+        committed: bool,
+    },
+    /// The index folder has no write permission at all (`chmod -R a-w`): it is only searched,
+    /// even by a user the permissions would not stop (root).
+    ReadOnly(PathBuf),
     /// The command would silently change what the index holds.
     Changed {
         dir: PathBuf,
@@ -117,14 +124,26 @@ impl fmt::Display for StoreError {
                 "permission denied {doing} {}: run zhsearch as a user allowed to, or pass another folder with --index",
                 path.display()
             ),
-            StoreError::DiskFull { dir } => write!(
+            StoreError::DiskFull { dir, committed } => write!(
                 f,
-                "cannot write the index in {}: no space left on the device (what was half written is removed, the last commit is kept): free some space and run `zhsearch index` again",
-                dir.display()
+                "cannot write the index in {}: no space left on the device (what was half written is removed, {}): free some space and run `zhsearch index` again",
+                dir.display(),
+                kept(*committed)
             ),
-            StoreError::WriteFailed { dir, cause } => write!(
+            StoreError::WriteFailed {
+                dir,
+                cause,
+                committed,
+            } => write!(
                 f,
-                "cannot write the index in {} ({cause}); the last commit is kept",
+                "cannot write the index in {} ({cause}); {}",
+                dir.display(),
+                kept(*committed)
+            ),
+            StoreError::ReadOnly(dir) => write!(
+                f,
+                "the index in {} is read-only (no write permission at all): make it writable (`chmod -R u+w {}`) to update it",
+                dir.display(),
                 dir.display()
             ),
             StoreError::Changed {
@@ -144,6 +163,47 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+/// What a failed write leaves of the index, as its error says it.
+fn kept(committed: bool) -> &'static str {
+    if committed {
+        "the last commit is kept"
+    } else {
+        "there is no commit yet"
+    }
+}
+
+/// Refuses to write into an index folder that has no write permission bit at all: someone
+/// made it read-only on purpose, and the permissions do not stop root.
+pub fn refuse_read_only(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(md) = std::fs::metadata(dir)
+            && md.permissions().mode() & 0o222 == 0
+        {
+            return Err(anyhow!(StoreError::ReadOnly(dir.to_path_buf())));
+        }
+    }
+    Ok(())
+}
+
+/// Whether opening an index failed on a file that does not exist (any more).
+pub fn is_missing_file(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<tantivy::TantivyError>(),
+            Some(tantivy::TantivyError::OpenReadError(
+                OpenReadError::FileDoesNotExist(_)
+            ))
+        ) || matches!(
+            c.downcast_ref::<OpenReadError>(),
+            Some(OpenReadError::FileDoesNotExist(_))
+        ) || c
+            .downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::NotFound)
+    })
+}
+
 impl StoreError {
     /// A write that could not be done, where searching the last commit is the right answer.
     pub fn is_write_failure(&self) -> bool {
@@ -153,6 +213,7 @@ impl StoreError {
                 | StoreError::Permission { .. }
                 | StoreError::DiskFull { .. }
                 | StoreError::WriteFailed { .. }
+                | StoreError::ReadOnly(_)
         )
     }
 }
@@ -199,11 +260,16 @@ fn is_permission(e: &anyhow::Error) -> bool {
 /// again, before what it wrote is removed.
 fn no_room_left(dir: &Path) -> bool {
     let probe = dir.join(PROBE);
-    let written = (|| {
-        let mut f = std::fs::File::create(&probe)?;
-        f.write_all(&[0u8; 256 << 10])?;
-        f.sync_all()
-    })();
+    // Never over a file of that name that is not this probe's.
+    let mut f = match std::fs::File::options()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
+        Ok(f) => f,
+        Err(e) => return matches!(e.raw_os_error(), Some(28 | 122)),
+    };
+    let written = f.write_all(&[0u8; 256 << 10]).and_then(|()| f.sync_all());
     let _ = std::fs::remove_file(&probe);
     written.is_err_and(|e| matches!(e.raw_os_error(), Some(28 | 122)))
 }
@@ -217,8 +283,9 @@ pub fn write_error(dir: &Path, e: anyhow::Error) -> anyhow::Error {
         return e;
     }
     let dir = dir.to_path_buf();
+    let committed = manifest::read_head(&dir).is_some();
     let typed = if is_disk_full(&e) || (!is_permission(&e) && no_room_left(&dir)) {
-        StoreError::DiskFull { dir }
+        StoreError::DiskFull { dir, committed }
     } else if is_permission(&e) {
         StoreError::Permission {
             path: dir,
@@ -228,6 +295,7 @@ pub fn write_error(dir: &Path, e: anyhow::Error) -> anyhow::Error {
         StoreError::WriteFailed {
             cause: short(&format!("{e:#}")),
             dir,
+            committed,
         }
     };
     anyhow!(typed)
@@ -306,6 +374,11 @@ fn read_marker(dir: &Path) -> Result<Option<Marker>, String> {
         .ok_or_else(|| format!("its {MARKER} was not written by zhsearch"))
 }
 
+/// Whether `dir` holds a marker zhsearch wrote: an index folder, never a corpus folder.
+pub fn holds_marker(dir: &Path) -> bool {
+    matches!(read_marker(dir), Ok(Some(_)))
+}
+
 /// Writes the marker atomically (a temporary file, synced, renamed, the folder synced), so
 /// that a marker is always whole.
 pub fn write_marker(dir: &Path, marker: &Marker) -> Result<()> {
@@ -343,6 +416,12 @@ pub fn inspect(dir: &Path) -> Result<Found> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Found::Missing),
+        Err(e) if e.kind() == io::ErrorKind::NotADirectory => {
+            return Err(anyhow!(StoreError::NotOurs {
+                dir: dir.to_path_buf(),
+                why: "a part of its path is a file".into(),
+            }));
+        }
         Err(_) if dir.is_file() => {
             return Err(anyhow!(StoreError::NotOurs {
                 dir: dir.to_path_buf(),
@@ -473,6 +552,14 @@ pub struct Opened {
 pub fn open_or_create(dir: &Path, found: Found, rebuild: bool, marker: &Marker) -> Result<Opened> {
     let (head, old_marker) = match found {
         Found::Missing => {
+            // A link to nothing would be created through; `exists` is false for it alone.
+            let link = std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink());
+            if link && !dir.exists() {
+                return Err(anyhow!(StoreError::NotOurs {
+                    dir: dir.to_path_buf(),
+                    why: "it is a symbolic link to nothing".into(),
+                }));
+            }
             let top = dir
                 .ancestors()
                 .take_while(|a| !a.as_os_str().is_empty() && !a.exists())
@@ -481,7 +568,10 @@ pub fn open_or_create(dir: &Path, found: Found, rebuild: bool, marker: &Marker) 
             std::fs::create_dir_all(dir).map_err(|e| io_error(dir, "creating", e))?;
             return create_new(dir, marker, top);
         }
-        Found::Empty => return create_new(dir, marker, None),
+        Found::Empty => {
+            refuse_read_only(dir)?;
+            return create_new(dir, marker, None);
+        }
         // Its segments go now, so that killed first builds do not pile up.
         Found::Unfinished(_) => {
             return restart(dir, marker, None, "the first build did not finish".into());
@@ -532,6 +622,7 @@ pub fn open_or_create(dir: &Path, found: Found, rebuild: bool, marker: &Marker) 
 /// Starts the index in `dir`, a folder of ours, afresh: under the writer lock, its files go and
 /// a new index is created.
 fn restart(dir: &Path, marker: &Marker, replaced: Option<Manifest>, why: String) -> Result<Opened> {
+    refuse_read_only(dir)?;
     let creating = creation_lock(dir)?;
     let writing = writer_lock(dir)?;
     clear_dir(dir)?;
@@ -707,26 +798,31 @@ fn take_lock(dir: &Path, lock: &Lock) -> Result<DirectoryLock> {
     })
 }
 
-/// Whether `name` is a file an index writes: Tantivy's segment files, `meta.json`,
-/// `.managed.json`, our lists and temporary files of atomic writes. Lock files are left (they
-/// may be held).
+/// Whether `name` is, by its name alone, a file an index writes: `meta.json`,
+/// `.managed.json`, the probe and the temporary files of atomic writes (`.<name>.<pid>.tmp`
+/// from [`atomic_write`], `.<list>.tmp` from the manifest). Segment files and lists are named
+/// so that a user's file could share their names: [`clear_dir`] checks those by content.
+/// Lock files are left (they may be held).
 fn is_index_file(name: &str) -> bool {
-    // `.<name>.<pid>.tmp` from [`atomic_write`], `.<list>.tmp` from the manifest.
-    let tmp = name
+    let atomic = name
         .strip_prefix('.')
         .and_then(|n| n.strip_suffix(".tmp"))
-        .map(|n| match n.rsplit_once('.') {
-            Some((file, pid)) if pid.chars().all(|c| c.is_ascii_digit()) => file,
-            _ => n,
-        });
-    is_segment_file(name)
-        || manifest::is_list_file(name)
-        || name == PROBE
-        || name == "meta.json"
-        || name == ".managed.json"
-        || tmp.is_some_and(|n| {
-            n == "meta.json" || n == ".managed.json" || n == MARKER || manifest::is_list_file(n)
-        })
+        .and_then(|n| n.rsplit_once('.'))
+        .filter(|(_, pid)| !pid.is_empty() && pid.chars().all(|c| c.is_ascii_digit()))
+        .is_some_and(|(n, _)| n == "meta.json" || n == ".managed.json" || n == MARKER);
+    let list_tmp = name
+        .strip_prefix('.')
+        .and_then(|n| n.strip_suffix(".tmp"))
+        .is_some_and(manifest::is_list_file);
+    name == PROBE || name == "meta.json" || name == ".managed.json" || atomic || list_tmp
+}
+
+/// The files Tantivy's `.managed.json` in `dir` says it wrote (none when it cannot be read).
+fn managed_files(dir: &Path) -> Vec<String> {
+    std::fs::read(dir.join(".managed.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Vec<String>>(&b).ok())
+        .unwrap_or_default()
 }
 
 /// Whether `name` is a file of a Tantivy segment: `<32 hex digits>.<component>` or
@@ -744,12 +840,18 @@ fn is_segment_file(name: &str) -> bool {
     })
 }
 
-/// Removes the files of an index from `dir`, a folder of ours; nothing else.
+/// Removes the files of an index from `dir`, a folder of ours; nothing else: segment files
+/// only when Tantivy's `.managed.json` lists them, list files only when their content hashes
+/// to their name (see [`manifest::is_our_list`]).
 fn clear_dir(dir: &Path) -> Result<()> {
+    let managed = managed_files(dir);
     let entries = std::fs::read_dir(dir).map_err(|e| io_error(dir, "reading", e))?;
     for entry in entries.filter_map(|e| e.ok()) {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if is_index_file(&name) && entry.file_type().is_ok_and(|t| t.is_file()) {
+        let ours = is_index_file(&name)
+            || (is_segment_file(&name) && managed.contains(&name))
+            || manifest::is_our_list(dir, &name);
+        if ours && entry.file_type().is_ok_and(|t| t.is_file()) {
             std::fs::remove_file(entry.path())
                 .map_err(|e| io_error(&entry.path(), "removing", e))?;
         }
@@ -788,9 +890,11 @@ pub fn remove_unfinished(dir: &Path, created: Option<&Path>) {
 /// Tantivy's memory-mapped directory, changed in three ways so that an index can be searched
 /// by a user who may only read it, and so that its files are readable by whoever may read the
 /// folder:
-/// - the lock a reader takes while it opens segments (`META_LOCK`) is skipped when the lock
-///   file cannot be written: such a reader cannot write either, and the writer's garbage
-///   collection only deletes files of segments no commit names;
+/// - the lock a reader takes while it opens segments (`META_LOCK`) is never taken, so that a
+///   search writes nothing, not even a lock file, whoever runs it. What that lock guarded
+///   against, a writer's garbage collection deleting the files of a segment that a new
+///   commit replaced while a reader opens it, makes the open fail on a missing file; readers
+///   then open the new commit instead (see `cli::open_searcher`);
 /// - `.managed.json`, the list of files only a writer's garbage collection needs, counts as
 ///   absent when it cannot be read;
 /// - atomic writes create their files with the default permissions.
@@ -818,13 +922,6 @@ impl StoreDir {
             root: dir.to_path_buf(),
         })
     }
-}
-
-fn cannot_write(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
-    )
 }
 
 impl Directory for StoreDir {
@@ -861,14 +958,10 @@ impl Directory for StoreDir {
     }
 
     fn acquire_lock(&self, lock: &Lock) -> Result<DirectoryLock, LockError> {
-        match self.inner.acquire_lock(lock) {
-            Err(LockError::IoError(e))
-                if lock.filepath == META_LOCK.filepath && cannot_write(&e) =>
-            {
-                Ok(DirectoryLock::from(Box::new(())))
-            }
-            other => other,
+        if lock.filepath == META_LOCK.filepath {
+            return Ok(DirectoryLock::from(Box::new(())));
         }
+        self.inner.acquire_lock(lock)
     }
 
     fn watch(&self, watch_callback: WatchCallback) -> tantivy::Result<WatchHandle> {
@@ -889,10 +982,6 @@ mod tests {
         for ours in [
             "meta.json",
             ".managed.json",
-            "0123456789abcdef0123456789abcdef.idx",
-            "0123456789abcdef0123456789abcdef.fieldnorm",
-            "0123456789abcdef0123456789abcdef.12.del",
-            "files-0123456789abcdef.json",
             ".meta.json.4242.tmp",
             "..managed.json.17.tmp",
             ".zhsearch-index.json.4242.tmp",
@@ -908,6 +997,9 @@ mod tests {
             "notes.json",
             ".tmpAbC123",
             ".notes.txt.12.tmp",
+            ".meta.json.tmp",
+            "0123456789abcdef0123456789abcdef.idx",
+            "files-0123456789abcdef.json",
             MARKER,
         ] {
             assert!(!is_index_file(theirs), "{theirs}");

@@ -60,7 +60,7 @@ pub struct UpdateReport {
 
 impl UpdateReport {
     pub fn is_noop(&self) -> bool {
-        self.added + self.changed + self.removed == 0 && self.rebuilt.is_none()
+        self.added + self.changed + self.removed + self.skipped.len() == 0 && self.rebuilt.is_none()
     }
 }
 
@@ -68,9 +68,13 @@ impl std::fmt::Display for UpdateReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} added, {} changed, {} removed, {} unchanged ({} passages indexed)",
-            self.added, self.changed, self.removed, self.unchanged, self.passages_added
-        )
+            "{} added, {} changed, {} removed, {} unchanged",
+            self.added, self.changed, self.removed, self.unchanged
+        )?;
+        if !self.skipped.is_empty() {
+            write!(f, ", {} skipped", self.skipped.len())?;
+        }
+        write!(f, " ({} passages indexed)", self.passages_added)
     }
 }
 
@@ -84,7 +88,6 @@ enum Outcome {
     },
     Skipped {
         state: Option<FileState>,
-        existed: bool,
         source: String,
         why: String,
     },
@@ -148,17 +151,7 @@ fn plan(
     let known = found.known();
     let corpus = match (corpus_dir, &known) {
         (Some(c), _) => resolve(c)?,
-        (None, Some(k)) => {
-            if let Err(e) = std::fs::metadata(&k.corpus) {
-                bail!(
-                    "cannot read the corpus folder {} of the index in {} ({e}): restore it, or run `zhsearch index --rebuild --corpus DIR --index {}`",
-                    k.corpus.display(),
-                    dir.display(),
-                    dir.display()
-                );
-            }
-            k.corpus.clone()
-        }
+        (None, Some(k)) => remembered_corpus(&k.corpus, dir)?,
         (None, None) => resolve(Path::new("corpus"))?,
     };
     let extensions = match (&opts.extensions, &known) {
@@ -171,7 +164,7 @@ fn plan(
     {
         refuse_changes(dir, head, &corpus, &extensions)?;
     }
-    let files = corpus::list_files(&corpus, &extensions)?;
+    let files = corpus::list_files(&corpus, &extensions, dir)?;
     if files.is_empty() {
         bail!(
             "there are no documents (.{}) in the corpus {}: add some, or pass --corpus or --ext",
@@ -184,6 +177,26 @@ fn plan(
         extensions,
         files,
     })
+}
+
+/// The corpus folder the index remembers, only while it still resolves to itself: when it, or
+/// a folder above it, was replaced by a symbolic link, walking it would index (and show)
+/// files from wherever the link points.
+fn remembered_corpus(corpus: &Path, dir: &Path) -> Result<PathBuf> {
+    let index = dir.display();
+    match std::fs::canonicalize(corpus) {
+        Ok(now) if now == corpus => Ok(now),
+        Ok(now) => bail!(
+            "the corpus folder {} of the index in {index} now leads to {} through a symbolic link, so it is not read: restore the folder, or run `zhsearch index --rebuild --corpus {} --index {index}` to index what it leads to",
+            corpus.display(),
+            now.display(),
+            now.display()
+        ),
+        Err(e) => bail!(
+            "cannot read the corpus folder {} of the index in {index} ({e}): restore it, or run `zhsearch index --rebuild --corpus DIR --index {index}`",
+            corpus.display()
+        ),
+    }
 }
 
 /// Refuses an update that would drop documents as a side effect of a differing `--corpus`
@@ -280,6 +293,7 @@ fn previous_files(
 
 /// Takes the writer; the lock held by another process is [`StoreError::Busy`].
 fn open_writer(index: &tantivy::Index, dir: &Path) -> Result<IndexWriter<TantivyDocument>> {
+    store::refuse_read_only(dir)?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
     let writer = index
         .writer_with_num_threads(threads, WRITER_BUDGET_PER_THREAD * threads)
@@ -341,23 +355,24 @@ fn apply(
     let mut writer = open_writer(&opened.index, dir)?;
     // The writer lock now keeps other processes out; creating is over.
     opened.creating = None;
-    // An index made before the marker existed gets it with its first write.
-    let written = store::ensure_marker(dir, marker).and_then(|()| {
-        write(
-            dir,
-            &mut writer,
-            &opened,
-            Work {
-                todo: &todo,
-                removed: &removed,
-                kept: states,
-                by_source: &by_source,
-            },
-            &plan,
-            opts,
-            &mut report,
-        )
-    });
+    let written = write(
+        dir,
+        &mut writer,
+        &opened,
+        Work {
+            todo: &todo,
+            removed: &removed,
+            kept: states,
+            by_source: &by_source,
+        },
+        &plan,
+        opts,
+        &mut report,
+    )
+    // After the commit, so that the marker always describes what is committed (a killed
+    // `--rebuild --ext md` leaves both as they were); an index made before the marker existed
+    // gets it here too. A new index's marker was written first, when it was created.
+    .and_then(|()| store::ensure_marker(dir, marker));
     if let Err(e) = written {
         // Classified before the cleanup frees space; then its unfinished segment files go.
         let e = store::write_error(dir, e);
@@ -411,7 +426,15 @@ fn write(
         writer.delete_term(Term::from_field_text(fields.source, &s.source));
     }
     let previous = |source: &str| by_source.get(source).copied();
-    let outcomes = index_files(writer, &fields, todo, &previous, &progress, report)?;
+    let outcomes = index_files(
+        writer,
+        &fields,
+        &plan.corpus,
+        todo,
+        &previous,
+        &progress,
+        report,
+    )?;
     progress.set_message("committing");
     tally(outcomes, &mut states, report);
     let manifest = Manifest {
@@ -442,6 +465,7 @@ fn write(
 fn index_files<'a>(
     writer: &IndexWriter<TantivyDocument>,
     fields: &index::Fields,
+    corpus: &Path,
     todo: &[SourceFile],
     previous: &(dyn Fn(&str) -> Option<&'a FileState> + Sync),
     progress: &ProgressBar,
@@ -457,7 +481,7 @@ fn index_files<'a>(
                 scope.spawn(|| -> Result<()> {
                     while let Some(file) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
                         let prev = previous(&file.source);
-                        let outcome = process(writer, fields, file, prev, &bytes_read)?;
+                        let outcome = process(writer, fields, corpus, file, prev, &bytes_read)?;
                         outcomes.lock().expect("outcomes lock").push(outcome);
                         progress.inc(file.size);
                     }
@@ -496,17 +520,8 @@ fn tally(outcomes: Vec<Outcome>, states: &mut Vec<FileState>, report: &mut Updat
                 report.passages_added += passages;
                 states.push(state);
             }
-            Outcome::Skipped {
-                state,
-                existed,
-                source,
-                why,
-            } => {
-                if existed {
-                    report.changed += 1;
-                } else {
-                    report.added += 1;
-                }
+            Outcome::Skipped { state, source, why } => {
+                // Counted as skipped, not as added or changed: nothing of it is indexed.
                 states.extend(state);
                 report.skipped.push((source, why));
             }
@@ -540,6 +555,7 @@ fn progress_bar(enabled: bool, todo: &[SourceFile]) -> ProgressBar {
 fn process(
     writer: &IndexWriter<TantivyDocument>,
     fields: &index::Fields,
+    corpus: &Path,
     file: &SourceFile,
     prev: Option<&FileState>,
     bytes_read: &AtomicUsize,
@@ -547,7 +563,6 @@ fn process(
     let existed = prev.is_some();
     let skipped = |state: Option<FileState>, why: String| Outcome::Skipped {
         state,
-        existed,
         source: file.source.clone(),
         why,
     };
@@ -564,7 +579,7 @@ fn process(
         state.skipped = Some(why.clone());
         return Ok(skipped(Some(state), why.clone()));
     }
-    let read = open_sniffed(file);
+    let read = open_sniffed(corpus, file);
     let (mut f, sniffed) = match read {
         Ok(r) => r,
         Err(why) => {
@@ -617,12 +632,12 @@ fn process(
 
 /// Opens `file` as `show` opens a document (a file swapped for a link since the listing is
 /// not read) and reads it once; why it could not be read.
-fn open_sniffed(file: &SourceFile) -> Result<(std::fs::File, encoding::Sniffed), String> {
-    let depth = Path::new(&file.source).components().count();
-    let root = file.path.ancestors().nth(depth).unwrap_or(Path::new(""));
-    let corpus = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+fn open_sniffed(
+    corpus: &Path,
+    file: &SourceFile,
+) -> Result<(std::fs::File, encoding::Sniffed), String> {
     let cannot_read = |err| format!("cannot read it ({err}); check that it exists and is readable");
-    let mut f = show::open_plain(&corpus, &file.source).map_err(|e| match e {
+    let mut f = show::open_plain(corpus, &file.source).map_err(|e| match e {
         show::Refused::Io { err, .. } => cannot_read(err),
         show::Refused::NotPlainFile { what, .. } => {
             format!("{what}; symbolic links are not followed")

@@ -123,7 +123,7 @@ fn a_file_replaced_by_a_link_after_indexing_is_not_read() {
     std::fs::rename(&corpus, dir.join("moved")).unwrap();
     link(dir.join("moved"), &corpus);
     match listed.read("c.txt") {
-        Err(Refused::NotPlainFile { what, .. }) => assert!(what.contains("outside")),
+        Err(Refused::CorpusMoved { now, .. }) => assert!(now.ends_with("moved")),
         other => panic!("c.txt: {:?}", other.map(|b| b.len())),
     }
     std::fs::remove_file(&corpus).unwrap();
@@ -346,7 +346,10 @@ fn unusable_file_names_are_skipped_with_a_warning_once() {
     std::fs::write(corpus.join("two\nlines.txt"), ARTICLE).unwrap();
     std::fs::write(corpus.join("tab\there.txt"), ARTICLE).unwrap();
     let err = index_warnings(&dir);
-    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("skipped")).collect();
+    let warnings: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("warning: skipped"))
+        .collect();
     assert_eq!(warnings.len(), 3, "{err}");
     assert!(
         err.contains("skipped caf\\xe9.txt: its file name is not valid UTF-8"),
@@ -357,7 +360,11 @@ fn unusable_file_names_are_skipped_with_a_warning_once() {
         "{err}"
     );
     assert!(err.contains("skipped tab\\there.txt"), "{err}");
-    assert!(err.contains("4 added"), "{err}");
+    // Skipped files are counted as such, not as added.
+    assert!(
+        err.contains("1 added, 0 changed, 0 removed, 0 unchanged, 3 skipped"),
+        "{err}"
+    );
     // Remembered: not reported again until it changes.
     assert!(!index_warnings(&dir).contains("skipped"));
     let o = zhsearch(&dir, &["search", "正文", "--json"]);
@@ -366,4 +373,137 @@ fn unusable_file_names_are_skipped_with_a_warning_once() {
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["source"].to_string())
         .collect();
     assert!(sources.iter().all(|s| s == "\"ok.txt\""), "{sources:?}");
+}
+
+/// Runs `args` in `dir` with the index made read-only (`chmod -R a-w`): the index cannot be
+/// brought up to date, even by root.
+fn with_read_only_index(dir: &Path, args: &[&str]) -> std::process::Output {
+    let chmod = |mode: &str| {
+        let ok = std::process::Command::new("chmod")
+            .args(["-R", mode])
+            .arg(dir.join("index"))
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+    chmod("a-w");
+    let o = zhsearch(dir, args);
+    chmod("u+w");
+    o
+}
+
+#[test]
+fn a_file_changed_since_a_stale_index_is_not_shown_under_old_lines() {
+    let article = "第一段正文。\n\n第二段有瓶颈。\n\n第三段正文。\n";
+    let dir = indexed(
+        "stale",
+        &[("a.txt", article.as_bytes()), ("b.txt", ARTICLE)],
+    );
+    std::fs::write(dir.join("corpus/a.txt"), format!("插入\n{article}")).unwrap();
+    // show: one line naming the file, that it changed, and why the index is stale.
+    let o = with_read_only_index(&dir, &["show", "a.txt:3"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(stdout(&o), "");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    for needle in ["a.txt changed since the index", "read-only", "chmod -R u+w"] {
+        assert!(err.contains(needle), "{needle:?} not in {err}");
+    }
+    // An unchanged file is still shown (with the warning that the index is stale).
+    let o = with_read_only_index(&dir, &["show", "b.txt:1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().next(), Some("第一行正文。"));
+    // -C: the hit, from the index, without context read from the changed file.
+    let o = with_read_only_index(&dir, &["search", "瓶颈", "-C", "1", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let hit: serde_json::Value = serde_json::from_str(stdout(&o).lines().next().unwrap()).unwrap();
+    assert_eq!(hit["text"], "第二段有瓶颈。");
+    for key in ["context_before", "context_after"] {
+        assert!(
+            hit.get(key)
+                .is_none_or(|c| c.as_array().is_some_and(|a| a.is_empty())),
+            "{hit}"
+        );
+    }
+    let warned = stderr(&o)
+        .lines()
+        .filter(|l| l.contains("a.txt changed since the index was last updated"))
+        .count();
+    assert_eq!(warned, 1, "{}", stderr(&o));
+    // A touched file (same bytes, new time) is still the indexed one.
+    let b = dir.join("corpus/b.txt");
+    let f = std::fs::File::options().write(true).open(&b).unwrap();
+    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+        .unwrap();
+    let o = with_read_only_index(&dir, &["show", "b.txt:1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Once the index can be updated, the file is shown as it is now.
+    let o = zhsearch(&dir, &["show", "a.txt:4"]);
+    assert_eq!(
+        stdout(&o).lines().next(),
+        Some("第二段有瓶颈。"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_file_name_holding_hash_l_is_cited_by_file_and_line() {
+    let dir = indexed("hash-l", &[("y#L3.txt", ARTICLE), ("y.txt", ARTICLE)]);
+    let o = zhsearch(&dir, &["show", "y#L3.txt:2"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().next(), Some("第二行正文。"));
+    // The id form still reads as an id.
+    let o = zhsearch(&dir, &["show", "y.txt#L1"]);
+    assert_eq!(
+        stdout(&o).lines().next(),
+        Some("第一行正文。"),
+        "{}",
+        stderr(&o)
+    );
+    let o = zhsearch(&dir, &["search", "第二行", "--json"]);
+    for line in stdout(&o).lines() {
+        let hit: serde_json::Value = serde_json::from_str(line).unwrap();
+        let at = format!("{}:{}", hit["source"].as_str().unwrap(), hit["line_start"]);
+        let shown = zhsearch(&dir, &["show", &at]);
+        assert_eq!(stdout(&shown).lines().next().unwrap(), hit["text"], "{at}");
+    }
+}
+
+#[test]
+fn ignore_files_outside_the_corpus_drop_nothing() {
+    let dir = scratch("parent-ignores");
+    let parent = dir.join("parent");
+    let corpus = parent.join("corpus");
+    std::fs::create_dir_all(corpus.join(".git/info")).unwrap();
+    std::fs::create_dir_all(dir.join("home/.config/git")).unwrap();
+    for (at, rule) in [
+        (parent.join(".gitignore"), "a.md\n"),
+        (parent.join(".ignore"), "b.txt\n"),
+        (dir.join("home/.config/git/ignore"), "c.txt\n"),
+        (corpus.join(".git/info/exclude"), "d.txt\n"),
+        (corpus.join(".ignore"), "e.txt\n"),
+        (corpus.join(".gitignore"), "f.txt\n"),
+    ] {
+        std::fs::write(at, rule).unwrap();
+    }
+    for name in ["a.md", "b.txt", "c.txt", "d.txt", "e.txt", "f.txt"] {
+        std::fs::write(corpus.join(name), "正文。\n").unwrap();
+    }
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_zhsearch"))
+        .args(["index", "--verbose", "--corpus", "parent/corpus"])
+        .current_dir(&dir)
+        .env("HOME", dir.join("home"))
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("GIT_DIR")
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let listed: Vec<&str> = err
+        .lines()
+        .filter_map(|l| l.split_once('\t').map(|(f, _)| f))
+        .collect();
+    // Only the corpus's own .ignore and .gitignore count.
+    assert_eq!(listed, ["a.md", "b.txt", "c.txt", "d.txt"], "{err}");
 }

@@ -562,13 +562,13 @@ fn an_index_another_user_built_is_searchable_read_only() {
     let err = stderr(&o);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.contains("warning") && err.contains("permission denied"),
+        err.contains("warning") && err.contains("read-only"),
         "{err}"
     );
     assert!(err.contains("index"), "{err}");
-    // Writing is refused as a permission problem naming the folder.
+    // Writing is refused, naming the folder.
     let o = as_nobody(&dir, &["index"]);
-    assert_error(&o, &["permission denied", "index"]);
+    assert_error(&o, &["read-only", "index"]);
     assert!(
         snapshot(&idx) == before,
         "a refused writer wrote to the index"
@@ -637,7 +637,7 @@ fn a_full_disk_keeps_the_last_commit_and_removes_half_writes() {
         std::fs::rename(e.path(), dir.join("corpus").join(e.file_name())).unwrap();
     }
     let o = zhsearch(&dir, &["index", "--index", idx_arg]);
-    assert_error(&o, &[idx_arg, "no space left"]);
+    assert_error(&o, &[idx_arg, "no space left", "the last commit is kept"]);
     // What it half wrote is gone: the files of the last commit, nothing else.
     assert_eq!(names(&idx), before.keys().cloned().collect::<Vec<_>>());
     let after = snapshot(&idx);
@@ -660,7 +660,8 @@ fn a_full_disk_keeps_the_last_commit_and_removes_half_writes() {
         &dir,
         &["index", "--index", disk.0.join("new").to_str().unwrap()],
     );
-    assert_error(&o, &["no space left"]);
+    assert_error(&o, &["no space left", "there is no commit yet"]);
+    assert!(!stderr(&o).contains("last commit"), "{}", stderr(&o));
     assert!(!disk.0.join("new").exists());
 }
 
@@ -748,4 +749,318 @@ fn racing_first_builds_end_in_one_index() {
     let o = zhsearch(&dir, &["search", "飞天", "--index", "stale"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(!names(&idx).iter().any(|n| n.ends_with(".tmp")));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_corpus_swapped_for_a_link_is_never_walked_nor_shown() {
+    let dir = scratch("swapped-corpus");
+    let outer = dir.join("outer");
+    std::fs::create_dir_all(outer.join("c")).unwrap();
+    std::fs::write(outer.join("c/a.txt"), "公开内容\n").unwrap();
+    let o = zhsearch(
+        &dir,
+        &["index", "--quiet", "--corpus", "outer/c", "--index", "i"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    std::fs::create_dir_all(dir.join("secret")).unwrap();
+    std::fs::write(dir.join("secret/a.txt"), "SECRET外部秘密\n").unwrap();
+    // The corpus folder, then a folder above it, replaced by a link.
+    std::fs::rename(outer.join("c"), dir.join("c.real")).unwrap();
+    std::os::unix::fs::symlink(dir.join("secret"), outer.join("c")).unwrap();
+    let swaps: [&dyn Fn(); 2] = [&|| {}, &|| {
+        std::fs::remove_file(outer.join("c")).unwrap();
+        std::fs::rename(dir.join("c.real"), outer.join("c")).unwrap();
+        std::fs::rename(&outer, dir.join("outer.real")).unwrap();
+        std::fs::create_dir_all(dir.join("fake/c")).unwrap();
+        std::fs::write(dir.join("fake/c/a.txt"), "SECRET外部秘密\n").unwrap();
+        std::os::unix::fs::symlink(dir.join("fake"), &outer).unwrap();
+    }];
+    for swap in swaps {
+        swap();
+        for args in [
+            &["search", "--index", "i", "秘密"][..],
+            &["cite", "--index", "i", "秘密"],
+            &["search", "--index", "i", "公开", "-C", "1"],
+            &["show", "--index", "i", "a.txt:1"],
+            &["index", "--index", "i"],
+            &["index", "--rebuild", "--index", "i"],
+        ] {
+            let o = zhsearch(&dir, args);
+            assert!(!stdout(&o).contains("SECRET"), "{args:?}");
+            assert_error(
+                &o,
+                &[
+                    "outer/c",
+                    "symbolic link",
+                    "restore the folder",
+                    "--rebuild --corpus",
+                ],
+            );
+        }
+    }
+}
+
+#[test]
+fn a_search_writes_nothing_into_a_read_only_index_even_as_root() {
+    let dir = corpus_copy("read-only-root");
+    let o = zhsearch(&dir, &["index", "--quiet"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let idx = dir.join("index");
+    let listing = || {
+        let mut out: Vec<(String, std::time::SystemTime)> = std::fs::read_dir(&idx)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let md = e.metadata().unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    md.modified().unwrap(),
+                )
+            })
+            .collect();
+        out.sort();
+        (out, std::fs::metadata(&idx).unwrap().modified().unwrap())
+    };
+    for lock in [".tantivy-meta.lock", ".tantivy-writer.lock"] {
+        let _ = std::fs::remove_file(idx.join(lock));
+    }
+    let run = |args: &[&str]| {
+        let o = zhsearch(&dir, args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        o
+    };
+    chmod_tree(&idx, 0o444, 0o555);
+    let before = listing();
+    run(&["search", "5k瓶颈"]);
+    run(&["search", "5k瓶颈", "-C", "1", "--json"]);
+    run(&["cite", "拿命换来的"]);
+    run(&["show", "001_f0acb97a223aa501.txt:53"]);
+    assert!(listing() == before, "a search wrote into a read-only index");
+    // Not even when the corpus changed: the last commit answers, with one warning.
+    std::fs::write(dir.join("corpus/new.txt"), "只读索引里没有的新句子\n").unwrap();
+    let o = run(&["search", "5k瓶颈"]);
+    assert!(stderr(&o).contains("read-only"), "{}", stderr(&o));
+    assert!(listing() == before, "a search wrote into a read-only index");
+    let o = zhsearch(&dir, &["index"]);
+    assert_error(&o, &["read-only", "chmod -R u+w"]);
+    assert!(listing() == before, "index wrote into a read-only index");
+    chmod_tree(&idx, 0o644, 0o755);
+}
+
+#[test]
+fn an_index_folder_inside_its_corpus_is_not_indexed() {
+    let dir = corpus_copy("index-inside");
+    // A folder holding a file of the marker's name that is not ours is the user's: read.
+    std::fs::create_dir_all(dir.join("corpus/notes")).unwrap();
+    std::fs::write(dir.join("corpus/notes").join(MARKER), "我的笔记\n").unwrap();
+    std::fs::write(dir.join("corpus/notes/n.txt"), "笔记正文\n").unwrap();
+    let o = zhsearch(
+        &dir,
+        &[
+            "index",
+            "--quiet",
+            "--ext",
+            "txt,json",
+            "--index",
+            "corpus/idx",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Another index of ours in the corpus, under any name, is skipped too.
+    let o = zhsearch(&dir, &["index", "--quiet", "--index", "corpus/other"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for _ in 0..2 {
+        let o = zhsearch(&dir, &["index", "--index", "corpus/idx"]);
+        let err = stderr(&o);
+        assert!(err.contains("index is up to date"), "{err}");
+        assert!(err.contains("6 unchanged"), "{err}");
+    }
+    let o = zhsearch(
+        &dir,
+        &["search", "--index", "corpus/idx", "我的笔记", "--json"],
+    );
+    assert!(
+        stdout(&o).contains("notes/zhsearch-index.json"),
+        "{}",
+        stderr(&o)
+    );
+    let o = zhsearch(
+        &dir,
+        &["search", "--index", "corpus/idx", "schema", "--json"],
+    );
+    assert!(!stdout(&o).contains("idx/"), "{}", stdout(&o));
+}
+
+#[test]
+fn files_of_others_named_like_ours_survive_updates_and_rebuilds() {
+    let dir = corpus_copy("named-like-ours");
+    let o = zhsearch(&dir, &["index", "--quiet", "--index", "idx"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let idx = dir.join("idx");
+    let theirs = [
+        ("files-0123456789abcdef.json", "[\"mine\"]"),
+        ("ffffffffffffffffffffffffffffffff.store", "mine"),
+        ("0123456789abcdef0123456789abcdef.12.del", "mine"),
+        (".meta.json.tmp", "mine"),
+    ];
+    for (name, content) in theirs {
+        std::fs::write(idx.join(name), content).unwrap();
+    }
+    std::fs::write(dir.join("corpus/new.txt"), "新的一篇文章。\n").unwrap();
+    let o = zhsearch(&dir, &["index", "--index", "idx"]);
+    assert!(stderr(&o).contains("1 added"), "{}", stderr(&o));
+    std::fs::write(idx.join("meta.json"), "{\"garbage").unwrap();
+    let o = zhsearch(&dir, &["index", "--rebuild", "--quiet", "--index", "idx"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    for (name, content) in theirs {
+        assert_eq!(std::fs::read_to_string(idx.join(name)).unwrap(), content);
+    }
+    // What the index wrote is gone: only the segments of the last commit are left.
+    let mut segments = segment_files(&idx);
+    segments.retain(|n| !theirs.iter().any(|(t, _)| t == n));
+    assert_eq!(segments, committed_segment_files(&idx));
+}
+
+#[test]
+fn a_forged_list_name_is_not_read_outside_the_index() {
+    let dir = corpus_copy("forged-list");
+    let o = zhsearch(&dir, &["index", "--quiet", "--index", "idx"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let meta_path = dir.join("idx/meta.json");
+    let mut meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&meta_path).unwrap()).unwrap();
+    let mut head: serde_json::Value =
+        serde_json::from_str(meta["payload"].as_str().unwrap()).unwrap();
+    let list = head["files_in"].as_str().unwrap().to_string();
+    std::fs::copy(dir.join("idx").join(&list), dir.join("victim.json")).unwrap();
+    head["files_in"] = "../victim.json".into();
+    meta["payload"] = head.to_string().into();
+    std::fs::write(&meta_path, meta.to_string()).unwrap();
+    let o = zhsearch(
+        &dir,
+        &["show", "--index", "idx", "000_39e6ba676af43959.txt:1"],
+    );
+    assert_error(&o, &["idx", "../victim.json", "--rebuild"]);
+}
+
+#[test]
+fn a_failed_first_build_does_not_claim_a_last_commit() {
+    let dir = corpus_copy("no-commit");
+    std::fs::write(dir.join("afile"), "x").unwrap();
+    std::os::unix::fs::symlink(dir.join("nowhere"), dir.join("dangling")).unwrap();
+    for index in ["afile/sub", "dangling"] {
+        let o = zhsearch(&dir, &["index", "--index", index]);
+        assert_error(&o, &[index]);
+        assert!(!stderr(&o).contains("last commit"), "{}", stderr(&o));
+    }
+    assert!(std::fs::read_link(dir.join("dangling")).is_ok());
+    assert!(!dir.join("nowhere").exists());
+}
+
+#[test]
+fn a_killed_rebuild_leaves_the_marker_naming_what_is_committed() {
+    let dir = scratch("killed-rebuild");
+    big_corpus(&dir, 150);
+    std::fs::write(dir.join("big/extra.md"), "# 另一篇\n正文。\n").unwrap();
+    let o = zhsearch(
+        &dir,
+        &[
+            "index", "--quiet", "--corpus", "big", "--ext", "txt", "--index", "idx",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let idx = dir.join("idx");
+    let committed = || {
+        let meta: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(idx.join("meta.json")).unwrap()).unwrap();
+        let head: serde_json::Value =
+            serde_json::from_str(meta["payload"].as_str().unwrap()).unwrap();
+        head["extensions"].clone()
+    };
+    let marker = || {
+        let m: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(idx.join(MARKER)).unwrap()).unwrap();
+        m["extensions"].clone()
+    };
+    let old = segment_files(&idx);
+    let mut child = Command::new(BIN)
+        .args([
+            "index",
+            "--rebuild",
+            "--quiet",
+            "--ext",
+            "txt,md",
+            "--index",
+            "idx",
+        ])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed while it writes segments of its own, before its commit.
+    let started = std::time::Instant::now();
+    while !segment_files(&idx).iter().any(|f| !old.contains(f)) {
+        assert!(started.elapsed() < Duration::from_secs(60), "no segment");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    assert!(!child.wait().unwrap().success(), "the rebuild ended first");
+    assert_eq!(committed(), serde_json::json!(["txt"]));
+    assert_eq!(marker(), committed());
+    // Finished, the marker names the new extensions.
+    let o = zhsearch(
+        &dir,
+        &[
+            "index",
+            "--rebuild",
+            "--quiet",
+            "--ext",
+            "txt,md",
+            "--index",
+            "idx",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(marker(), serde_json::json!(["txt", "md"]));
+    assert_eq!(committed(), serde_json::json!(["txt", "md"]));
+}
+
+#[test]
+fn searches_during_updates_never_fail_nor_lock() {
+    let dir = corpus_copy("search-during-updates");
+    let o = zhsearch(&dir, &["index", "--quiet"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let started = std::time::Instant::now();
+    let mut failed: Vec<String> = Vec::new();
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            // Every commit replaces segments and collects the files of those it replaced.
+            let mut failed = Vec::new();
+            for i in 0..20 {
+                let text = format!("第{i}次更新的句子。\n").repeat(50);
+                std::fs::write(dir.join(format!("corpus/u{}.txt", i % 3)), text).unwrap();
+                let o = zhsearch(&dir, &["index", "--quiet"]);
+                // A search may be bringing the index up to date itself: busy is fine.
+                if o.status.code() != Some(0) && !stderr(&o).contains("another zhsearch") {
+                    failed.push(stderr(&o));
+                }
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            failed
+        });
+        while !done.load(std::sync::atomic::Ordering::SeqCst)
+            && started.elapsed() < Duration::from_secs(120)
+        {
+            let o = zhsearch(&dir, &["search", "飞天", "--limit", "1"]);
+            if o.status.code() != Some(0) {
+                failed.push(stderr(&o));
+            }
+        }
+        failed.extend(writer.join().unwrap());
+    });
+    assert!(failed.is_empty(), "{failed:?}");
+    assert!(!dir.join("index/.tantivy-meta.lock").exists());
 }
