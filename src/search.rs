@@ -207,6 +207,7 @@ impl Searcher {
         let single = query.single_word().map(str::to_string);
         let full = ranked(
             want,
+            0,
             |n| match &single {
                 Some(word) => self.single_word_top(&searcher, &stats, word, n),
                 None => top_ordered(&searcher, &self.places, &stats, &*strict, n, 0.0),
@@ -228,6 +229,8 @@ impl Searcher {
             let tier = Some((&full.addrs, &idf as &dyn Fn(&str) -> f32));
             let partial = ranked(
                 want - hits.len(),
+                // The full matches, and a few that cover too little of the query.
+                full.addrs.len() + RERANK_DEPTH / 2,
                 |n| top_ordered(&searcher, &self.places, &stats, &*relaxed, n, 0.0),
                 |addr, score| self.judge(&searcher, &query, addr, score, tier),
                 |cand| self.finish(&searcher, &query, cand, &mut titles),
@@ -509,15 +512,18 @@ struct Tier {
 /// (see [`top_ordered`]), `judge` keeps those of the tier, `finish` makes hits. Candidates are
 /// judged in that order until `need` of the tier (or all there are) and the whole rerank
 /// window are known, so the result is a prefix of one order whatever `need` is, and no
-/// passage after the last row asked for is read from the store.
+/// passage after the last row asked for is read from the store. `slack` more candidates than
+/// needed are collected at first, for those expected to be judged out of the tier: running
+/// the query again for more costs more than collecting a few more at once.
 fn ranked(
     need: usize,
+    slack: usize,
     mut candidates: impl FnMut(usize) -> Result<Candidates>,
     mut judge: impl FnMut(DocAddress, f32) -> Result<Option<Cand>>,
     mut finish: impl FnMut(Cand) -> Result<Hit>,
 ) -> Result<Tier> {
     let depth = need.max(RERANK_DEPTH);
-    let mut n = depth;
+    let mut n = depth.saturating_add(slack);
     // Candidates judged so far: a prefix of the order, which does not depend on `n`.
     let mut judged = 0;
     let mut kept: Vec<(usize, Cand)> = Vec::new();
