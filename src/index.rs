@@ -8,7 +8,7 @@ use std::ops::Range;
 
 use anyhow::{Result, anyhow};
 use tantivy::schema::{
-    Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::{Index, TantivyDocument};
 
@@ -16,7 +16,7 @@ use crate::analysis::{self, CHARS_ONLY, Piece, TextTokenizer};
 use crate::corpus::{Meta, Passage};
 
 /// Bumped whenever the schema or the analysis changes in a way that needs a rebuild.
-pub const SCHEMA_VERSION: u32 = 11;
+pub const SCHEMA_VERSION: u32 = 12;
 pub const FORMAT: &str = "zhsearch-index";
 const TEXT_TOKENIZER: &str = "zh_text";
 const CHARS_TOKENIZER: &str = "zh_chars";
@@ -94,11 +94,13 @@ pub fn schema() -> Schema {
             .set_index_option(IndexRecordOption::WithFreqsAndPositions),
     );
     b.add_u64_field("file", INDEXED);
-    b.add_text_field("source", STRING | STORED);
-    b.add_u64_field("line_start", STORED);
+    // File, line and column are fast fields too: they order equal scores without reading
+    // stored passages (see `search::top_ordered`).
+    b.add_text_field("source", STRING | STORED | FAST);
+    b.add_u64_field("line_start", STORED | FAST);
     b.add_u64_field("line_end", STORED);
     b.add_u64_field("paragraph", STORED);
-    b.add_u64_field("column_start", STORED);
+    b.add_u64_field("column_start", STORED | FAST);
     b.add_u64_field("column_end", STORED);
     b.add_text_field("text", STORED);
     b.add_text_field("visible", STORED);
