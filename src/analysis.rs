@@ -209,23 +209,28 @@ fn fold_piece(text: &str, mut emit: impl FnMut(Range<usize>, &mut dyn Iterator<I
     }
 }
 
-/// Invisible format characters dropped by normalisation: zero-width space, non-joiner and
-/// joiner, direction marks and embeddings, word joiner and invisible operators, zero-width
-/// no-break space (a BOM inside the text), soft hyphen, Mongolian vowel separator, variation
-/// selectors (a glyph variant of the same character) and tag characters.
+/// Invisible characters dropped by normalisation: Unicode's default-ignorable code points
+/// (zero-width space, non-joiner and joiner, direction marks and embeddings including the
+/// Arabic letter mark, word joiner and invisible operators, zero-width no-break space (a BOM
+/// inside the text), soft hyphen, combining grapheme joiner, Mongolian free variation
+/// selectors and vowel separator, variation selectors, tag characters), except the Hangul
+/// fillers, which show as blank space.
 pub fn is_invisible(c: char) -> bool {
     matches!(
         c,
-        '\u{200B}'..='\u{200F}'
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
             | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{2069}'
-            | '\u{FEFF}'
-            | '\u{00AD}'
-            | '\u{180E}'
+            | '\u{2060}'..='\u{206F}'
             | '\u{FE00}'..='\u{FE0F}'
-            | '\u{E0100}'..='\u{E01EF}'
-            | '\u{E0000}'..='\u{E007F}'
+            | '\u{FEFF}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
     )
 }
 
@@ -594,6 +599,12 @@ mod tests {
             '\u{E0001}',
             '\u{E0020}',
             '\u{E007F}',
+            '\u{034F}',
+            '\u{061C}',
+            '\u{17B4}',
+            '\u{206F}',
+            '\u{1D173}',
+            '\u{E0FFF}',
         ];
         for zw in invisible {
             let src = format!("看零寬{zw}標記了");

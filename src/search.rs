@@ -215,7 +215,7 @@ impl Searcher {
                 None => top_ordered(&searcher, &self.places, &stats, &*strict, n, 0.0),
             },
             |addr, score| self.judge(&searcher, &query, addr, score, None),
-            |cand| self.finish(&searcher, &query, cand, &mut titles),
+            |cand, reranked| self.finish(&searcher, &query, cand, reranked, &mut titles),
         )?;
         let full_matches = !full.addrs.is_empty();
         let mut hits = full.hits;
@@ -235,7 +235,7 @@ impl Searcher {
                 full.addrs.len() + RERANK_DEPTH / 2,
                 |n| top_ordered(&searcher, &self.places, &stats, &*relaxed, n, 0.0),
                 |addr, score| self.judge(&searcher, &query, addr, score, tier),
-                |cand| self.finish(&searcher, &query, cand, &mut titles),
+                |cand, reranked| self.finish(&searcher, &query, cand, reranked, &mut titles),
             )?;
             hits.extend(partial.hits);
         }
@@ -294,12 +294,14 @@ impl Searcher {
     }
 
     /// A candidate as a hit, with its highlights and final score (its file's metadata is
-    /// filled in for the hits shown).
+    /// filled in for the hits shown). Only `reranked` hits get the passage-level boost: the
+    /// rest keep the score they are ordered by, so printed scores never rise down the list.
     fn finish(
         &self,
         searcher: &tantivy::Searcher,
         query: &Query,
         cand: Cand,
+        reranked: bool,
         titles: &mut Titles,
     ) -> Result<Hit> {
         let stored = cand.stored;
@@ -316,7 +318,8 @@ impl Searcher {
         });
         let visible = stored.visible();
         let found = rank::findings(query, &stored.passage(&visible), title_terms);
-        Ok(stored.into_hit(cand.score + found.boost, cand.kind, found))
+        let boost = if reranked { found.boost } else { 0.0 };
+        Ok(stored.into_hit(cand.score + boost, cand.kind, found))
     }
 
     /// For each term of the query, the file entries whose title contains it (in any form):
@@ -522,7 +525,7 @@ fn ranked(
     slack: usize,
     mut candidates: impl FnMut(usize) -> Result<Candidates>,
     mut judge: impl FnMut(DocAddress, f32) -> Result<Option<Cand>>,
-    mut finish: impl FnMut(Cand) -> Result<Hit>,
+    mut finish: impl FnMut(Cand, bool) -> Result<Hit>,
 ) -> Result<Tier> {
     let depth = need.max(RERANK_DEPTH);
     let mut n = depth.saturating_add(slack);
@@ -553,12 +556,12 @@ fn ranked(
     let mut hits = kept
         .by_ref()
         .take(RERANK_DEPTH)
-        .map(&mut finish)
+        .map(|c| finish(c, true))
         .collect::<Result<Vec<Hit>>>()?;
     hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| by_place(a, b)));
     let rest = need.saturating_sub(hits.len());
     for cand in kept.take(rest) {
-        hits.push(finish(cand)?);
+        hits.push(finish(cand, false)?);
     }
     Ok(Tier { hits, addrs })
 }

@@ -541,3 +541,39 @@ fn tied_pieces_of_a_long_line_go_by_column() {
         "no tie to order"
     );
 }
+
+/// "Best first": past the rerank window too, the printed score never rises down the list
+/// within a match kind (every `all` comes before every `partial`).
+#[test]
+fn printed_scores_never_rise_down_the_list() {
+    let dir = corpus_copy("score-order");
+    for q in [
+        "开源",
+        "阿里云",
+        "阿里 云",
+        "的",
+        "模型 OR 芯片",
+        "阿里云什么时候突破5k瓶颈",
+    ] {
+        let o = zhsearch(&dir, &["search", q, "--json", "--limit", "300"]);
+        assert_eq!(o.status.code(), Some(0), "{q}: {}", stderr(&o));
+        let hits = json_lines(&stdout(&o));
+        assert!(
+            hits.len() > 30 || q.contains("5k"),
+            "{q}: only {} hits",
+            hits.len()
+        );
+        for pair in hits.windows(2) {
+            let (a, b) = (&pair[0], &pair[1]);
+            if a["match"] == b["match"] {
+                let (x, y) = (a["score"].as_f64().unwrap(), b["score"].as_f64().unwrap());
+                assert!(x >= y, "{q}: {} ({x}) before {} ({y})", a["id"], b["id"]);
+            } else {
+                assert_eq!(
+                    (&a["match"], &b["match"]),
+                    (&"all".into(), &"partial".into())
+                );
+            }
+        }
+    }
+}
