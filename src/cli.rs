@@ -209,64 +209,14 @@ pub fn run() -> Result<bool> {
             rebuild,
             quiet,
             verbose,
-        } => {
-            let options = location.update_options(rebuild, !quiet)?;
-            let report = update::update(location.corpus.as_deref(), &location.index, options)?;
-            let corpus = &report.corpus;
-            if verbose && let Ok(Some(m)) = manifest::read(&location.index) {
-                for f in &m.files {
-                    match (&f.encoding, &f.skipped) {
-                        (_, Some(why)) => eprintln!("{}\tskipped: {why}", f.source),
-                        (Some(enc), None) => eprintln!("{}\t{enc}", f.source),
-                        (None, None) => eprintln!("{}", f.source),
-                    }
-                }
-            }
-            if !quiet {
-                print_skipped(&report);
-                let what = if report.is_noop() {
-                    "index is up to date"
-                } else {
-                    "indexed"
-                };
-                eprintln!(
-                    "zhsearch: {what}: {report} — corpus {}, index {}",
-                    corpus.display(),
-                    location.index.display()
-                );
-            }
-            Ok(true)
-        }
+        } => run_index(&location, rebuild, quiet, verbose),
         Command::Search {
             location,
             query,
             limit,
             json,
             context,
-        } => {
-            let mut hits = run_query(&location, &query, limit)?;
-            if context > 0 {
-                add_context(
-                    &show::Listed::of_index(&location.index)?,
-                    &mut hits,
-                    context,
-                )?;
-            }
-            // On stderr, so that stdout stays the hits alone for pipes; JSON says it per hit.
-            if !json && !hits.full_matches && !hits.is_empty() {
-                eprintln!(
-                    "zhsearch: no passage matches every term; the hits below match part of the query"
-                );
-            }
-            let mut out = anstream::stdout().lock();
-            if json {
-                output::write_json(&mut out, &hits)?;
-            } else {
-                output::write_human(&mut out, &hits)?;
-            }
-            out.flush()?;
-            Ok(!hits.is_empty())
-        }
+        } => run_search(&location, &query, limit, json, context),
         Command::Cite {
             location,
             query,
@@ -284,24 +234,88 @@ pub fn run() -> Result<bool> {
             at,
             context,
             json,
-        } => {
-            show::parse_location(&at)?;
-            // Only the documents of the index are read back: bring it up to date first.
-            let (_, _, not_updated) = refresh(&location)?;
-            let mut listed = show::Listed::of_index(&location.index)?;
-            let loc = show::parse_location_in(&at, |s| listed.contains(s))?;
-            // Why the index is stale goes into the refusal of a changed file, on its one line.
-            listed.not_updated = not_updated.clone();
-            let excerpt = show::excerpt(&listed, &loc, context)?;
-            if let Some(why) = not_updated {
-                eprintln!("zhsearch: warning: {why}; showing a document its last commit lists");
+        } => run_show(&location, &at, context, json),
+    }
+}
+
+/// `zhsearch index`: builds or updates the index and says what it did.
+fn run_index(location: &Location, rebuild: bool, quiet: bool, verbose: bool) -> Result<bool> {
+    let options = location.update_options(rebuild, !quiet)?;
+    let report = update::update(location.corpus.as_deref(), &location.index, options)?;
+    if verbose && let Ok(Some(m)) = manifest::read(&location.index) {
+        for f in &m.files {
+            match (&f.encoding, &f.skipped) {
+                (_, Some(why)) => eprintln!("{}\tskipped: {why}", f.source),
+                (Some(enc), None) => eprintln!("{}\t{enc}", f.source),
+                (None, None) => eprintln!("{}", f.source),
             }
-            let mut out = anstream::stdout().lock();
-            output::write_excerpt(&mut out, &excerpt, json)?;
-            out.flush()?;
-            Ok(true)
         }
     }
+    if !quiet {
+        print_skipped(&report);
+        let what = if report.is_noop() {
+            "index is up to date"
+        } else {
+            "indexed"
+        };
+        eprintln!(
+            "zhsearch: {what}: {report} — corpus {}, index {}",
+            report.corpus.display(),
+            location.index.display()
+        );
+    }
+    Ok(true)
+}
+
+/// `zhsearch search`: the hits, as JSON Lines or for a person.
+fn run_search(
+    location: &Location,
+    query: &QueryArgs,
+    limit: u64,
+    json: bool,
+    context: usize,
+) -> Result<bool> {
+    let mut hits = run_query(location, query, limit)?;
+    if context > 0 {
+        add_context(
+            &show::Listed::of_index(&location.index)?,
+            &mut hits,
+            context,
+        )?;
+    }
+    // On stderr, so that stdout stays the hits alone for pipes; JSON says it per hit.
+    if !json && !hits.full_matches && !hits.is_empty() {
+        eprintln!(
+            "zhsearch: no passage matches every term; the hits below match part of the query"
+        );
+    }
+    let mut out = anstream::stdout().lock();
+    if json {
+        output::write_json(&mut out, &hits)?;
+    } else {
+        output::write_human(&mut out, &hits)?;
+    }
+    out.flush()?;
+    Ok(!hits.is_empty())
+}
+
+/// `zhsearch show`: lines of a document of the index, as cited.
+fn run_show(location: &Location, at: &str, context: usize, json: bool) -> Result<bool> {
+    show::parse_location(at)?;
+    // Only the documents of the index are read back: bring it up to date first.
+    let (_, _, not_updated) = refresh(location)?;
+    let mut listed = show::Listed::of_index(&location.index)?;
+    let loc = show::parse_location_in(at, |s| listed.contains(s))?;
+    // Why the index is stale goes into the refusal of a changed file, on its one line.
+    listed.not_updated = not_updated.clone();
+    let excerpt = show::excerpt(&listed, &loc, context)?;
+    if let Some(why) = not_updated {
+        eprintln!("zhsearch: warning: {why}; showing a document its last commit lists");
+    }
+    let mut out = anstream::stdout().lock();
+    output::write_excerpt(&mut out, &excerpt, json)?;
+    out.flush()?;
+    Ok(true)
 }
 
 /// `cite`'s output: full matches only, unless `partial`; whether a quote was printed.
