@@ -682,6 +682,34 @@ impl PlaceCache {
     }
 }
 
+/// The kept entries of segment `segment` with their file names, looked up once per file:
+/// only the few kept ordinals are turned into names.
+fn named(
+    kept: Vec<Entry>,
+    places: &Places,
+    segment: u32,
+    out: &mut Vec<(f32, DocAddress, String, Place)>,
+) -> Result<()> {
+    let mut names: HashMap<u64, String> = HashMap::new();
+    for e in kept {
+        let name = match names.get(&e.place.source) {
+            Some(name) => name.clone(),
+            None => {
+                let name = places.name(e.place.source)?;
+                names.insert(e.place.source, name.clone());
+                name
+            }
+        };
+        out.push((
+            e.score,
+            DocAddress::new(segment, e.place.doc),
+            name,
+            e.place,
+        ));
+    }
+    Ok(())
+}
+
 /// The `n` best passages for `query` (all of them if fewer) in one total order: score (plus
 /// `bonus`) descending, then file, line and column, read from fast fields; the flag says
 /// whether these are all the passages it matches. Unlike Tantivy's `TopDocs`, which breaks
@@ -745,24 +773,7 @@ fn top_ordered(
             floor(&scores)
         };
         weight.for_each_pruning(start, reader, &mut callback)?;
-        // Names of files only for the few ordinals kept.
-        let mut names: HashMap<u64, String> = HashMap::new();
-        for e in heap.into_vec() {
-            let name = match names.get(&e.place.source) {
-                Some(name) => name.clone(),
-                None => {
-                    let name = places.name(e.place.source)?;
-                    names.insert(e.place.source, name.clone());
-                    name
-                }
-            };
-            best.push((
-                e.score,
-                DocAddress::new(ord as u32, e.place.doc),
-                name,
-                e.place,
-            ));
-        }
+        named(heap.into_vec(), &places, ord as u32, &mut best)?;
     }
     let complete = scores.len() < n;
     best.sort_by(|a, b| {
