@@ -3,9 +3,11 @@
 //!
 //! The pipeline, one module each: [`corpus`] (files → passages, with [`markup`] for what a
 //! reader sees) → [`analysis`] (normalisation with an offset map, with [`t2s`] for OpenCC;
-//! characters and jieba words; shared by indexing and querying) → [`index`] (Tantivy schema,
-//! incremental updates) → [`query`] (query language → Tantivy query) → [`search`] (ranked
-//! hits, highlights) → [`output`] (JSON Lines and human output). [`cli`] wires them to the command line.
+//! characters and jieba words; shared by indexing and querying) → [`index`] (Tantivy schema),
+//! kept in its folder by [`store`] (our marker, read-only opening) and in step with the
+//! corpus by [`update`] → [`query`] (query language → Tantivy query) → [`search`] (one ranked
+//! order, full matches verified, highlights) → [`output`] (JSON Lines and human output);
+//! [`show`] is the one way corpus files are read back. [`cli`] wires them to the command line.
 
 pub mod analysis;
 pub mod cite;
