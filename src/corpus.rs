@@ -605,7 +605,7 @@ fn is_markdown_name(source: &str) -> bool {
     lower.ends_with(".md") || lower.ends_with(".markdown")
 }
 
-/// The lines of a file as an editor shows them (see [`normalize_line_ends`]).
+/// The lines of a file as an editor shows them (see `normalize_line_ends`).
 pub fn lines(content: &str) -> Vec<String> {
     normalize_line_ends(content)
         .split('\n')

@@ -59,7 +59,7 @@ impl Choice {
         display_name(self.encoding)
     }
 
-    /// The text of `r` in pieces of about [`CHUNK`] bytes.
+    /// The text of `r` in pieces of about `CHUNK` bytes.
     pub fn chunks<R: Read + Seek>(&self, mut r: R) -> io::Result<Chunks<R>> {
         r.seek(SeekFrom::Start(self.skip as u64))?;
         Ok(Chunks {

@@ -89,7 +89,7 @@ pub fn read(dir: &Path) -> Result<Option<Manifest>> {
     Ok(Some(Manifest { head, files }))
 }
 
-/// Whether `name` is a list file of ours (`files-<16 hex digits>.json`, as [`write`] names
+/// Whether `name` is a list file of ours (`files-<16 hex digits>.json`, as [`write()`] names
 /// them): only those are ever removed.
 pub fn is_list_file(name: &str) -> bool {
     name.strip_prefix("files-")
@@ -97,7 +97,7 @@ pub fn is_list_file(name: &str) -> bool {
         .is_some_and(|h| h.len() == 16 && h.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
-/// Whether `name` in `dir` is a list file that zhsearch wrote: named as [`write`] names them,
+/// Whether `name` in `dir` is a list file that zhsearch wrote: named as [`write()`] names them,
 /// after the hash of their content, which a user's file of that name does not have.
 pub fn is_our_list(dir: &Path, name: &str) -> bool {
     is_list_file(name) && std::fs::read(dir.join(name)).is_ok_and(|bytes| list_name(&bytes) == name)

@@ -331,7 +331,7 @@ impl Query {
     }
 
     /// The strict query: every group matched, as a string or by all of a term's pieces (see
-    /// [`term_query`]). The searcher verifies each candidate against its text (see
+    /// `term_query`). The searcher verifies each candidate against its text (see
     /// [`crate::rank::matches_all`]).
     pub fn strict(&self, f: &Fields) -> Box<dyn TQuery> {
         let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = Vec::new();

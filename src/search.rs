@@ -186,7 +186,7 @@ impl Searcher {
 
     /// Rows `offset+1 ..= offset+limit` of one ranking that depends only on the passages in
     /// the index: every full match (verified against the passage's text, see
-    /// [`rank::matches_all`]), then the partial ones; within each, the first [`RERANK_DEPTH`]
+    /// [`rank::matches_all`]), then the partial ones; within each, the first `RERANK_DEPTH`
     /// candidates by Tantivy's score (ties by file, line and column) reranked with the
     /// passage-level signals, then the rest in that order. Only the candidates up to the last
     /// row asked for are read from the store.
