@@ -930,6 +930,16 @@ impl Directory for StoreDir {
     }
 
     fn delete(&self, path: &Path) -> Result<(), DeleteError> {
+        // Tantivy's garbage collection deletes whatever `.managed.json` lists: an edited list
+        // must not turn an update into the deletion of other files, in this folder or outside
+        // it. Only a segment file of this folder, by its plain name, is ever deleted.
+        let plain = matches!(
+            path.components().collect::<Vec<_>>().as_slice(),
+            [std::path::Component::Normal(_)]
+        );
+        if !plain || !path.to_str().is_some_and(is_segment_file) {
+            return Err(DeleteError::FileDoesNotExist(path.to_path_buf()));
+        }
         self.inner.delete(path)
     }
 

@@ -1046,3 +1046,36 @@ fn searches_during_updates_never_fail_nor_lock() {
     assert!(failed.is_empty(), "{failed:?}");
     assert!(!dir.join("index/.tantivy-meta.lock").exists());
 }
+
+/// Tantivy's garbage collection deletes what `.managed.json` lists: a list someone edited
+/// must not make an update delete their files, inside the index folder or outside it.
+#[test]
+fn an_edited_managed_list_deletes_no_file_of_others() {
+    let dir = corpus_copy("managed-list");
+    let o = zhsearch(&dir, &["index", "--quiet", "--index", "idx"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let idx = dir.join("idx");
+    let outside = dir.join("victim.txt");
+    std::fs::write(&outside, "mine").unwrap();
+    std::fs::write(idx.join("notes.txt"), "mine").unwrap();
+    let managed = idx.join(".managed.json");
+    let mut list: Vec<String> =
+        serde_json::from_str(&std::fs::read_to_string(&managed).unwrap()).unwrap();
+    list.extend([
+        "../victim.txt".to_string(),
+        outside.to_str().unwrap().to_string(),
+        "notes.txt".to_string(),
+    ]);
+    std::fs::write(&managed, serde_json::to_string(&list).unwrap()).unwrap();
+    // A change makes the next search write a commit, and Tantivy collect garbage.
+    std::fs::write(dir.join("corpus/new.txt"), "新的一篇文章。\n").unwrap();
+    let o = zhsearch(&dir, &["search", "--index", "idx", "新的一篇"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = zhsearch(&dir, &["index", "--rebuild", "--quiet", "--index", "idx"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "mine");
+    assert_eq!(
+        std::fs::read_to_string(idx.join("notes.txt")).unwrap(),
+        "mine"
+    );
+}
