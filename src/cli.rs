@@ -227,6 +227,7 @@ pub fn run() -> Result<bool> {
             partial,
         } => {
             let hits = run_query(&location, &query, limit)?.hits;
+            let hits = as_indexed(&show::Listed::of_index(&location.index)?, hits);
             print_citations(hits, partial, quote, to, format)
         }
         Command::Show {
@@ -236,6 +237,29 @@ pub fn run() -> Result<bool> {
             json,
         } => run_show(&location, &at, context, json),
     }
+}
+
+/// The hits whose file is still as the index recorded it. A quote is a verbatim slice of
+/// the file only then: a file changed behind an index that could not be updated (read-only,
+/// busy, disk full), or gone, is left out with a warning naming it.
+fn as_indexed(listed: &show::Listed, hits: Vec<Hit>) -> Vec<Hit> {
+    let mut verdicts: Vec<(String, bool)> = Vec::new();
+    hits.into_iter()
+        .filter(|h| {
+            if let Some((_, ok)) = verdicts.iter().find(|(s, _)| *s == h.source) {
+                return *ok;
+            }
+            let ok = match listed.open(&h.source) {
+                Ok(_) => true,
+                Err(e) => {
+                    eprintln!("zhsearch: warning: not quoted: {e}");
+                    false
+                }
+            };
+            verdicts.push((h.source.clone(), ok));
+            ok
+        })
+        .collect()
 }
 
 /// `zhsearch index`: builds or updates the index and says what it did.

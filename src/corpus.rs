@@ -166,9 +166,12 @@ pub fn mtime_ns(md: &fs::Metadata) -> u64 {
 /// A path relative to the corpus as citations name it, with `/`. A name that cannot be one is
 /// `Err((escaped name, why))`: one that is not UTF-8 (a lossy copy would name no file) or
 /// that holds a control character or line separator (it would break the one-line output
-/// and could not be typed back as `FILE:LINE`).
+/// and could not be typed back as `FILE:LINE`), or an invisible character (a direction
+/// override would show `rlo\u{202e}gpj.txt` as `rlotxt.jpg` in a citation).
 fn source_name(rel: &Path) -> Result<String, (String, String)> {
-    let line_break = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+    let line_break = |c: char| {
+        c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') || crate::analysis::is_invisible(c)
+    };
     let escape = |s: &str| -> String {
         s.chars()
             .map(|c| {
@@ -199,7 +202,7 @@ fn source_name(rel: &Path) -> Result<String, (String, String)> {
         return Err((escaped, why.into()));
     };
     if name.chars().any(line_break) {
-        let why = "its file name holds a line break or another control character, which would break one-line output and citations: rename it";
+        let why = "its file name holds a line break, a control or an invisible character, which would break or disguise one-line output and citations: rename it";
         return Err((escape(name), why.into()));
     }
     Ok(if std::path::MAIN_SEPARATOR == '/' {

@@ -1,5 +1,6 @@
 //! Printing hits: JSON Lines for programs, cited and highlighted passages for people.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::ops::Range;
 
@@ -39,13 +40,13 @@ pub fn write_human(out: &mut impl Write, hits: &[Hit]) -> Result<()> {
             write!(out, "  {META}¶{}{META:#}", hit.paragraph)?;
         }
         if let Some(title) = &hit.title {
-            write!(out, "  《{title}》")?;
+            write!(out, "  《{}》", shown(title))?;
         }
         if hit.match_kind == MatchKind::Partial {
             write!(out, "  {META}[partial match]{META:#}")?;
         }
         if let Some(v) = &hit.variant {
-            write!(out, "  {META}[regional variant: {v}]{META:#}")?;
+            write!(out, "  {META}[regional variant: {}]{META:#}", shown(v))?;
         }
         writeln!(out)?;
         write_neighbours(out, &hit.context_before)?;
@@ -87,7 +88,7 @@ fn write_neighbours(out: &mut impl Write, neighbours: &[Neighbour]) -> Result<()
             out,
             "{DIM}  {:>4} {}{DIM:#}",
             n.line_start,
-            n.text.replace('\n', "\n       ")
+            shown(&n.text).replace('\n', "\n       ")
         )?;
     }
     Ok(())
@@ -124,9 +125,9 @@ pub fn write_citations(
                 if i > 0 {
                     writeln!(out)?;
                 }
-                writeln!(out, "{}", citation.markdown)?;
+                writeln!(out, "{}", shown(&citation.markdown))?;
             }
-            CiteFormat::Plain => writeln!(out, "{}", citation.plain)?,
+            CiteFormat::Plain => writeln!(out, "{}", shown(&citation.plain))?,
         }
     }
     Ok(())
@@ -140,19 +141,40 @@ pub fn write_excerpt(out: &mut impl Write, excerpt: &Excerpt, json: bool) -> Res
         return Ok(());
     }
     for n in &excerpt.context_before {
-        writeln!(out, "{DIM}{}{DIM:#}", n.text)?;
+        writeln!(out, "{DIM}{}{DIM:#}", shown(&n.text))?;
     }
-    writeln!(out, "{}", excerpt.text)?;
+    writeln!(out, "{}", shown(&excerpt.text))?;
     for n in &excerpt.context_after {
-        writeln!(out, "{DIM}{}{DIM:#}", n.text)?;
+        writeln!(out, "{DIM}{}{DIM:#}", shown(&n.text))?;
     }
-    writeln!(out, "\n{CITE}— {}{CITE:#}", excerpt.attribution)?;
+    writeln!(out, "\n{CITE}— {}{CITE:#}", shown(&excerpt.attribution))?;
     Ok(())
 }
 
 /// Continuation lines of a multi-line passage line up under the first.
 fn indent(s: &str) -> String {
-    s.replace('\n', "\n    ")
+    shown(s).replace('\n', "\n    ")
+}
+
+/// Text of a file as a person's output shows it: control characters other than line breaks
+/// and tabs become visible (`␛` for ESC, U+2400 + code for the other C0 controls), so that a
+/// file can neither send escape sequences to a terminal nor, when they are stripped, swallow
+/// the rest of the output with an unfinished one. JSON keeps every character, escaped.
+fn shown(s: &str) -> Cow<'_, str> {
+    let hidden = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !s.chars().any(hidden) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(
+        s.chars()
+            .map(|c| match c as u32 {
+                n @ 0..=0x1f if hidden(c) => char::from_u32(0x2400 + n).unwrap_or('\u{fffd}'),
+                0x7f => '\u{2421}',
+                _ if hidden(c) => '\u{fffd}',
+                _ => c,
+            })
+            .collect(),
+    )
 }
 
 /// The byte window of `text` to show, and whether text was cut before and after it.

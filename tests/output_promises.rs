@@ -79,3 +79,48 @@ fn a_progress_bar_only_on_a_terminal_and_not_when_quiet() {
     let piped = zhsearch(&dir, &["index", "--rebuild"]);
     assert!(!stderr(&piped).contains("indexing ["), "{}", stderr(&piped));
 }
+
+/// A file cannot drive the terminal: control characters in a passage are shown as control
+/// pictures in human, Markdown and plain output (JSON keeps them, escaped), and the rest of
+/// the output is never lost to an unfinished escape sequence.
+#[test]
+fn control_characters_of_a_file_are_shown_not_sent() {
+    let dir = common::scratch("controls");
+    let corpus = dir.join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    std::fs::write(
+        corpus.join("a.txt"),
+        "终端注入\u{1b}]0;pwned\u{7}测试。第二句。\n",
+    )
+    .unwrap();
+    // A direction override would disguise the name in a citation: the file is skipped.
+    std::fs::write(corpus.join("rlo\u{202e}gpj.txt"), "终端注入的另一篇。\n").unwrap();
+    let o = zhsearch(&dir, &["index"]);
+    assert!(
+        stderr(&o).contains("skipped rlo\\u{202e}gpj.txt"),
+        "{}",
+        stderr(&o)
+    );
+    for args in [
+        vec!["search", "终端注入"],
+        vec!["cite", "终端注入"],
+        vec!["cite", "终端注入", "--format", "plain"],
+        vec!["show", "a.txt:1"],
+    ] {
+        // As a terminal gets it (colour forced): no escape sequence but our own colours.
+        let out = with_env(&dir, &args, &[("CLICOLOR_FORCE", "1")]);
+        assert!(
+            !out.contains('\u{7}') && !out.contains("\u{1b}]"),
+            "{args:?}: {out:?}"
+        );
+        let out = with_env(&dir, &args, &[]);
+        assert!(out.contains("终端注入␛]0;"), "{args:?}: {out}");
+        assert!(out.contains("a.txt:1"), "{args:?}: {out}");
+    }
+    let o = zhsearch(&dir, &["search", "终端注入", "--json"]);
+    assert!(
+        stdout(&o).contains("\\u001b]0;pwned\\u0007"),
+        "{}",
+        stdout(&o)
+    );
+}

@@ -430,6 +430,17 @@ fn a_file_changed_since_a_stale_index_is_not_shown_under_old_lines() {
         .filter(|l| l.contains("a.txt changed since the index was last updated"))
         .count();
     assert_eq!(warned, 1, "{}", stderr(&o));
+    // cite: a quote is a slice of the file as it is, so the changed file is not quoted.
+    let o = with_read_only_index(&dir, &["cite", "瓶颈"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+    assert!(
+        stderr(&o).contains("not quoted: a.txt changed since the index"),
+        "{}",
+        stderr(&o)
+    );
+    let o = with_read_only_index(&dir, &["cite", "第一行正文"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     // A touched file (same bytes, new time) is still the indexed one.
     let b = dir.join("corpus/b.txt");
     let f = std::fs::File::options().write(true).open(&b).unwrap();
