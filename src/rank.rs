@@ -128,8 +128,23 @@ pub fn findings(q: &Query, p: &Passage, title_terms: usize) -> Findings {
                 ranges.extend(hits);
             }
             None if !t.quoted => {
-                for w in t.words() {
-                    ranges.extend(p.vis.find_all(w).into_iter().map(|h| p.vis.orig_range(h)));
+                // Matched, if at all, by the words of one form (see [`term_matches`]): its
+                // words are highlighted, and a regional form's own words are named.
+                let by_words = |f: &&crate::query::Form| {
+                    f.long_words().next().is_some()
+                        && f.long_words().all(|w| p.has_word(w))
+                        && f.singles.iter().all(|c| p.holds(c))
+                };
+                let k = t.forms.iter().position(|f| by_words(&f)).unwrap_or(0);
+                for w in &t.forms[k].words {
+                    let hits: Vec<Range<usize>> = p.vis.find_all(w);
+                    let hits: Vec<Range<usize>> =
+                        hits.into_iter().map(|h| p.vis.orig_range(h)).collect();
+                    let own = k > 0 && !t.forms[0].words.contains(w);
+                    if let (true, None, Some(h)) = (own, &out.variant, hits.first()) {
+                        out.variant = Some(p.text[h.clone()].to_string());
+                    }
+                    ranges.extend(hits);
                 }
             }
             None => {}

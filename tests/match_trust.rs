@@ -577,3 +577,37 @@ fn printed_scores_never_rise_down_the_list() {
         }
     }
 }
+
+/// A term that matches through the words of a regional form says so, in the passage's own
+/// words, and highlights every word it matched by.
+#[test]
+fn a_regional_form_inside_a_longer_term_is_labelled_and_highlighted() {
+    let dir = scratch("regional-inside");
+    std::fs::create_dir_all(dir.join("corpus")).unwrap();
+    std::fs::write(
+        dir.join("corpus/a.txt"),
+        "台灣的軟體很好。\n林中的软件很多。\n",
+    )
+    .unwrap();
+    for (q, line, variant, marked) in [
+        ("台湾软件", 1, "軟體", vec!["台灣", "軟體"]),
+        ("林軟體", 2, "软件", vec!["林", "软件"]),
+    ] {
+        let o = zhsearch(&dir, &["search", q, "--json"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let hit = &json_lines(&stdout(&o))[0];
+        assert_eq!(
+            (hit["line_start"].as_u64(), &hit["match"]),
+            (Some(line), &"all".into())
+        );
+        assert_eq!(hit["variant"], variant, "{q}: {hit}");
+        let text = hit["text"].as_str().unwrap();
+        let spans: Vec<&str> = hit["highlights"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| &text[h[0].as_u64().unwrap() as usize..h[1].as_u64().unwrap() as usize])
+            .collect();
+        assert_eq!(spans, marked, "{q}");
+    }
+}
