@@ -202,7 +202,10 @@ Exit status: 0 when a hit was printed (full or partial), 1 when none was, 2 on e
 
 /// Runs the command line; `Ok(false)` when a search found nothing.
 pub fn run() -> Result<bool> {
-    let cli = Cli::parse_from(protect_exclusions(std::env::args_os().collect()));
+    let cli = match Cli::try_parse_from(protect_exclusions(std::env::args_os().collect())) {
+        Ok(cli) => cli,
+        Err(e) => return Err(argument_error(e)),
+    };
     match cli.command {
         Command::Index {
             location,
@@ -260,6 +263,32 @@ fn as_indexed(listed: &show::Listed, hits: Vec<Hit>) -> Vec<Hit> {
             ok
         })
         .collect()
+}
+
+/// clap's error for a bad argument as the one line every error gets (its tip included);
+/// `--help` and `--version` print and exit as usual.
+fn argument_error(e: clap::Error) -> anyhow::Error {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    let text = e.to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("bad arguments");
+    let mut what = first.strip_prefix("error: ").unwrap_or(first).to_string();
+    // "the following required arguments were not provided:" names them on the next line.
+    if what.ends_with(':') {
+        what = format!("{what} {}", lines.next().unwrap_or("?"));
+    }
+    match lines.find_map(|l| l.strip_prefix("tip: ")) {
+        Some(tip) => anyhow::anyhow!("{what} ({tip}); see `zhsearch --help`"),
+        None => anyhow::anyhow!("{what}: see `zhsearch --help`"),
+    }
 }
 
 /// `zhsearch index`: builds or updates the index and says what it did.

@@ -139,6 +139,14 @@ fn is_close_quote(c: char) -> bool {
     c == '"' || c == '”'
 }
 
+/// Whether `chars` is a field name with its colon (`title:`, `source:`).
+fn is_field(chars: &[char]) -> bool {
+    matches!(
+        chars,
+        ['t', 'i', 't', 'l', 'e', ':'] | ['s', 'o', 'u', 'r', 'c', 'e', ':']
+    )
+}
+
 /// Splits the (NFKC-folded) query into terms, phrases and `OR`. Lenient: an unbalanced quote
 /// runs to the end, a lone `-` is a literal dash.
 fn tokenize(input: &str) -> Vec<Token> {
@@ -173,15 +181,26 @@ fn tokenize(input: &str) -> Vec<Token> {
         }
         let start = i;
         while i < chars.len() && !chars[i].is_whitespace() && !is_open_quote(chars[i]) {
+            // `source:'notes/*.md'`: a field's value may be in single quotes too.
+            if chars[i] == '\'' && is_field(&chars[start..i]) {
+                break;
+            }
             i += 1;
         }
         let mut text: String = chars[start..i].iter().collect();
         // `title:"two words"`: the quoted part is the field's value.
-        let is_field = text == "title:" || text == "source:";
-        if is_field && i < chars.len() && is_open_quote(chars[i]) {
+        let open = chars.get(i).copied();
+        if is_field(&chars[start..i]) && open.is_some_and(|c| is_open_quote(c) || c == '\'') {
+            let closes = |c: char| {
+                if open == Some('\'') {
+                    c == '\''
+                } else {
+                    is_close_quote(c)
+                }
+            };
             let vstart = i + 1;
             let mut vend = vstart;
-            while vend < chars.len() && !is_close_quote(chars[vend]) {
+            while vend < chars.len() && !closes(chars[vend]) {
                 vend += 1;
             }
             text.extend(&chars[vstart..vend]);
@@ -232,6 +251,16 @@ pub fn parse(input: &str) -> Result<Query> {
                 negated,
             } => (text, quoted, negated),
         };
+        if !quoted
+            && negated
+            && let Some((field, _)) = text.split_once(':')
+        {
+            if field == "source" || field == "title" {
+                bail!(
+                    "`-{field}:` is not supported: a filter keeps files, it does not leave them out; narrow the search with `{field}:` instead"
+                );
+            }
+        }
         if !quoted && !negated {
             if let Some(glob) = text.strip_prefix("source:") {
                 if glob.is_empty() {
@@ -547,8 +576,18 @@ fn glob_class(glob: &str, chars: &[char], open: usize, re: &mut String) -> Resul
             "the file glob `{glob}` has a `/` inside `[…]`: a set matches one character of a name"
         );
     }
+    let set = &chars[start..i];
+    let reversed = set
+        .windows(3)
+        .find(|w| w[1] == '-' && w[0] > w[2])
+        .map(|w| format!("{}-{}", w[0], w[2]));
+    if let Some(range) = reversed {
+        bail!(
+            "the file glob `{glob}` has the range `{range}` backwards: write the lower character first"
+        );
+    }
     re.push_str(if negated { "[^/" } else { "[" });
-    for (k, &c) in chars[start..i].iter().enumerate() {
+    for (k, &c) in set.iter().enumerate() {
         let range_dash = c == '-' && k > 0 && start + k + 1 < i;
         if c.is_alphanumeric() || range_dash {
             re.push(c);
@@ -693,6 +732,29 @@ mod tests {
         let mut q = parse("瓶颈瓶颈").unwrap();
         q.segment(100, |w| u64::from(w == "瓶颈"));
         assert_eq!(q.groups[0][0].words(), ["瓶颈".to_string()]);
+    }
+
+    #[test]
+    fn filters_take_single_quotes_refuse_exclusion_and_backward_ranges() {
+        let q = parse("软件 source:'notes/*.md' title:'阿里 云'").unwrap();
+        assert_eq!(q.sources, vec!["notes/*.md"]);
+        assert_eq!(q.titles, vec!["阿里 云"]);
+        // An apostrophe elsewhere is text.
+        assert_eq!(
+            norms(&parse("it's").unwrap()),
+            vec![vec![("it's".into(), false)]]
+        );
+        for bad in ["软件 -source:a.txt", "软件 -title:阿里"] {
+            assert!(
+                parse(bad)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("not supported"),
+                "{bad}"
+            );
+        }
+        let err = parse("软件 source:[z-a].txt").unwrap_err().to_string();
+        assert!(err.contains("`z-a` backwards"), "{err}");
     }
 
     #[test]

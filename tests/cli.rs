@@ -134,8 +134,26 @@ fn nothing_found_exits_1_and_errors_exit_2_with_one_line() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("query is empty"), "{}", stderr(&o));
 
-    let o = zhsearch(&dir, &["search"]);
-    assert_eq!(o.status.code(), Some(2));
+    // Bad arguments too: one line naming the argument, with clap's tip when it has one.
+    for (args, needle) in [
+        (vec!["search"], "<QUERY>"),
+        (vec!["search", "x", "--limit", "0"], "--limit"),
+        (vec!["search", "-x", "软件"], "'-- -x'"),
+        (vec!["serch", "x"], "'search'"),
+        (vec!["index", "--ext"], "--ext"),
+    ] {
+        let o = zhsearch(&dir, &args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.contains(needle) && err.contains("--help"),
+            "{args:?}: {err}"
+        );
+    }
+    let o = zhsearch(&dir, &["search", "--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("Query syntax"));
 }
 
 #[test]
