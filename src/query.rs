@@ -253,13 +253,11 @@ pub fn parse(input: &str) -> Result<Query> {
         };
         if !quoted
             && negated
-            && let Some((field, _)) = text.split_once(':')
+            && let Some((field @ ("source" | "title"), _)) = text.split_once(':')
         {
-            if field == "source" || field == "title" {
-                bail!(
-                    "`-{field}:` is not supported: a filter keeps files, it does not leave them out; narrow the search with `{field}:` instead"
-                );
-            }
+            bail!(
+                "`-{field}:` is not supported: a filter keeps files, it does not leave them out; narrow the search with `{field}:` instead"
+            );
         }
         if !quoted && !negated {
             if let Some(glob) = text.strip_prefix("source:") {
