@@ -455,14 +455,7 @@ impl Drop for WorldReadable {
 }
 
 fn world_readable_scratch(name: &str) -> WorldReadable {
-    let dir = std::env::temp_dir().join(format!(
-        "zhsearch-{name}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
+    let dir = common::scratch_in(&std::env::temp_dir(), &format!("zhsearch-{name}"));
     std::fs::create_dir_all(dir.join("corpus")).unwrap();
     for e in std::fs::read_dir(repo_corpus()).unwrap() {
         let e = e.unwrap();

@@ -15,7 +15,13 @@ pub fn repo_corpus() -> PathBuf {
 
 /// A fresh, empty folder under Cargo's scratch space for integration tests.
 pub fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+    scratch_in(Path::new(env!("CARGO_TARGET_TMPDIR")), name)
+}
+
+/// A fresh, empty folder in `base` (e.g. the system's temporary folder, which other users
+/// can reach when Cargo's scratch space is under a private home).
+pub fn scratch_in(base: &Path, name: &str) -> PathBuf {
+    let dir = base.join(format!(
         "{name}-{}-{}",
         std::process::id(),
         std::time::SystemTime::now()
