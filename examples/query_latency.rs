@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use zhsearch::{query, search::Searcher};
+use zhsearch::search::{Searcher, query};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();

@@ -3,8 +3,8 @@
 mod common;
 
 use common::{corpus_copy, repo_corpus, search, stderr, stdout, zhsearch};
-use zhsearch::cite::{QuoteMode, cite};
-use zhsearch::show::{Listed, excerpt, parse_location};
+use zhsearch::present::cite::{QuoteMode, cite};
+use zhsearch::present::show::{Listed, excerpt, parse_location};
 
 /// The public judged queries of the evaluation kit, copied so the tests stand alone.
 const QUERIES: &[&str] = &[
@@ -77,8 +77,8 @@ fn cite_quotes_verbatim_and_attributes() {
 #[test]
 fn every_citation_of_every_judged_query_leads_back_to_its_quote() {
     let index = common::scratch("cite-back");
-    let options = zhsearch::update::UpdateOptions::default();
-    zhsearch::update::update(Some(&repo_corpus()), &index, options).unwrap();
+    let options = zhsearch::store::update::UpdateOptions::default();
+    zhsearch::store::update::update(Some(&repo_corpus()), &index, options).unwrap();
     let corpus = Listed::of_index(&index).unwrap();
     let mut checked = 0;
     for q in QUERIES {

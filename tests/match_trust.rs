@@ -10,10 +10,10 @@ use std::path::Path;
 
 use common::{corpus_copy, json_lines, scratch, stderr, stdout, zhsearch};
 use jieba_rs::Jieba;
-use zhsearch::analysis::normalize;
-use zhsearch::query::{self, Query};
+use zhsearch::search::query::{self, Query};
 use zhsearch::search::{Hit, MatchKind, Searcher};
-use zhsearch::update::{self, UpdateOptions};
+use zhsearch::store::update::{self, UpdateOptions};
+use zhsearch::text::analysis::normalize;
 
 /// A fixed-seed xorshift generator: the same cases on every run.
 struct Rng(u64);

@@ -3,8 +3,8 @@
 mod common;
 
 use common::{corpus_copy, crafted, find, lines_of, search, stderr, stdout, zhsearch};
-use zhsearch::analysis::normalize;
 use zhsearch::search::MatchKind;
+use zhsearch::text::analysis::normalize;
 
 const F001: &str = "001_f0acb97a223aa501.txt";
 
@@ -127,7 +127,7 @@ fn partial_matches_always_rank_below_strict_ones() {
 fn paging_and_ties_are_deterministic() {
     let all = search("阿里", 30);
     let page2 = common::corpus_searcher()
-        .search(&zhsearch::query::parse("阿里").unwrap(), 10, 10)
+        .search(&zhsearch::search::query::parse("阿里").unwrap(), 10, 10)
         .unwrap();
     assert_eq!(lines_of(&all[10..20]), lines_of(&page2));
     assert_eq!(lines_of(&search("阿里", 30)), lines_of(&all));

@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{scratch, stderr, stdout, zhsearch};
-use zhsearch::show::{Listed, Refused};
+use zhsearch::present::show::{Listed, Refused};
 
 /// A folder with `corpus/` holding `files`, indexed into `index/`.
 fn indexed(name: &str, files: &[(&str, &[u8])]) -> PathBuf {

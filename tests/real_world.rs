@@ -294,7 +294,7 @@ fn a_damaged_index_says_how_to_rebuild_and_rebuild_repairs_it() {
     damaged_then_repaired("");
 
     // The list of indexed files is part of the index (a rebuild leaves just its own).
-    let lists = files(&|name| zhsearch::manifest::is_list_file(name));
+    let lists = files(&|name| zhsearch::store::manifest::is_list_file(name));
     assert_eq!(lists.len(), 1, "{lists:?}");
     std::fs::remove_file(&lists[0]).unwrap();
     damaged_then_repaired("files-");
@@ -309,7 +309,7 @@ fn an_index_of_an_older_schema_is_rebuilt_from_its_own_corpus() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     // Pretend an older zhsearch wrote it.
     let meta = std::fs::read_to_string(idx.join("meta.json")).unwrap();
-    let current = format!("\\\"schema\\\":{}", zhsearch::index::SCHEMA_VERSION);
+    let current = format!("\\\"schema\\\":{}", zhsearch::store::index::SCHEMA_VERSION);
     assert!(meta.contains(&current), "{meta}");
     std::fs::write(
         idx.join("meta.json"),

@@ -1,7 +1,10 @@
 //! Randomised inputs (a fixed seed, so failures reproduce): the analysis keeps its offset map
 //! on character boundaries, the parsers never panic. `fuzz/` holds the open-ended version.
 
-use zhsearch::{analysis, cite, corpus, query, regional, t2s};
+use zhsearch::ingest::corpus;
+use zhsearch::present::cite;
+use zhsearch::search::query;
+use zhsearch::text::{analysis, regional, t2s};
 
 /// Characters that stress the analysis: both scripts, full width, compatibility forms,
 /// combining marks, non-BMP, Hangul jamo, Markdown and HTML markup, quotes, line ends.

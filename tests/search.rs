@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use common::{lines_of, repo_corpus, search};
 use ferrous_opencc::OpenCC;
 use ferrous_opencc::config::BuiltinConfig;
-use zhsearch::analysis::normalize;
 use zhsearch::search::MatchKind;
+use zhsearch::text::analysis::normalize;
 
 const F001: &str = "001_f0acb97a223aa501.txt";
 

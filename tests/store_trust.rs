@@ -151,7 +151,7 @@ fn the_marker_is_written_first_and_names_corpus_and_extensions() {
     let marker: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("index").join(MARKER)).unwrap()).unwrap();
     assert_eq!(marker["format"], "zhsearch-index");
-    assert_eq!(marker["schema"], zhsearch::index::SCHEMA_VERSION);
+    assert_eq!(marker["schema"], zhsearch::store::index::SCHEMA_VERSION);
     let corpus = std::fs::canonicalize(dir.join("corpus")).unwrap();
     assert_eq!(marker["corpus"], corpus.to_str().unwrap());
     assert_eq!(marker["extensions"], serde_json::json!(["txt", "md"]));
@@ -200,7 +200,7 @@ fn rebuild_with_only_the_index_repairs_every_damage() {
         }),
         ("list deleted", &|i| {
             for n in names(i) {
-                if zhsearch::manifest::is_list_file(&n) {
+                if zhsearch::store::manifest::is_list_file(&n) {
                     std::fs::remove_file(i.join(n)).unwrap();
                 }
             }

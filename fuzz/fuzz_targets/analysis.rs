@@ -4,7 +4,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use zhsearch::{analysis, cite, corpus, t2s};
+use zhsearch::ingest::corpus;
+use zhsearch::present::cite;
+use zhsearch::text::{analysis, t2s};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

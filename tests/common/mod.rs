@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use zhsearch::query;
+use zhsearch::search::query;
 use zhsearch::search::{Hit, Searcher};
-use zhsearch::update::{self as index, UpdateOptions};
+use zhsearch::store::update::{self as index, UpdateOptions};
 
 pub fn repo_corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus")

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use ferrous_opencc::OpenCC;
 use ferrous_opencc::config::BuiltinConfig;
 
-use crate::analysis::normalize;
+use crate::text::analysis::normalize;
 
 /// Longest window converted on its own, in characters.
 const MAX_WINDOW: usize = 4;

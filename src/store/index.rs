@@ -2,7 +2,7 @@
 //! passage, plus one per file for its metadata).
 //!
 //! The folder that holds it is [`crate::store`]'s; keeping it in step with the corpus is
-//! [`crate::update`]'s job.
+//! [`crate::store::update`]'s job.
 
 use std::ops::Range;
 
@@ -12,8 +12,8 @@ use tantivy::schema::{
 };
 use tantivy::{Index, TantivyDocument};
 
-use crate::analysis::{self, CHARS_ONLY, Piece, TextTokenizer};
-use crate::corpus::{Meta, Passage};
+use crate::ingest::corpus::{Meta, Passage};
+use crate::text::analysis::{self, CHARS_ONLY, Piece, TextTokenizer};
 
 /// Bumped whenever the schema or the analysis changes in a way that needs a rebuild.
 pub const SCHEMA_VERSION: u32 = 12;

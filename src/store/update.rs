@@ -15,11 +15,11 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tantivy::indexer::LogMergePolicy;
 use tantivy::{IndexWriter, TantivyDocument, Term};
 
-use crate::corpus::{self, SourceFile};
-use crate::encoding;
-use crate::index::{self, FORMAT, SCHEMA_VERSION};
-use crate::manifest::{self, FileState, Head, Manifest};
-use crate::show;
+use crate::ingest::corpus::{self, SourceFile};
+use crate::ingest::encoding;
+use crate::present::show;
+use crate::store::index::{self, FORMAT, SCHEMA_VERSION};
+use crate::store::manifest::{self, FileState, Head, Manifest};
 use crate::store::{self, Found, Marker, Opened, StoreError};
 
 /// Memory Tantivy may use for each indexing thread before it writes a segment.

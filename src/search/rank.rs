@@ -4,8 +4,8 @@
 
 use std::ops::Range;
 
-use crate::analysis::{self, Normalized, Piece};
-use crate::query::{Query, QueryTerm};
+use crate::search::query::{Query, QueryTerm};
+use crate::text::analysis::{self, Normalized, Piece};
 
 /// Score added for two consecutive query words right next to each other; less as they part.
 const PROXIMITY: f32 = 2.0;
@@ -130,7 +130,7 @@ pub fn findings(q: &Query, p: &Passage, title_terms: usize) -> Findings {
             None if !t.quoted => {
                 // Matched, if at all, by the words of one form (see [`term_matches`]): its
                 // words are highlighted, and a regional form's own words are named.
-                let by_words = |f: &&crate::query::Form| {
+                let by_words = |f: &&crate::search::query::Form| {
                     f.long_words().next().is_some()
                         && f.long_words().all(|w| p.has_word(w))
                         && f.singles.iter().all(|c| p.holds(c))
@@ -278,7 +278,7 @@ fn merge(mut ranges: Vec<Range<usize>>) -> Vec<Range<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::query::parse;
+    use crate::search::query::parse;
 
     fn passage(text: &str) -> Passage<'_> {
         Passage::new(text, &[Piece::verbatim(text, 0..text.len())], false)

@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
-use crate::cite::{self, QuoteMode, Script};
-use crate::manifest;
-use crate::output::{self, CiteFormat};
-use crate::query;
+use crate::present::cite::{self, QuoteMode, Script};
+use crate::present::output::{self, CiteFormat};
+use crate::present::show;
+use crate::search::query;
 use crate::search::{Hit, MatchKind, Page, Searcher};
-use crate::show;
+use crate::store::manifest;
+use crate::store::update::{self, UpdateOptions, UpdateReport};
 use crate::store::{self, StoreError};
-use crate::update::{self, UpdateOptions, UpdateReport};
 
 const EXAMPLES: &str = "\
 Examples:

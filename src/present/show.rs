@@ -8,9 +8,9 @@ use std::path::{Component, Path, PathBuf};
 use anyhow::{Result, bail};
 use serde::Serialize;
 
-use crate::cite::Source;
-use crate::corpus::{self, Document};
-use crate::manifest;
+use crate::ingest::corpus::{self, Document};
+use crate::present::cite::Source;
+use crate::store::manifest;
 
 /// Lines of a corpus file, as cited: `file:57`, `file:57-59`, `file#L57` or `file#L57-L59`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -260,7 +260,7 @@ impl Listed {
         // A touched file (same size, same content) is still the indexed one.
         let same = md.len() == state.size
             && (corpus::mtime_ns(&md) == state.mtime_ns || {
-                let sniffed = crate::encoding::sniff(&mut file, md.len()).map_err(io)?;
+                let sniffed = crate::ingest::encoding::sniff(&mut file, md.len()).map_err(io)?;
                 file.rewind().map_err(io)?;
                 sniffed.hash == state.hash
             });
@@ -369,7 +369,7 @@ fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
 
 pub fn load(listed: &Listed, source: &str) -> Result<LoadedDocument> {
     let bytes = listed.read(source)?;
-    let text = crate::encoding::decode(&bytes)
+    let text = crate::ingest::encoding::decode(&bytes)
         .map_err(|e| anyhow::anyhow!("cannot read {source}: {e}"))?
         .text;
     Ok(LoadedDocument {

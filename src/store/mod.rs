@@ -6,6 +6,10 @@
 //! marker existed; the marker is added on their next write). Anything else is never written
 //! into, and only the files an index writes are ever deleted, and only from a folder of ours.
 
+pub mod index;
+pub mod manifest;
+pub mod update;
+
 use std::fmt;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -23,8 +27,8 @@ use tantivy::directory::{
 use tantivy::store::{Compressor, ZstdCompressor};
 use tantivy::{Index, IndexSettings};
 
-use crate::index::{self, FORMAT, Fields, SCHEMA_VERSION};
-use crate::manifest::{self, Head, Manifest};
+use crate::store::index::{FORMAT, Fields, SCHEMA_VERSION};
+use crate::store::manifest::{Head, Manifest};
 
 /// zhsearch's marker: the proof that a folder is an index of ours.
 pub const MARKER: &str = "zhsearch-index.json";

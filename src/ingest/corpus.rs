@@ -13,8 +13,8 @@ use std::time::UNIX_EPOCH;
 
 use anyhow::{Context, Result, bail};
 
-use crate::analysis::Piece;
-use crate::markup::{self, LineMarkup};
+use crate::ingest::markup::{self, LineMarkup};
+use crate::text::analysis::Piece;
 
 /// File name extensions read as documents unless told otherwise.
 pub const EXTENSIONS: &[&str] = &["txt", "md", "markdown"];
@@ -170,7 +170,9 @@ pub fn mtime_ns(md: &fs::Metadata) -> u64 {
 /// override would show `rlo\u{202e}gpj.txt` as `rlotxt.jpg` in a citation).
 fn source_name(rel: &Path) -> Result<String, (String, String)> {
     let line_break = |c: char| {
-        c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') || crate::analysis::is_invisible(c)
+        c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}')
+            || crate::text::analysis::is_invisible(c)
     };
     let escape = |s: &str| -> String {
         s.chars()

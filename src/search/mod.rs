@@ -5,6 +5,9 @@
 //! passages that cover most of the query's words. Every full match ranks above every partial
 //! one, and each tier is one order that depends only on the passages indexed.
 
+pub mod query;
+pub mod rank;
+
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::path::Path;
@@ -20,10 +23,10 @@ use tantivy::query::{
 use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::{DocAddress, DocSet, Index, ReloadPolicy, TantivyDocument, Term};
 
-use crate::index::{self, Fields};
-use crate::query::{EXACT_SCORE, Query, exact_query};
-use crate::rank;
-use crate::show::Neighbour;
+use crate::search::query::{EXACT_SCORE, Query, exact_query};
+use crate::store::index::{self, Fields};
+
+use crate::present::show::Neighbour;
 
 /// How many of the best candidates (by Tantivy's score, then file, line and column) are
 /// reranked with proximity, title and runs of the query.
@@ -140,7 +143,7 @@ impl Hit {
 
     /// `file:57` or `file:57-59`.
     pub fn location(&self) -> String {
-        crate::cite::location(&self.source, self.line_start, self.line_end)
+        crate::present::cite::location(&self.source, self.line_start, self.line_end)
     }
 }
 
@@ -162,7 +165,7 @@ impl Searcher {
         Searcher::new(index)
     }
 
-    /// Searches an index already open (as [`crate::update::update`] leaves it).
+    /// Searches an index already open (as [`crate::store::update::update`] leaves it).
     pub fn new(index: Index) -> Result<Searcher> {
         let fields = Fields::new(&index.schema())?;
         let reader = index
@@ -919,13 +922,13 @@ impl Stored {
     }
 
     /// The passage as the ranking sees it, given its [`Stored::visible`] pieces.
-    fn passage<'a>(&'a self, visible: &[crate::analysis::Piece]) -> rank::Passage<'a> {
+    fn passage<'a>(&'a self, visible: &[crate::text::analysis::Piece]) -> rank::Passage<'a> {
         // Front matter: paragraph 0 with a visible value (markup lines have none).
         let front_matter = self.paragraph == 0 && !visible.is_empty();
         rank::Passage::new(&self.text, visible, front_matter)
     }
 
-    fn visible(&self) -> Vec<crate::analysis::Piece> {
+    fn visible(&self) -> Vec<crate::text::analysis::Piece> {
         index::stored_pieces(&self.text, self.visible.as_deref())
     }
 

@@ -39,7 +39,7 @@ pub struct Head {
     pub schema: u32,
     pub corpus: PathBuf,
     /// File name extensions read as documents.
-    #[serde(default = "crate::corpus::default_extensions")]
+    #[serde(default = "crate::ingest::corpus::default_extensions")]
     pub extensions: Vec<String>,
     /// The list file, in the index folder.
     #[serde(default)]
@@ -48,7 +48,7 @@ pub struct Head {
 
 impl Head {
     pub fn is_ours(&self) -> bool {
-        self.format == crate::index::FORMAT
+        self.format == crate::store::index::FORMAT
     }
 }
 
@@ -157,7 +157,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let head = Head {
-            format: crate::index::FORMAT.into(),
+            format: crate::store::index::FORMAT.into(),
             schema: 1,
             corpus: "/c".into(),
             extensions: vec!["txt".into()],

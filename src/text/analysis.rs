@@ -240,7 +240,7 @@ fn is_unified_han(c: char) -> bool {
 }
 
 fn t2s(s: &str) -> String {
-    crate::t2s::convert(s)
+    crate::text::t2s::convert(s)
 }
 
 /// jieba with its default dictionary, loaded once per process and only when words are needed.

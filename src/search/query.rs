@@ -20,9 +20,9 @@ use tantivy::query::{
 use tantivy::schema::{Field, IndexRecordOption};
 use unicode_normalization::UnicodeNormalization;
 
-use crate::analysis::{self, is_long_word};
-use crate::index::Fields;
-use crate::regional;
+use crate::store::index::Fields;
+use crate::text::analysis::{self, is_long_word};
+use crate::text::regional;
 
 /// Score of a passage that contains a term as an exact string, added to its BM25 score; far
 /// above any BM25 sum, so exact matches always rank first.
@@ -359,7 +359,7 @@ impl Query {
 
     /// The strict query: every group matched, as a string or by all of a term's pieces (see
     /// `term_query`). The searcher verifies each candidate against its text (see
-    /// [`crate::rank::matches_all`]).
+    /// [`crate::search::rank::matches_all`]).
     pub fn strict(&self, f: &Fields) -> Box<dyn TQuery> {
         let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = Vec::new();
         for group in &self.groups {

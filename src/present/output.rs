@@ -7,9 +7,9 @@ use std::ops::Range;
 use anstyle::{AnsiColor, Style};
 use anyhow::Result;
 
-use crate::cite::Citation;
+use crate::present::cite::Citation;
+use crate::present::show::{Excerpt, Neighbour};
 use crate::search::{Hit, MatchKind};
-use crate::show::{Excerpt, Neighbour};
 
 /// Longest passage shown whole in human output, in characters; longer ones are cropped
 /// around the first highlight.

@@ -8,7 +8,7 @@ use ferrous_opencc::OpenCC;
 use ferrous_opencc::config::BuiltinConfig;
 use serde::Serialize;
 
-use crate::markup;
+use crate::ingest::markup;
 use crate::search::{Hit, MatchKind};
 
 /// How a quote from a passage that matches only part of the query is labelled.

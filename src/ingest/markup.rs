@@ -9,7 +9,7 @@ use std::ops::Range;
 
 use pulldown_cmark::{Event, Options, Parser, Tag};
 
-use crate::analysis::Piece;
+use crate::text::analysis::Piece;
 
 /// The visible text of one line of the body.
 #[derive(Debug, Clone, Default)]
