@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod ingest;
+pub mod model;
 pub mod present;
 pub mod search;
 pub mod store;

@@ -3,8 +3,9 @@
 mod common;
 
 use common::{corpus_copy, repo_corpus, search, stderr, stdout, zhsearch};
+use zhsearch::model::LineSpan;
 use zhsearch::present::cite::{QuoteMode, cite};
-use zhsearch::present::show::{Listed, excerpt, parse_location};
+use zhsearch::present::show::{Listed, excerpt};
 
 /// The public judged queries of the evaluation kit, copied so the tests stand alone.
 const QUERIES: &[&str] = &[
@@ -86,7 +87,8 @@ fn every_citation_of_every_judged_query_leads_back_to_its_quote() {
             for mode in [QuoteMode::Sentence, QuoteMode::Paragraph] {
                 let c = cite(&hit, mode, None);
                 assert_eq!(&hit.text[c.quote_range[0]..c.quote_range[1]], c.quote);
-                let shown = excerpt(&corpus, &parse_location(&hit.id).unwrap(), 0).unwrap();
+                let shown =
+                    excerpt(&corpus, &LineSpan::parse(&hit.id, |_| false).unwrap(), 0).unwrap();
                 assert!(
                     shown.text.contains(&c.quote),
                     "{q}: show {} lacks {:?}",

@@ -10,8 +10,9 @@ use std::path::Path;
 
 use common::{corpus_copy, json_lines, scratch, stderr, stdout, zhsearch};
 use jieba_rs::Jieba;
+use zhsearch::model::{Hit, MatchKind};
+use zhsearch::search::Searcher;
 use zhsearch::search::query::{self, Query};
-use zhsearch::search::{Hit, MatchKind, Searcher};
 use zhsearch::store::update::{self, UpdateOptions};
 use zhsearch::text::analysis::normalize;
 

@@ -3,12 +3,12 @@
 mod common;
 
 use common::{corpus_copy, crafted, find, lines_of, search, stderr, stdout, zhsearch};
-use zhsearch::search::MatchKind;
+use zhsearch::model::MatchKind;
 use zhsearch::text::analysis::normalize;
 
 const F001: &str = "001_f0acb97a223aa501.txt";
 
-fn sources(hits: &[zhsearch::search::Hit]) -> Vec<String> {
+fn sources(hits: &[zhsearch::model::Hit]) -> Vec<String> {
     let mut s: Vec<String> = hits.iter().map(|h| h.source.clone()).collect();
     s.dedup();
     s
@@ -178,7 +178,7 @@ fn the_single_word_fast_path_ranks_as_the_general_query() {
     for q in ["阿里", "钉", "飞天", "云", "\"阿里\"", "合作", "the"] {
         let fast = search(q, 40);
         let general = search(&format!("{q} source:**"), 40);
-        let key = |hits: &[zhsearch::search::Hit]| -> Vec<(String, usize, i64)> {
+        let key = |hits: &[zhsearch::model::Hit]| -> Vec<(String, usize, i64)> {
             hits.iter()
                 .map(|h| {
                     (

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use common::{lines_of, repo_corpus, search};
 use ferrous_opencc::OpenCC;
 use ferrous_opencc::config::BuiltinConfig;
-use zhsearch::search::MatchKind;
+use zhsearch::model::MatchKind;
 use zhsearch::text::analysis::normalize;
 
 const F001: &str = "001_f0acb97a223aa501.txt";
@@ -75,10 +75,10 @@ fn front_matter_gives_title_and_date_and_stays_findable() {
     let hits = search("\"开源不是慈善\"", 10);
     let h = hits.iter().find(|h| h.source.starts_with("002")).unwrap();
     assert_eq!(
-        h.title.as_deref(),
+        h.meta.title.as_deref(),
         Some("开源 Qwen3-Coder 是顶级 AI 阳谋，阿里的野心藏不住了")
     );
-    assert_eq!(h.date.as_deref(), Some("2025-07-24 16:24:04"));
+    assert_eq!(h.meta.date.as_deref(), Some("2025-07-24 16:24:04"));
     // The title line itself is a front-matter passage (paragraph 0), not body text.
     let t = search("\"顶级 AI 阳谋\"", 10);
     assert_eq!(lines_of(&t), vec![("002_acabd706ace114ad.txt".into(), 2)]);

@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
+use crate::model::{Hit, LineSpan, MatchKind, Page};
 use crate::present::cite::{self, QuoteMode, Script};
 use crate::present::output::{self, CiteFormat};
 use crate::present::show;
+use crate::search::Searcher;
 use crate::search::query;
-use crate::search::{Hit, MatchKind, Page, Searcher};
 use crate::store::manifest;
 use crate::store::update::{self, UpdateOptions, UpdateReport};
 use crate::store::{self, StoreError};
@@ -354,11 +355,11 @@ fn run_search(
 
 /// `zhsearch show`: lines of a document of the index, as cited.
 fn run_show(location: &Location, at: &str, context: usize, json: bool) -> Result<bool> {
-    show::parse_location(at)?;
+    LineSpan::parse(at, |_| false)?;
     // Only the documents of the index are read back: bring it up to date first.
     let (_, _, not_updated) = refresh(location)?;
     let mut listed = show::Listed::of_index(&location.index)?;
-    let loc = show::parse_location_in(at, |s| listed.contains(s))?;
+    let loc = LineSpan::parse(at, |s| listed.contains(s))?;
     // Why the index is stale goes into the refusal of a changed file, on its one line.
     listed.not_updated = not_updated.clone();
     let excerpt = show::excerpt(&listed, &loc, context)?;
@@ -469,7 +470,7 @@ fn open_searcher(open: impl Fn() -> Result<tantivy::Index>) -> Result<Searcher> 
 /// Fills in the paragraphs around each hit, reading each file once. A file that changed since
 /// the index was last updated gives no context (its paragraphs are not those of the hit),
 /// with one warning naming it.
-fn add_context(listed: &show::Listed, hits: &mut [crate::search::Hit], n: usize) -> Result<()> {
+fn add_context(listed: &show::Listed, hits: &mut [crate::model::Hit], n: usize) -> Result<()> {
     let mut loaded: Vec<(String, Option<show::LoadedDocument>)> = Vec::new();
     for hit in hits {
         if !loaded.iter().any(|(s, _)| *s == hit.source) {

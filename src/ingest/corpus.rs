@@ -15,6 +15,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::ingest::markup::{self, LineMarkup};
 use crate::text::analysis::Piece;
+use crate::text::chars;
 
 /// File name extensions read as documents unless told otherwise.
 pub const EXTENSIONS: &[&str] = &["txt", "md", "markdown"];
@@ -39,13 +40,7 @@ pub struct SourceFile {
 
 /// Metadata of a document, from its front matter; the title falls back to the first heading,
 /// then to the file name.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Meta {
-    pub title: Option<String>,
-    pub date: Option<String>,
-    pub author: Option<String>,
-    pub url: Option<String>,
-}
+pub type Meta = crate::model::DocMeta;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Passage {
@@ -446,7 +441,7 @@ impl Parser {
                 // Markup with Chinese text in it (`<p id='进群-banner'>`) stays findable as a
                 // passage of paragraph 0, since the raw line is what `text` shows.
                 let line = line_text(body_line + i);
-                if line.chars().any(is_cjk) {
+                if line.chars().any(chars::is_han) {
                     out.push(Passage {
                         line_start: first + i,
                         line_end: first + i,
@@ -565,7 +560,7 @@ fn split_long(p: Passage) -> Vec<Passage> {
             let window = &p.text[bounds[a + MAX_PASSAGE_CHARS / 2]..bounds[b]];
             if let Some((at, c)) = window
                 .char_indices()
-                .rfind(|(_, c)| matches!(c, '。' | '！' | '？' | '；' | '!' | '?' | ';'))
+                .rfind(|&(_, c)| chars::is_sentence_end(c))
             {
                 let cut = bounds[a + MAX_PASSAGE_CHARS / 2] + at + c.len_utf8();
                 b = bounds.partition_point(|&x| x < cut);
@@ -598,11 +593,6 @@ fn split_long(p: Passage) -> Vec<Passage> {
         a = b;
     }
     out
-}
-
-/// CJK Unified Ideographs (with extension A) and the CJK punctuation/full-width blocks.
-fn is_cjk(c: char) -> bool {
-    matches!(c, '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}' | '\u{20000}'..='\u{3134F}')
 }
 
 fn is_markdown_name(source: &str) -> bool {
@@ -677,9 +667,12 @@ fn continues(prev: &LineMarkup, next: &LineMarkup, prev_text: &str) -> bool {
     let same_paragraph =
         prev.paragraph.is_some() && prev.paragraph == next.paragraph && width >= WRAP_WIDTH;
     let hard_break = prev_text.ends_with("  ") || prev_text.ends_with('\\');
-    let ends_sentence = prev_text.trim_end().ends_with([
-        '。', '！', '？', '!', '?', '；', '：', '…', '」', '』', '”', '）', ')', ':',
-    ]);
+    let ends_sentence = prev_text.trim_end().chars().next_back().is_some_and(|c| {
+        chars::is_sentence_end(c)
+            || chars::is_ellipsis(c)
+            || chars::is_colon(c)
+            || chars::is_closing_quote(c)
+    });
     same_paragraph && next.has_visible_text() && !hard_break && !ends_sentence
 }
 

@@ -2,14 +2,13 @@
 //! always a verbatim slice of the source, and an attribution that leads back to the spot.
 
 use std::ops::Range;
-use std::sync::OnceLock;
 
-use ferrous_opencc::OpenCC;
-use ferrous_opencc::config::BuiltinConfig;
 use serde::Serialize;
 
 use crate::ingest::markup;
-use crate::search::{Hit, MatchKind};
+use crate::model::{DocMeta, Hit, LineSpan, MatchKind};
+use crate::text::chars;
+use crate::text::opencc::{self, Conversion};
 
 /// How a quote from a passage that matches only part of the query is labelled.
 pub const PARTIAL_LABEL: &str = "partial match: the passage does not hold every term of the query";
@@ -31,16 +30,13 @@ pub enum Script {
     Traditional,
 }
 
-/// Document metadata for the attribution line.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// What an attribution names: the document, the lines, and the paragraph they start in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Source {
-    pub title: Option<String>,
-    pub author: Option<String>,
-    pub date: Option<String>,
-    pub url: Option<String>,
-    pub source: String,
-    pub line_start: usize,
-    pub line_end: usize,
+    #[serde(flatten)]
+    pub meta: DocMeta,
+    #[serde(flatten)]
+    pub span: LineSpan,
     /// The paragraph the lines start in (0: a line that is not a paragraph, such as front
     /// matter), when they start in one.
     pub paragraph: Option<usize>,
@@ -49,51 +45,34 @@ pub struct Source {
 impl Source {
     pub fn of_hit(hit: &Hit) -> Source {
         Source {
-            title: hit.title.clone(),
-            author: hit.author.clone(),
-            date: hit.date.clone(),
-            url: hit.url.clone(),
-            source: hit.source.clone(),
-            line_start: hit.line_start,
-            line_end: hit.line_end,
+            meta: hit.meta.clone(),
+            span: hit.span(),
             paragraph: Some(hit.paragraph),
         }
     }
 
     /// `作者, 《title》, date, file:57, ¶54, url`: whatever is known, in that order.
     pub fn attribution(&self) -> String {
+        let m = &self.meta;
         let mut parts: Vec<String> = Vec::new();
-        if let Some(a) = &self.author {
+        if let Some(a) = &m.author {
             parts.push(a.clone());
         }
-        if let Some(t) = &self.title {
+        if let Some(t) = &m.title {
             parts.push(format!("《{t}》"));
         }
-        if let Some(d) = &self.date {
+        if let Some(d) = &m.date {
             parts.push(d.clone());
         }
-        parts.push(self.location());
+        parts.push(self.span.to_string());
         match self.paragraph {
             Some(p) if p > 0 => parts.push(format!("¶{p}")),
             _ => {}
         }
-        if let Some(u) = &self.url {
+        if let Some(u) = &m.url {
             parts.push(u.clone());
         }
         parts.join(", ")
-    }
-
-    pub fn location(&self) -> String {
-        location(&self.source, self.line_start, self.line_end)
-    }
-}
-
-/// `file:57` or `file:57-59`: what `zhsearch show` takes.
-pub fn location(source: &str, line_start: usize, line_end: usize) -> String {
-    if line_start == line_end {
-        format!("{source}:{line_start}")
-    } else {
-        format!("{source}:{line_start}-{line_end}")
     }
 }
 
@@ -166,30 +145,21 @@ pub fn cite(hit: &Hit, mode: QuoteMode, to: Option<Script>) -> Citation {
 }
 
 fn convert(script: Script, s: &str) -> String {
-    static T2S: OnceLock<Option<OpenCC>> = OnceLock::new();
-    static S2T: OnceLock<Option<OpenCC>> = OnceLock::new();
-    let (cell, config) = match script {
-        Script::Simplified => (&T2S, BuiltinConfig::T2s),
-        Script::Traditional => (&S2T, BuiltinConfig::S2t),
-    };
-    match cell.get_or_init(|| OpenCC::from_config(config).ok()) {
-        Some(cc) => cc.convert(s),
-        None => s.to_string(),
+    match script {
+        Script::Simplified => opencc::convert(Conversion::T2s, s),
+        Script::Traditional => opencc::convert(Conversion::S2t, s),
     }
 }
 
-/// Characters that end a sentence.
+/// Characters that end a sentence: a quote is cut at a line break too.
 fn is_terminator(c: char) -> bool {
-    matches!(c, '。' | '！' | '？' | '；' | '…' | '!' | '?' | ';' | '\n')
+    chars::is_sentence_end(c) || chars::is_ellipsis(c) || c == '\n'
 }
 
 /// Closing marks that belong to the sentence they follow (`……」。` ends after `。`, and
 /// `重點。**` keeps its closing emphasis).
 fn is_closer(c: char) -> bool {
-    matches!(
-        c,
-        '」' | '』' | '”' | '’' | '）' | ')' | '】' | '》' | '"' | '\'' | '*' | '_' | '~' | '`'
-    )
+    chars::is_closing_mark(c) || matches!(c, '*' | '_' | '~' | '`')
 }
 
 /// Byte offsets where sentences start, including 0 and `text.len()`.
@@ -562,10 +532,9 @@ mod tests {
     }
 
     fn hit(text: &str, highlights: Vec<[usize; 2]>) -> Hit {
-        Hit {
-            date: Some("2025-02-13".into()),
-            ..Hit::sample(text, highlights)
-        }
+        let mut h = Hit::sample(text, highlights);
+        h.meta.date = Some("2025-02-13".into());
+        h
     }
 
     #[test]

@@ -7,9 +7,10 @@ use std::ops::Range;
 use anstyle::{AnsiColor, Style};
 use anyhow::Result;
 
+use crate::model::Neighbour;
+use crate::model::{Hit, MatchKind};
 use crate::present::cite::Citation;
-use crate::present::show::{Excerpt, Neighbour};
-use crate::search::{Hit, MatchKind};
+use crate::present::show::Excerpt;
 
 /// Longest passage shown whole in human output, in characters; longer ones are cropped
 /// around the first highlight.
@@ -35,11 +36,11 @@ pub fn write_json(out: &mut impl Write, hits: &[Hit]) -> Result<()> {
 /// here and stripped by `anstream` when stdout is not a terminal or `NO_COLOR` is set.
 pub fn write_human(out: &mut impl Write, hits: &[Hit]) -> Result<()> {
     for hit in hits {
-        write!(out, "{CITE}{}{CITE:#}", hit.location())?;
+        write!(out, "{CITE}{}{CITE:#}", hit.span())?;
         if hit.paragraph > 0 {
             write!(out, "  {META}¶{}{META:#}", hit.paragraph)?;
         }
-        if let Some(title) = &hit.title {
+        if let Some(title) = &hit.meta.title {
             write!(out, "  《{}》", shown(title))?;
         }
         if hit.match_kind == MatchKind::Partial {

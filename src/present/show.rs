@@ -9,70 +9,9 @@ use anyhow::{Result, bail};
 use serde::Serialize;
 
 use crate::ingest::corpus::{self, Document};
+use crate::model::{DocMeta, LineSpan, Neighbour};
 use crate::present::cite::Source;
 use crate::store::manifest;
-
-/// Lines of a corpus file, as cited: `file:57`, `file:57-59`, `file#L57` or `file#L57-L59`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Location {
-    pub source: String,
-    pub line_start: usize,
-    pub line_end: usize,
-}
-
-pub fn parse_location(s: &str) -> Result<Location> {
-    parse_location_in(s, |_| false)
-}
-
-/// Parses a location as cited, `FILE:LINE[-LINE]` when that form names a file for which
-/// `listed` holds (so that a file named `y#L3.txt` can be cited as `y#L3.txt:1`), else as an
-/// id `FILE#L…`, else as `FILE:LINE[-LINE]`.
-pub fn parse_location_in(s: &str, listed: impl Fn(&str) -> bool) -> Result<Location> {
-    let bad = || {
-        anyhow::anyhow!(
-            "cannot read location `{s}`: write FILE:LINE, FILE:LINE-LINE or an id like FILE#L57-L59"
-        )
-    };
-    let colon = s
-        .rsplit_once(':')
-        .map(|(f, l)| (f.to_string(), l.to_string()));
-    let id = s
-        .rsplit_once("#L")
-        .map(|(f, l)| (f.to_string(), l.replace("-L", "-")));
-    let lines = |(source, lines): &(String, String)| -> Option<(String, usize, usize)> {
-        let (a, b) = lines.split_once('-').unwrap_or((lines, lines));
-        let start = a.trim().parse().ok()?;
-        let end = b.trim().parse().ok()?;
-        (!source.is_empty()).then(|| (source.clone(), start, end))
-    };
-    let colon = colon.as_ref().and_then(lines);
-    let id = id.as_ref().and_then(lines);
-    let (source, line_start, line_end) = match (colon, id) {
-        (Some(c), _) if listed(&c.0) => c,
-        (_, Some(i)) => i,
-        (Some(c), None) => c,
-        (None, None) => return Err(bad()),
-    };
-    if line_end < line_start {
-        bail!(
-            "lines {line_start}-{line_end} of {source} are reversed: write the first line first, {source}:{line_end}-{line_start}"
-        );
-    }
-    Ok(Location {
-        source,
-        line_start,
-        line_end,
-    })
-}
-
-/// A paragraph next to a hit or an excerpt.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Neighbour {
-    pub line_start: usize,
-    pub line_end: usize,
-    pub paragraph: usize,
-    pub text: String,
-}
 
 /// What `show` prints.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -412,7 +351,7 @@ impl LoadedDocument {
     }
 }
 
-pub fn excerpt(listed: &Listed, loc: &Location, context: usize) -> Result<Excerpt> {
+pub fn excerpt(listed: &Listed, loc: &LineSpan, context: usize) -> Result<Excerpt> {
     let loaded = load(listed, &loc.source)?;
     // A file ending in a newline has no extra line after it, as in an editor.
     let mut count = loaded.lines.len();
@@ -441,13 +380,11 @@ pub fn excerpt(listed: &Listed, loc: &Location, context: usize) -> Result<Excerp
     let (context_before, context_after) = loaded.context(loc.line_start, loc.line_end, context);
     let meta = &loaded.doc.meta;
     let cite = Source {
-        title: meta.title.clone(),
-        author: meta.author.clone(),
-        date: meta.date.clone(),
-        url: meta.url.clone(),
-        source: loc.source.clone(),
-        line_start: loc.line_start,
-        line_end: loc.line_end,
+        meta: DocMeta {
+            encoding: None,
+            ..meta.clone()
+        },
+        span: loc.clone(),
         paragraph: loaded.paragraph_at(loc.line_start),
     };
     Ok(Excerpt {
@@ -457,28 +394,4 @@ pub fn excerpt(listed: &Listed, loc: &Location, context: usize) -> Result<Excerp
         context_before,
         context_after,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn locations_in_every_form() {
-        let l = |s: &str| {
-            parse_location(s)
-                .map(|l| (l.source, l.line_start, l.line_end))
-                .ok()
-        };
-        assert_eq!(l("a.txt:57"), Some(("a.txt".into(), 57, 57)));
-        assert_eq!(l("dir/a.txt:57-59"), Some(("dir/a.txt".into(), 57, 59)));
-        assert_eq!(l("a.txt#L57"), Some(("a.txt".into(), 57, 57)));
-        assert_eq!(l("a.txt#L57-L59"), Some(("a.txt".into(), 57, 59)));
-        assert_eq!(l("a.txt"), None);
-        assert_eq!(l("a.txt:x"), None);
-        assert_eq!(l(":5"), None);
-        let reversed = parse_location("a.txt:59-57").unwrap_err().to_string();
-        assert!(reversed.contains("reversed") && reversed.contains("a.txt:57-59"));
-        assert!(parse_location("a.txt#L59-L57").is_err());
-    }
 }

@@ -14,7 +14,6 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use anyhow::{Context, Result};
-use serde::Serialize;
 use tantivy::collector::{DocSetCollector, TopDocs};
 use tantivy::query::{
     Bm25StatisticsProvider, BooleanQuery, ConstScoreQuery, EnableScoring, Occur, Query as TQuery,
@@ -26,7 +25,7 @@ use tantivy::{DocAddress, DocSet, Index, ReloadPolicy, TantivyDocument, Term};
 use crate::search::query::{EXACT_SCORE, Query, exact_query};
 use crate::store::index::{self, Fields};
 
-use crate::present::show::Neighbour;
+use crate::model::{DocMeta, Hit, LineSpan, MatchKind, Page};
 
 /// How many of the best candidates (by Tantivy's score, then file, line and column) are
 /// reranked with proximity, title and runs of the query.
@@ -43,109 +42,8 @@ const REFERENCE_TOKENS: u64 = 77;
 /// matches.
 type Candidates = (Vec<(f32, DocAddress)>, bool);
 
-/// A page of hits (it derefs to them).
-#[derive(Debug, Clone, Default)]
-pub struct Page {
-    pub hits: Vec<Hit>,
-    /// Whether some passage matches every term (on this page or another).
-    pub full_matches: bool,
-}
-
-impl std::ops::Deref for Page {
-    type Target = Vec<Hit>;
-    fn deref(&self) -> &Vec<Hit> {
-        &self.hits
-    }
-}
-
-impl std::ops::DerefMut for Page {
-    fn deref_mut(&mut self) -> &mut Vec<Hit> {
-        &mut self.hits
-    }
-}
-
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum MatchKind {
-    /// Every term of the query matched.
-    All,
-    /// Most of the query's words matched (a fill-up below the strict hits).
-    Partial,
-}
-
 /// For the partial tier: the full matches to leave out, and each word's weight (IDF).
 type Partial<'a> = Option<(&'a HashSet<DocAddress>, &'a dyn Fn(&str) -> f32)>;
-
-/// One ranked passage.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Hit {
-    /// `FILE#L57` or `FILE#L57-L59`.
-    pub id: String,
-    pub source: String,
-    pub line_start: usize,
-    pub line_end: usize,
-    /// 1-based paragraph number in the file; 0 for a line that is not a paragraph a reader
-    /// sees (front matter, markup).
-    pub paragraph: usize,
-    /// For a piece of a very long line: its first and last character columns (1-based).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub column_start: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub column_end: Option<usize>,
-    pub score: f32,
-    #[serde(rename = "match")]
-    pub match_kind: MatchKind,
-    /// The passage's own words where a term matched only through a regional variant.
-    pub variant: Option<String>,
-    pub title: Option<String>,
-    pub author: Option<String>,
-    pub date: Option<String>,
-    pub url: Option<String>,
-    /// The encoding the file was read with (`UTF-8`, `gb18030`, `Big5`, `UTF-16LE`…).
-    pub encoding: Option<String>,
-    /// The passage exactly as in the file, lines joined with `\n`.
-    pub text: String,
-    /// Byte ranges of `text` that match the query.
-    pub highlights: Vec<[usize; 2]>,
-    /// Paragraphs before and after, with `--context N`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub context_before: Vec<Neighbour>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub context_after: Vec<Neighbour>,
-}
-
-impl Hit {
-    /// A hit for unit tests: `a.txt` line 57, paragraph 54, titled 標題.
-    #[cfg(test)]
-    pub(crate) fn sample(text: &str, highlights: Vec<[usize; 2]>) -> Hit {
-        Hit {
-            id: "a.txt#L57".into(),
-            source: "a.txt".into(),
-            line_start: 57,
-            line_end: 57,
-            paragraph: 54,
-            column_start: None,
-            column_end: None,
-            score: 1.0,
-            match_kind: MatchKind::All,
-            variant: None,
-            title: Some("標題".into()),
-            author: None,
-            date: None,
-            url: None,
-            encoding: None,
-            text: text.into(),
-            highlights,
-            context_before: Vec::new(),
-            context_after: Vec::new(),
-        }
-    }
-
-    /// `file:57` or `file:57-59`.
-    pub fn location(&self) -> String {
-        crate::present::cite::location(&self.source, self.line_start, self.line_end)
-    }
-}
 
 /// A read-only view of an index.
 pub struct Searcher {
@@ -244,15 +142,11 @@ impl Searcher {
         }
         hits.truncate(want);
         // Only the hits shown need their file's metadata read from the store.
-        let mut metas: HashMap<String, FileMeta> = HashMap::new();
+        let mut metas: HashMap<String, DocMeta> = HashMap::new();
         let mut hits: Vec<Hit> = hits.into_iter().skip(offset).collect();
         for hit in &mut hits {
             let meta = self.file_meta(&searcher, &hit.source, &mut metas)?;
-            hit.title = meta.title;
-            hit.author = meta.author;
-            hit.date = meta.date;
-            hit.url = meta.url;
-            hit.encoding = meta.encoding;
+            hit.meta = meta;
         }
         Ok(Page { hits, full_matches })
     }
@@ -431,8 +325,8 @@ impl Searcher {
         &self,
         searcher: &tantivy::Searcher,
         source: &str,
-        cache: &mut HashMap<String, FileMeta>,
-    ) -> Result<FileMeta> {
+        cache: &mut HashMap<String, DocMeta>,
+    ) -> Result<DocMeta> {
         if let Some(m) = cache.get(source) {
             return Ok(m.clone());
         }
@@ -451,7 +345,7 @@ impl Searcher {
         let meta = match top.first() {
             Some((_, addr)) => {
                 let doc: TantivyDocument = searcher.doc(*addr)?;
-                FileMeta {
+                DocMeta {
                     title: text_of(&doc, f.title),
                     author: text_of(&doc, f.author),
                     date: text_of(&doc, f.date),
@@ -459,7 +353,7 @@ impl Searcher {
                     encoding: text_of(&doc, f.encoding),
                 }
             }
-            None => FileMeta::default(),
+            None => DocMeta::default(),
         };
         cache.insert(source.to_string(), meta.clone());
         Ok(meta)
@@ -887,17 +781,7 @@ struct Stored {
     columns: Option<(usize, usize)>,
     text: String,
     visible: Option<String>,
-    meta: FileMeta,
-}
-
-/// Metadata of a file, from its index entry.
-#[derive(Debug, Clone, Default)]
-struct FileMeta {
-    title: Option<String>,
-    author: Option<String>,
-    date: Option<String>,
-    url: Option<String>,
-    encoding: Option<String>,
+    meta: DocMeta,
 }
 
 impl Stored {
@@ -917,7 +801,7 @@ impl Stored {
             paragraph: num(f.paragraph),
             text: text_of(doc, f.text).unwrap_or_default(),
             visible: text_of(doc, f.visible),
-            meta: FileMeta::default(),
+            meta: DocMeta::default(),
         }
     }
 
@@ -933,11 +817,7 @@ impl Stored {
     }
 
     fn into_hit(self, score: f32, match_kind: MatchKind, found: rank::Findings) -> Hit {
-        let id = if self.line_start == self.line_end {
-            format!("{}#L{}", self.source, self.line_start)
-        } else {
-            format!("{}#L{}-L{}", self.source, self.line_start, self.line_end)
-        };
+        let id = LineSpan::new(&self.source, self.line_start, self.line_end).anchor();
         Hit {
             id,
             source: self.source,
@@ -949,11 +829,7 @@ impl Stored {
             score,
             match_kind,
             variant: found.variant,
-            title: self.meta.title,
-            author: self.meta.author,
-            date: self.meta.date,
-            url: self.meta.url,
-            encoding: self.meta.encoding,
+            meta: self.meta,
             text: self.text,
             highlights: found
                 .highlights

@@ -199,7 +199,7 @@ fn fold_piece(text: &str, mut emit: impl FnMut(Range<usize>, &mut dyn Iterator<I
             }
         } else if c.is_ascii() && end == start + 1 {
             emit(start..end, &mut std::iter::once(c.to_ascii_lowercase()));
-        } else if end == start + c.len_utf8() && is_unified_han(c) {
+        } else if end == start + c.len_utf8() && crate::text::chars::is_unified_han(c) {
             // NFKC and lowercase leave unified ideographs alone: skip the work.
             emit(start..end, &mut std::iter::once(c));
         } else {
@@ -232,11 +232,6 @@ pub fn is_invisible(c: char) -> bool {
             | '\u{1D173}'..='\u{1D17A}'
             | '\u{E0000}'..='\u{E0FFF}'
     )
-}
-
-/// CJK Unified Ideographs and Extension A (not the compatibility block, which NFKC maps).
-fn is_unified_han(c: char) -> bool {
-    matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}')
 }
 
 fn t2s(s: &str) -> String {

@@ -2,5 +2,7 @@
 //! map back to the original bytes, tokens, and the OpenCC conversions.
 
 pub mod analysis;
+pub mod chars;
+pub mod opencc;
 pub mod regional;
 pub mod t2s;

@@ -8,45 +8,38 @@
 
 use std::sync::OnceLock;
 
-use ferrous_opencc::OpenCC;
-use ferrous_opencc::config::BuiltinConfig;
-
 use crate::text::analysis::normalize;
+use crate::text::opencc::{self, Conversion, Conversion::*, converter};
 
 /// Longest window converted on its own, in characters.
 const MAX_WINDOW: usize = 4;
 /// At most this many variants per term.
 const MAX_VARIANTS: usize = 6;
 
-/// The OpenCC configurations used, built once per process: about 5 ms, nearly all of it in the
-/// two that load OpenCC's large Simplified→Traditional phrase table, so those two are built on
-/// two threads (a search waits for them before it can run).
-fn converters() -> &'static [Option<OpenCC>; 4] {
-    use BuiltinConfig::*;
-    static CC: OnceLock<[Option<OpenCC>; 4]> = OnceLock::new();
-    CC.get_or_init(|| {
-        let build = |c| OpenCC::from_config(c).ok();
-        let (taiwan, hong_kong) = std::thread::scope(|s| {
-            let taiwan = s.spawn(|| (build(S2twp), build(Tw2sp)));
-            let hong_kong = (build(S2hk), build(Hk2s));
-            (taiwan.join().unwrap_or((None, None)), hong_kong)
+/// Conversion chains: mainland → Taiwan, Taiwan → mainland (from Traditional input, and from
+/// Taiwan words typed in Simplified characters such as 软体, through their Taiwan spelling),
+/// mainland ↔ Hong Kong.
+const CHAINS: &[&[Conversion]] = &[&[S2twp], &[Tw2sp], &[S2twp, Tw2sp], &[S2hk], &[Hk2s]];
+
+/// Builds the converters of [`CHAINS`]: about 5 ms, nearly all of it in the two that load
+/// OpenCC's large Simplified→Traditional phrase table, so those two are built on two threads
+/// (a search waits for them before it can run).
+fn prepare() {
+    static READY: OnceLock<()> = OnceLock::new();
+    READY.get_or_init(|| {
+        std::thread::scope(|s| {
+            s.spawn(|| (converter(S2twp), converter(Tw2sp)));
+            converter(S2hk);
+            converter(Hk2s);
         });
-        [taiwan.0, taiwan.1, hong_kong.0, hong_kong.1]
-    })
+    });
 }
 
-/// Conversion chains, as indexes into [`converters`]: mainland → Taiwan, Taiwan → mainland
-/// (from Traditional input, and from Taiwan words typed in Simplified characters such as 软体,
-/// through their Taiwan spelling), mainland ↔ Hong Kong.
-const CHAINS: &[&[usize]] = &[&[0], &[1], &[0, 1], &[2], &[3]];
-
-fn convert(chain: &[usize], s: &str) -> String {
+fn convert(chain: &[Conversion], s: &str) -> String {
+    prepare();
     chain
         .iter()
-        .fold(s.to_string(), |acc, &i| match &converters()[i] {
-            Some(cc) => cc.convert(&acc),
-            None => acc,
-        })
+        .fold(s.to_string(), |acc, &c| opencc::convert(c, &acc))
 }
 
 /// Normalised regional variants of `raw` (as typed), excluding its own normalised form.

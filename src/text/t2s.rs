@@ -16,16 +16,14 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use ferrous_opencc::OpenCC;
-use ferrous_opencc::config::BuiltinConfig;
+
+use crate::text::opencc::{Conversion, converter};
 
 const PHRASES: &str = include_str!("t2s_phrases.txt");
 
-/// ferrous-opencc's t2s converter, built once per process and only when needed.
+/// ferrous-opencc's t2s converter.
 pub fn opencc() -> &'static OpenCC {
-    static CC: OnceLock<OpenCC> = OnceLock::new();
-    CC.get_or_init(|| {
-        OpenCC::from_config(BuiltinConfig::T2s).expect("the built-in OpenCC t2s config loads")
-    })
+    converter(Conversion::T2s).expect("the built-in OpenCC t2s config loads")
 }
 
 /// A phrase key and its conversion, asked of ferrous-opencc the first time the phrase is met.

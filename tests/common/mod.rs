@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+use zhsearch::model::Hit;
+use zhsearch::search::Searcher;
 use zhsearch::search::query;
-use zhsearch::search::{Hit, Searcher};
 use zhsearch::store::update::{self as index, UpdateOptions};
 
 pub fn repo_corpus() -> PathBuf {
