@@ -1,205 +1,23 @@
 //! Command-line flags and what each subcommand does with them.
 
-use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Result;
-use clap::{Args, Parser, Subcommand};
+use clap::Parser;
 
 use crate::model::{Hit, LineSpan, MatchKind, Page};
 use crate::present::cite::{self, QuoteMode, Script};
+
+mod args;
 use crate::present::output::{self, CiteFormat};
 use crate::present::show;
 use crate::search::Searcher;
-use crate::search::query;
 use crate::store::manifest;
-use crate::store::update::{self, UpdateOptions, UpdateReport};
+use crate::store::update::{self, UpdateReport};
 use crate::store::{self, StoreError};
-
-const EXAMPLES: &str = "\
-Examples:
-  zhsearch search 5k瓶颈                 passages with 5k瓶颈 (or 5k瓶頸), best first
-  zhsearch search '\"开源不是慈善\"'        an exact phrase, in either script
-  zhsearch search 苹果 阿里巴巴 合作      all three terms, anywhere in the passage
-  zhsearch search 钉 --json --limit 5    JSON Lines, one hit per line
-  zhsearch index --corpus ~/notes --index ~/.cache/notes-index
-
-Exit status: 0 when something was found (search: a hit printed, full or partial), 1 when
-nothing was, 2 on error.";
-
-#[derive(Parser, Debug)]
-#[command(
-    name = "zhsearch",
-    version,
-    about = "Full-text search for Chinese documents in Simplified and Traditional script",
-    after_help = EXAMPLES
-)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct Location {
-    /// Folder of documents (.txt, .md, .markdown) [default: the corpus the index was built
-    /// from, else ./corpus]; changing it takes `zhsearch index --rebuild`
-    #[arg(long, global = true, value_name = "DIR")]
-    pub corpus: Option<PathBuf>,
-    /// Folder of the index: new, empty, or one zhsearch made (others are refused)
-    #[arg(long, global = true, value_name = "DIR", default_value = "index")]
-    pub index: PathBuf,
-    /// File name extensions of documents, comma-separated [default: as the index remembers,
-    /// else txt,md,markdown]; changing them takes `zhsearch index --rebuild`
-    #[arg(long, global = true, value_name = "EXT,...", value_delimiter = ',')]
-    pub ext: Option<Vec<String>>,
-}
-
-impl Location {
-    /// The options of an update; `--ext` is checked here, before anything is read.
-    fn update_options(&self, rebuild: bool, progress: bool) -> Result<UpdateOptions> {
-        Ok(UpdateOptions {
-            rebuild,
-            extensions: self
-                .ext
-                .as_deref()
-                .map(update::parse_extensions)
-                .transpose()?,
-            progress,
-        })
-    }
-}
-
-#[derive(Subcommand, Debug)]
-pub enum Command {
-    /// Build the index, or bring it up to date with the corpus (only changed files are read)
-    Index {
-        #[command(flatten)]
-        location: Location,
-        /// Reindex every file; also repairs a damaged index and changes --corpus or --ext
-        #[arg(long)]
-        rebuild: bool,
-        /// Print nothing but errors (and no progress bar)
-        #[arg(long, short)]
-        quiet: bool,
-        /// List every file with the encoding it was read with, and the skipped ones
-        #[arg(long, short)]
-        verbose: bool,
-    },
-    /// Search the corpus (the index is built or updated first when needed)
-    #[command(after_help = QUERY_HELP)]
-    Search {
-        #[command(flatten)]
-        location: Location,
-        #[command(flatten)]
-        query: QueryArgs,
-        /// Number of hits to print
-        #[arg(long, short = 'n', default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=100_000))]
-        limit: u64,
-        /// JSON Lines output, one hit per line
-        #[arg(long)]
-        json: bool,
-        /// Also show N paragraphs before and after each hit
-        #[arg(long, short = 'C', default_value_t = 0, value_name = "N")]
-        context: usize,
-    },
-    /// Quote the best passages ready to paste, with an attribution
-    #[command(after_help = CITE_HELP)]
-    Cite {
-        #[command(flatten)]
-        location: Location,
-        #[command(flatten)]
-        query: QueryArgs,
-        /// Number of citations
-        #[arg(long, short = 'n', default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=1000))]
-        limit: u64,
-        #[arg(long, value_enum, default_value = "markdown")]
-        format: CiteFormat,
-        /// Quote the sentence(s) holding the match, or the whole paragraph
-        #[arg(long, value_enum, default_value = "sentence")]
-        quote: QuoteMode,
-        /// Also give the quote converted to this script (labelled as converted)
-        #[arg(long, value_enum)]
-        to: Option<Script>,
-        /// Also quote passages that match only part of the query (labelled as partial)
-        #[arg(long)]
-        partial: bool,
-    },
-    /// Print lines of a corpus file, as cited (FILE:LINE, FILE:LINE-LINE or FILE#L57-L59)
-    Show {
-        #[command(flatten)]
-        location: Location,
-        /// FILE:LINE[-LINE], relative to the corpus
-        #[arg(value_name = "LOCATION")]
-        at: String,
-        /// Also show N paragraphs before and after
-        #[arg(long, short = 'C', default_value_t = 0, value_name = "N")]
-        context: usize,
-        /// One JSON object
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-const CITE_HELP: &str = "\
-Examples:
-  zhsearch cite 拿命换来的                    a block quote and — 《title》, file:line, ¶N
-  zhsearch cite '\"开源不是慈善\"' --format plain
-  zhsearch cite 拿命换来的 --to simplified    also the quote in Simplified (labelled)
-  zhsearch show 001_f0acb97a223aa501.txt:57  check a citation later
-
-The quote is always a verbatim slice of the source. Same query language as `search`.
-Only passages that match every term are quoted, unless --partial is given (each partial
-quote is then labelled as such).
-
-Exit status: 0 when something was quoted, 1 when nothing was (with one line on stderr when
-partial matches exist), 2 on error.";
-
-/// The query and what narrows it, shared by the commands that search.
-#[derive(Args, Debug, Clone)]
-pub struct QueryArgs {
-    /// Terms (all required), "quoted phrases", -exclusions, OR, source:GLOB, title:TEXT
-    #[arg(required = true, value_name = "QUERY")]
-    pub query: Vec<String>,
-    /// Only files whose path (relative to the corpus) matches this glob; repeatable
-    #[arg(long = "source", value_name = "GLOB")]
-    pub sources: Vec<String>,
-    /// Number of best hits to skip (for paging)
-    #[arg(long, default_value_t = 0)]
-    pub offset: u64,
-}
-
-impl QueryArgs {
-    pub fn parse(&self) -> Result<query::Query> {
-        let mut q = query::parse(&self.query.join(" "))?;
-        for glob in &self.sources {
-            query::check_glob(glob).map_err(|e| anyhow::anyhow!("--source: {e}"))?;
-        }
-        q.sources.extend(self.sources.iter().cloned());
-        Ok(q)
-    }
-}
-
-const QUERY_HELP: &str = "\
-Query syntax:
-  5k瓶颈             a term: passages containing it as a string (in either script, inside
-                     longer words too), or else all of its words; exact strings rank first.
-                     Regional forms count too: 软件 finds 軟體, 伺服器 finds 服务器.
-  苹果 合作           several terms: all are required
-  \"开源不是慈善\"      a quoted phrase: exactly the passages that contain it (no variants)
-  -广告 -\"付费阅读\"   leave out passages containing a term or phrase
-  软件 OR 硬件        either term is enough
-  source:'00*.txt'   only files whose path matches the glob (* ? ** [ab])
-  title:阿里          only documents whose title contains the text
-Letters are matched without regard to case or width (５Ｋ = 5k). A bare term matches a
-passage that holds it as a string, or that holds each of its words of two characters or
-more as words and each of its other characters. When fewer passages than --limit match
-every term, passages matching most of the words follow, marked partial (`match: partial`
-in JSON). At most 1000 characters (spaces included) and 100 terms.
-An exclusion starting with an ASCII letter must come after `--` or inside one quoted
-argument ('软件 -ads'), so that it is not read as an option.
-
-Exit status: 0 when a hit was printed (full or partial), 1 when none was, 2 on error.";
+pub use args::{Cli, Command, Location, QueryArgs};
+use args::{argument_error, protect_exclusions};
 
 /// Runs the command line; `Ok(false)` when a search found nothing.
 pub fn run() -> Result<bool> {
@@ -232,7 +50,13 @@ pub fn run() -> Result<bool> {
         } => {
             let hits = run_query(&location, &query, limit)?.hits;
             let hits = as_indexed(&show::Listed::of_index(&location.index)?, hits);
-            print_citations(hits, partial, quote, to, format)
+            print_citations(
+                hits,
+                partial,
+                quote.into(),
+                to.map(Script::from),
+                format.into(),
+            )
         }
         Command::Show {
             location,
@@ -264,32 +88,6 @@ fn as_indexed(listed: &show::Listed, hits: Vec<Hit>) -> Vec<Hit> {
             ok
         })
         .collect()
-}
-
-/// clap's error for a bad argument as the one line every error gets (its tip included);
-/// `--help` and `--version` print and exit as usual.
-fn argument_error(e: clap::Error) -> anyhow::Error {
-    use clap::error::ErrorKind;
-    if matches!(
-        e.kind(),
-        ErrorKind::DisplayHelp
-            | ErrorKind::DisplayVersion
-            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-    ) {
-        e.exit();
-    }
-    let text = e.to_string();
-    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
-    let first = lines.next().unwrap_or("bad arguments");
-    let mut what = first.strip_prefix("error: ").unwrap_or(first).to_string();
-    // "the following required arguments were not provided:" names them on the next line.
-    if what.ends_with(':') {
-        what = format!("{what} {}", lines.next().unwrap_or("?"));
-    }
-    match lines.find_map(|l| l.strip_prefix("tip: ")) {
-        Some(tip) => anyhow::anyhow!("{what} ({tip}); see `zhsearch --help`"),
-        None => anyhow::anyhow!("{what}: see `zhsearch --help`"),
-    }
 }
 
 /// `zhsearch index`: builds or updates the index and says what it did.
@@ -493,30 +291,6 @@ fn add_context(listed: &show::Listed, hits: &mut [crate::model::Hit], n: usize) 
         (hit.context_before, hit.context_after) = doc.context(hit.line_start, hit.line_end, n);
     }
     Ok(())
-}
-
-/// `-软件` and `-"…"` are exclusions, not options (no option starts with a non-ASCII
-/// character or a quote): move them after a `--` so that clap reads them as query words.
-fn protect_exclusions(args: Vec<OsString>) -> Vec<OsString> {
-    if args.iter().any(|a| a == "--") {
-        return args;
-    }
-    let is_exclusion = |a: &OsString| {
-        a.to_str().is_some_and(|s| {
-            let mut chars = s.chars();
-            chars.next() == Some('-')
-                && chars
-                    .next()
-                    .is_some_and(|c| !c.is_ascii() || c == '"' || c == '\'')
-        })
-    };
-    let (moved, mut kept): (Vec<OsString>, Vec<OsString>) =
-        args.into_iter().partition(|a| is_exclusion(a));
-    if !moved.is_empty() {
-        kept.push("--".into());
-        kept.extend(moved);
-    }
-    kept
 }
 
 /// Brings the index up to date before a search, saying on stderr what was done; the index

@@ -14,7 +14,7 @@ use crate::text::opencc::{self, Conversion};
 pub const PARTIAL_LABEL: &str = "partial match: the passage does not hold every term of the query";
 
 /// How much of a passage to quote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QuoteMode {
     /// The sentence(s) holding the match.
     Sentence,
@@ -23,7 +23,7 @@ pub enum QuoteMode {
 }
 
 /// A script to convert the quote to, besides the verbatim original.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Script {
     Simplified,

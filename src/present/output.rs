@@ -96,7 +96,7 @@ fn write_neighbours(out: &mut impl Write, neighbours: &[Neighbour]) -> Result<()
 }
 
 /// Output formats of `cite`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CiteFormat {
     Markdown,
     Plain,
