@@ -4,13 +4,10 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::present::cite::{QuoteMode, Script};
 use crate::present::output::CiteFormat;
-use crate::search::query;
-use crate::store::update::{self, UpdateOptions};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -48,21 +45,6 @@ pub struct Location {
     /// else txt,md,markdown]; changing them takes `zhsearch index --rebuild`
     #[arg(long, global = true, value_name = "EXT,...", value_delimiter = ',')]
     pub ext: Option<Vec<String>>,
-}
-
-impl Location {
-    /// The options of an update; `--ext` is checked here, before anything is read.
-    pub fn update_options(&self, rebuild: bool, progress: bool) -> Result<UpdateOptions> {
-        Ok(UpdateOptions {
-            rebuild,
-            extensions: self
-                .ext
-                .as_deref()
-                .map(update::parse_extensions)
-                .transpose()?,
-            progress,
-        })
-    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -162,17 +144,6 @@ pub struct QueryArgs {
     /// Number of best hits to skip (for paging)
     #[arg(long, default_value_t = 0)]
     pub offset: u64,
-}
-
-impl QueryArgs {
-    pub fn parse(&self) -> Result<query::Query> {
-        let mut q = query::parse(&self.query.join(" "))?;
-        for glob in &self.sources {
-            query::check_glob(glob).map_err(|e| anyhow::anyhow!("--source: {e}"))?;
-        }
-        q.sources.extend(self.sources.iter().cloned());
-        Ok(q)
-    }
 }
 
 const QUERY_HELP: &str = "\

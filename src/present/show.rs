@@ -162,6 +162,13 @@ impl Listed {
         })
     }
 
+    /// The documents listed, by path.
+    pub fn files(&self) -> Vec<&manifest::FileState> {
+        let mut files: Vec<&manifest::FileState> = self.files.values().collect();
+        files.sort_by(|a, b| a.source.cmp(&b.source));
+        files
+    }
+
     /// Whether the index lists `source` (indexed or skipped).
     pub fn contains(&self, source: &str) -> bool {
         self.files.contains_key(source)
