@@ -9,9 +9,13 @@ use serde::Serialize;
 /// then to the file name), and the encoding it was read with once indexed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DocMeta {
+    /// The title (front matter, else the first heading, else the file name).
     pub title: Option<String>,
+    /// The author, from front matter.
     pub author: Option<String>,
+    /// The date, from front matter, as written.
     pub date: Option<String>,
+    /// The address of the original, from front matter.
     pub url: Option<String>,
     /// The encoding the file was read with (`UTF-8`, `gb18030`, `Big5`, `UTF-16LE`…), when the
     /// index recorded it.
@@ -27,6 +31,7 @@ pub struct LineSpan {
     pub source: String,
     /// 1-based, inclusive.
     pub line_start: usize,
+    /// 1-based, inclusive.
     pub line_end: usize,
 }
 
@@ -36,15 +41,18 @@ pub enum SpanError {
     #[error(
         "cannot read location `{0}`: write FILE:LINE, FILE:LINE-LINE or an id like FILE#L57-L59"
     )]
+    /// Neither `FILE:LINE[-LINE]` nor `FILE#L…`.
     Unreadable(String),
     #[error(
         "lines {}-{} of {} are reversed: write the first line first, {}:{}-{}",
         .0.line_start, .0.line_end, .0.source, .0.source, .0.line_end, .0.line_start
     )]
+    /// The last line comes before the first.
     Reversed(LineSpan),
 }
 
 impl LineSpan {
+    /// Lines `line_start..=line_end` of `source`.
     pub fn new(source: impl Into<String>, line_start: usize, line_end: usize) -> LineSpan {
         LineSpan {
             source: source.into(),
@@ -112,9 +120,13 @@ pub enum MatchKind {
 /// A paragraph next to a hit or an excerpt.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Neighbour {
+    /// First line, 1-based.
     pub line_start: usize,
+    /// Last line, inclusive.
     pub line_end: usize,
+    /// 1-based paragraph number in the file.
     pub paragraph: usize,
+    /// The paragraph exactly as in the file.
     pub text: String,
 }
 
@@ -123,8 +135,11 @@ pub struct Neighbour {
 pub struct Hit {
     /// `FILE#L57` or `FILE#L57-L59` (see [`LineSpan::anchor`]).
     pub id: String,
+    /// Path relative to the corpus folder, with `/` separators.
     pub source: String,
+    /// First line, 1-based.
     pub line_start: usize,
+    /// Last line, inclusive.
     pub line_end: usize,
     /// 1-based paragraph number in the file; 0 for a line that is not a paragraph a reader
     /// sees (front matter, markup).
@@ -132,13 +147,17 @@ pub struct Hit {
     /// For a piece of a very long line: its first and last character columns (1-based).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub column_start: Option<usize>,
+    /// Last character column of a piece of a very long line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub column_end: Option<usize>,
+    /// Ranking score: higher is better; comparable within one search only.
     pub score: f32,
+    /// Whether every term matched (`all`) or part of the query (`partial`).
     #[serde(rename = "match")]
     pub match_kind: MatchKind,
     /// The passage's own words where a term matched only through a regional variant.
     pub variant: Option<String>,
+    /// The document's title, author, date, address and encoding.
     #[serde(flatten)]
     pub meta: DocMeta,
     /// The passage exactly as in the file, lines joined with `\n`.
@@ -148,6 +167,7 @@ pub struct Hit {
     /// Paragraphs before and after, with `--context N`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub context_before: Vec<Neighbour>,
+    /// Paragraphs after, with `--context N`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub context_after: Vec<Neighbour>,
 }
@@ -187,6 +207,7 @@ impl Hit {
 /// A page of hits (it derefs to them).
 #[derive(Debug, Clone, Default)]
 pub struct Page {
+    /// The hits, best first.
     pub hits: Vec<Hit>,
     /// Whether some passage matches every term (on this page or another).
     pub full_matches: bool,

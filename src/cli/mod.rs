@@ -14,7 +14,7 @@ use crate::present::output;
 use crate::store::update::UpdateReport;
 
 mod args;
-pub use args::{Cli, Command, Location, QueryArgs};
+use args::{Cli, Command, Location, QueryArgs};
 use args::{argument_error, protect_exclusions};
 
 /// Runs the command line; `Ok(false)` when a search found nothing.

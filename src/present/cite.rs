@@ -26,15 +26,19 @@ pub enum QuoteMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Script {
+    /// Simplified Chinese (OpenCC t2s).
     Simplified,
+    /// Traditional Chinese (OpenCC s2t).
     Traditional,
 }
 
 /// What an attribution names: the document, the lines, and the paragraph they start in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Source {
+    /// The document's title, author, date and address.
     #[serde(flatten)]
     pub meta: DocMeta,
+    /// The lines cited.
     #[serde(flatten)]
     pub span: LineSpan,
     /// The paragraph the lines start in (0: a line that is not a paragraph, such as front
@@ -43,6 +47,7 @@ pub struct Source {
 }
 
 impl Source {
+    /// What a hit's attribution names.
     pub fn of_hit(hit: &Hit) -> Source {
         Source {
             meta: hit.meta.clone(),
@@ -85,14 +90,20 @@ pub struct Citation {
     pub quote_range: [usize; 2],
     /// The quote converted to another script, when asked for.
     pub converted: Option<Converted>,
+    /// `作者, 《title》, date, file:57, ¶54, url`: whatever is known.
     pub attribution: String,
+    /// The quote as a Markdown block quote with its attribution.
     pub markdown: String,
+    /// The quote in quotation marks with its attribution, as plain text.
     pub plain: String,
 }
 
+/// A quote converted to the other script (never the source's wording).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Converted {
+    /// The script converted to.
     pub script: Script,
+    /// The converted quote.
     pub text: String,
 }
 
@@ -105,6 +116,8 @@ impl Converted {
     }
 }
 
+/// The citation of `hit`: the quote (sentences or whole passage, see [`QuoteMode`]), always a
+/// verbatim slice of the passage, and its attribution; `to` adds a converted copy.
 pub fn cite(hit: &Hit, mode: QuoteMode, to: Option<Script>) -> Citation {
     let highlights: Vec<Range<usize>> = hit.highlights.iter().map(|h| h[0]..h[1]).collect();
     let range = match mode {

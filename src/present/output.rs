@@ -98,8 +98,11 @@ fn write_neighbours(out: &mut impl Write, neighbours: &[Neighbour]) -> Result<()
 /// Output formats of `cite`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CiteFormat {
+    /// A Markdown block quote and an attribution line.
     Markdown,
+    /// The quote in quotation marks, then the attribution.
     Plain,
+    /// One JSON object per citation: the hit and its citation.
     Json,
 }
 

@@ -16,18 +16,24 @@ use crate::store::manifest;
 /// What `show` prints.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Excerpt {
+    /// The document and lines shown.
     #[serde(flatten)]
     pub cite: Source,
+    /// The attribution line, as `cite` writes it.
     pub attribution: String,
     /// The lines asked for, exactly as in the file.
     pub text: String,
+    /// Paragraphs before, with `--context N`.
     pub context_before: Vec<Neighbour>,
+    /// Paragraphs after.
     pub context_after: Vec<Neighbour>,
 }
 
 /// A corpus file, read and split into passages.
 pub struct LoadedDocument {
+    /// The document, cut into passages.
     pub doc: Document,
+    /// Its lines, exactly as in the file (line ends normalised).
     pub lines: Vec<String>,
 }
 
@@ -36,39 +42,53 @@ pub struct LoadedDocument {
 pub enum Refused {
     /// The index lists no such document (or no index exists).
     NotListed {
+        /// The path asked for.
         source: String,
+        /// The index folder.
         index: PathBuf,
     },
     /// Listed, but skipped when indexing (binary, undecodable, unusable name).
     Skipped {
+        /// The path asked for.
         source: String,
+        /// What is wrong with it.
         why: String,
     },
     /// Not a plain relative path (`..`, absolute, empty parts).
     NotRelative {
+        /// The path asked for.
         source: String,
     },
     /// A part of the path is a symbolic link, or the file is no regular file (any more).
     NotPlainFile {
+        /// The path asked for.
         source: String,
+        /// What it is instead of a file.
         what: &'static str,
     },
     /// The corpus folder the index remembers now resolves elsewhere (a symbolic link replaced
     /// it or a folder above it).
     CorpusMoved {
+        /// The corpus folder the index remembers.
         corpus: PathBuf,
+        /// Where it leads now.
         now: PathBuf,
     },
     /// The file changed since the index last recorded it: its lines are no longer the ones
     /// indexed and cited.
     Stale {
+        /// The path asked for.
         source: String,
+        /// The index folder.
         index: PathBuf,
         /// Why the index could not be brought up to date, when that was tried.
         not_updated: Option<String>,
     },
+    /// The file could not be read.
     Io {
+        /// The path asked for.
         source: String,
+        /// The error.
         err: std::io::Error,
     },
 }
@@ -132,6 +152,7 @@ impl std::error::Error for Refused {}
 /// `show`, `--context` and any other reader), by their listed path, never through a symbolic
 /// link and never outside the corpus folder the index remembers.
 pub struct Listed {
+    /// The corpus folder the index remembers.
     pub corpus: PathBuf,
     index: PathBuf,
     /// Each listed source, as the index recorded it.
@@ -313,6 +334,7 @@ fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
     a.len() == b.len() && a.modified().ok() == b.modified().ok()
 }
 
+/// Reads listed document `source` and cuts it into passages as indexing does.
 pub fn load(listed: &Listed, source: &str) -> Result<LoadedDocument> {
     let bytes = listed.read(source)?;
     let text = crate::ingest::encoding::decode(&bytes)
@@ -358,6 +380,7 @@ impl LoadedDocument {
     }
 }
 
+/// The lines of `loc` with `context` paragraphs around, and their attribution.
 pub fn excerpt(listed: &Listed, loc: &LineSpan, context: usize) -> Result<Excerpt> {
     let loaded = load(listed, &loc.source)?;
     // A file ending in a newline has no extra line after it, as in an editor.

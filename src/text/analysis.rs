@@ -20,8 +20,11 @@ use unicode_normalization::char::canonical_combining_class;
 /// (a decoded HTML entity, say) every character maps to the whole range.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Piece {
+    /// The text, normalised or as in the source.
     pub text: String,
+    /// Byte range of the piece in the original text.
     pub orig: Range<usize>,
+    /// Whether `text` is the original bytes of `orig` (not a decoded entity).
     pub verbatim: bool,
 }
 
@@ -57,6 +60,7 @@ impl Piece {
 /// Normalised text plus, for each of its characters, the original byte range it stands for.
 #[derive(Debug, Clone, Default)]
 pub struct Normalized {
+    /// The normalised text.
     pub text: String,
     /// Byte offset in `text` of each normalised character, plus `text.len()` at the end.
     byte_at: Vec<usize>,
@@ -70,6 +74,7 @@ impl Normalized {
         self.orig.len()
     }
 
+    /// Whether there is no text.
     pub fn is_empty(&self) -> bool {
         self.orig.is_empty()
     }
@@ -252,6 +257,7 @@ fn is_word(w: &str) -> bool {
 /// A word of a segmented query, with its character position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Word {
+    /// The word, normalised.
     pub text: String,
     /// Character range in the normalised text.
     pub chars: Range<usize>,
@@ -279,9 +285,11 @@ pub fn is_long_word(w: &str) -> bool {
 /// unknown characters into guessed words (`云是`) that a query would never produce.
 #[derive(Clone, Default)]
 pub struct TextTokenizer {
+    /// Only characters, no words (titles and front matter values).
     pub chars_only: bool,
 }
 
+/// The tokens of one text.
 pub struct TextTokenStream<'a> {
     text: &'a str,
     chars: std::str::CharIndices<'a>,

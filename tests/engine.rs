@@ -1,0 +1,180 @@
+//! The library's `Engine`, in-process: one engine serves many threads at once, while an
+//! update runs, with the same answers as the command line.
+
+mod common;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
+
+use common::{corpus_copy, stdout, zhsearch};
+use zhsearch::{CiteOptions, Engine, EngineOptions, Error, SearchOptions};
+
+/// Queries of every kind: words, phrases, several terms, variants, OR, exclusions, filters,
+/// one character, partial matches, paging.
+const QUERIES: &[(&str, usize, usize)] = &[
+    ("5k瓶颈", 10, 0),
+    ("\"开源不是慈善\"", 10, 0),
+    ("苹果 阿里巴巴 合作", 10, 0),
+    ("软件", 10, 0),
+    ("服务器 OR 数据库", 10, 0),
+    ("阿里 -云", 10, 0),
+    ("钉", 5, 0),
+    ("钉", 5, 5),
+    ("完全不存在的词", 10, 0),
+    ("source:'00*.txt' 工程师", 10, 0),
+    ("title:阿里 技术", 10, 0),
+    ("明天", 3, 2),
+];
+
+/// The CLI's JSON Lines for one query.
+fn cli_json(dir: &Path, query: &str, limit: usize, offset: usize) -> Vec<String> {
+    let (limit, offset) = (limit.to_string(), offset.to_string());
+    let args = [
+        "search", "--json", "--limit", &limit, "--offset", &offset, "--", query,
+    ];
+    let out = zhsearch(dir, &args);
+    assert!(out.status.code().is_some_and(|c| c < 2), "{query}: {out:?}");
+    stdout(&out).lines().map(str::to_string).collect()
+}
+
+/// The engine's answer to one query, as the CLI prints it.
+fn engine_json(engine: &Engine, query: &str, limit: usize, offset: usize) -> Vec<String> {
+    let options = SearchOptions {
+        limit,
+        offset,
+        ..SearchOptions::default()
+    };
+    let q = engine.parse(query, &options).unwrap();
+    let page = engine.search(&q, &options).unwrap();
+    page.hits
+        .iter()
+        .map(|h| serde_json::to_string(h).unwrap())
+        .collect()
+}
+
+fn answers(f: impl Fn(&str, usize, usize) -> Vec<String>) -> Vec<Vec<String>> {
+    QUERIES.iter().map(|&(q, n, o)| f(q, n, o)).collect()
+}
+
+#[test]
+fn eight_threads_search_while_an_update_runs_and_agree_with_the_cli() {
+    let dir = corpus_copy("engine-threads");
+    let before = answers(|q, n, o| cli_json(&dir, q, n, o));
+    assert!(before.iter().filter(|a| !a.is_empty()).count() >= 10);
+
+    let engine = Arc::new(Engine::open(EngineOptions::new(dir.join("index"))).unwrap());
+    assert_eq!(
+        answers(|q, n, o| engine_json(&engine, q, n, o)),
+        before,
+        "the engine answers as the CLI"
+    );
+
+    // A new file that changes the answers to most queries.
+    let added = QUERIES
+        .iter()
+        .map(|(q, _, _)| q.replace(['"', '-'], "").replace("source:'00*.txt'", ""))
+        .collect::<Vec<_>>()
+        .join("。");
+    std::fs::write(
+        dir.join("corpus/zz_added.md"),
+        format!("# 阿里\n\n{added}。\n"),
+    )
+    .unwrap();
+
+    let updating = Arc::new(AtomicBool::new(true));
+    let start = Arc::new(Barrier::new(9));
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let (engine, updating, start) = (engine.clone(), updating.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                let mut seen = Vec::new();
+                // Until the update is over, and one round after.
+                let mut last = false;
+                while !last {
+                    last = !updating.load(Ordering::SeqCst);
+                    for i in 0..QUERIES.len() {
+                        let (q, n, o) = QUERIES[(i + t) % QUERIES.len()];
+                        seen.push(((i + t) % QUERIES.len(), engine_json(&engine, q, n, o)));
+                    }
+                }
+                seen
+            })
+        })
+        .collect();
+    start.wait();
+    let report = engine.update(false, false).unwrap();
+    updating.store(false, Ordering::SeqCst);
+    assert_eq!((report.added, report.changed, report.removed), (1, 0, 0));
+
+    let after = answers(|q, n, o| cli_json(&dir, q, n, o));
+    let changed = (0..QUERIES.len())
+        .filter(|&i| before[i] != after[i])
+        .count();
+    assert!(changed >= 8, "the update changes most answers ({changed})");
+    let mut searches = 0;
+    for t in threads {
+        let seen = t.join().expect("no search thread panicked");
+        searches += seen.len();
+        for (i, answer) in &seen {
+            assert!(
+                *answer == before[*i] || *answer == after[*i],
+                "{}: an answer that is neither the one before nor the one after the update",
+                QUERIES[*i].0
+            );
+        }
+        // Every thread's last round ran after the update: the new answers.
+        for (i, answer) in &seen[seen.len() - QUERIES.len()..] {
+            assert_eq!(*answer, after[*i], "{}", QUERIES[*i].0);
+        }
+    }
+    assert!(searches >= 8 * 2 * QUERIES.len());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn typed_errors_for_what_callers_branch_on() {
+    let dir = common::scratch("engine-errors");
+    let engine = Engine::open(EngineOptions::new(dir.join("index"))).unwrap();
+    let options = SearchOptions::default();
+    assert!(matches!(engine.parse("", &options), Err(Error::Query(_))));
+    let q = engine.parse("瓶颈", &options).unwrap();
+    assert!(matches!(
+        engine.search(&q, &options),
+        Err(Error::NoIndex(_))
+    ));
+    let missing = EngineOptions::new(dir.join("index")).corpus(dir.join("no-such-folder"));
+    let engine = Engine::open(missing).unwrap();
+    assert!(matches!(engine.update(false, false), Err(Error::Store(_))));
+    assert!(
+        !dir.join("index").exists(),
+        "nothing is created for a missing corpus"
+    );
+
+    let dir = corpus_copy("engine-cite");
+    let engine = Engine::open(EngineOptions::new(dir.join("index")).corpus(dir.join("corpus")));
+    let engine = engine.unwrap();
+    engine.update(false, false).unwrap();
+    let q = engine.parse("\"开源不是慈善\"", &options).unwrap();
+    let hits = engine.search(&q, &options).unwrap().hits;
+    let cite = CiteOptions {
+        quote: zhsearch::present::cite::QuoteMode::Sentence,
+        to: None,
+        partial: false,
+    };
+    let cited = engine.cite(hits.clone(), cite).unwrap();
+    assert_eq!(cited.quotes.len(), hits.len());
+    let first = &cited.quotes[0].0;
+    let shown = engine.show(&first.span().to_string(), 0, None).unwrap();
+    assert!(shown.text.contains(&cited.quotes[0].1.quote));
+    assert!(matches!(
+        engine.show("no-such-file.txt:1", 0, None),
+        Err(Error::Refused(_))
+    ));
+    assert!(matches!(
+        engine.show("a.txt:9-1", 0, None),
+        Err(Error::Location(_))
+    ));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
