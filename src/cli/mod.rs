@@ -418,7 +418,7 @@ fn run_query(location: &Location, query: &QueryArgs, limit: u64) -> Result<Page>
         let parsed = query.parse();
         let early = parsed.as_ref().ok().and_then(|parsed| {
             open_searcher(|| store::open_for_search(&location.index))
-                .and_then(|s| s.page(parsed, limit, offset))
+                .and_then(|s| s.page_query(parsed, limit, offset))
                 .ok()
         });
         let refreshed = check
@@ -449,7 +449,7 @@ fn run_query(location: &Location, query: &QueryArgs, limit: u64) -> Result<Page>
         )
     };
     searcher
-        .and_then(|s| s.page(&parsed, limit, offset))
+        .and_then(|s| s.page_query(&parsed, limit, offset))
         .map_err(damaged)
 }
 
