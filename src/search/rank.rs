@@ -21,6 +21,7 @@ pub const MIN_COVERAGE: f32 = 0.5;
 
 /// A passage as the ranking sees it: its normalised raw and visible text.
 pub struct Passage<'a> {
+    /// The passage exactly as in the file; highlights are byte ranges into it.
     pub text: &'a str,
     raw: Option<Normalized>,
     vis: Normalized,

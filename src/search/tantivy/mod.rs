@@ -1,6 +1,7 @@
-//! The Tantivy backend: a plan's tiers as Tantivy queries, candidates in one total order
-//! (see [`top::top_ordered`]), stored passages, vocabulary statistics of the live entries and
-//! the file entries' titles and metadata. Everything in the search that knows Tantivy is here.
+//! The Tantivy backend: a plan's tiers as Tantivy queries, their candidates in one total
+//! order (score, then file, line and column, where Tantivy's own order depends on how the
+//! index was written), stored passages, vocabulary statistics of the live entries, and the
+//! file entries' titles and metadata. Everything in the search that knows Tantivy is here.
 
 mod query;
 mod top;
