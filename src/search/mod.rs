@@ -15,6 +15,9 @@ pub mod rank;
 pub mod tantivy;
 mod tier;
 
+#[cfg(test)]
+mod memory_tests;
+
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 

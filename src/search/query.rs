@@ -373,6 +373,32 @@ mod tests {
     }
 
     #[test]
+    fn refusals_are_typed_and_worded_as_before() {
+        assert_eq!(parse(""), Err(QueryError::Empty));
+        assert_eq!(parse("-广告 source:x"), Err(QueryError::NothingToSearch));
+        assert_eq!(
+            parse("软件 -title:阿里"),
+            Err(QueryError::UnsupportedExclusion {
+                field: "title".into()
+            })
+        );
+        assert_eq!(parse("x title: "), Err(QueryError::EmptyTitle));
+        let glob = parse("x source:[z-a]").unwrap_err();
+        assert!(matches!(
+            &glob,
+            QueryError::BadGlob(GlobError::Backwards { range, .. }) if range == "z-a"
+        ));
+        assert_eq!(
+            glob.to_string(),
+            "the file glob `[z-a]` has the range `z-a` backwards: write the lower character first"
+        );
+        assert_eq!(
+            parse(&"字".repeat(1001)).unwrap_err().to_string(),
+            "the query is too long (1001 characters with spaces, at most 1000): search for a shorter phrase"
+        );
+    }
+
+    #[test]
     fn refused_queries_say_why() {
         assert!(parse("").unwrap_err().to_string().contains("empty"));
         assert!(parse("  \"\" ").is_err());
