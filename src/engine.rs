@@ -13,7 +13,7 @@ use crate::model::{Hit, LineSpan, MatchKind, Page};
 use crate::present::cite::{self, Citation, QuoteMode, Script};
 use crate::present::show::{self, Excerpt, Listed, Refused};
 use crate::search::Searcher;
-use crate::search::query::{self, Query};
+use crate::search::query::{self, Query, QueryError};
 use crate::store::update::{self, UpdateOptions, UpdateReport};
 use crate::store::{self, StoreError};
 
@@ -134,9 +134,9 @@ impl Engine {
 
     /// Parses `text` in the query language, with `options.sources` as extra `source:` globs.
     pub fn parse(&self, text: &str, options: &SearchOptions) -> Result<Query> {
-        let mut q = query::parse(text).map_err(|e| Error::Query(e.to_string()))?;
+        let mut q = query::parse(text)?;
         for glob in &options.sources {
-            query::check_glob(glob).map_err(|e| Error::Query(e.to_string()))?;
+            query::check_glob(glob).map_err(QueryError::from)?;
         }
         q.sources.extend(options.sources.iter().cloned());
         Ok(q)
@@ -179,7 +179,7 @@ impl Engine {
         let snapshot = self.snapshot()?;
         snapshot
             .searcher
-            .page(query, options.limit, options.offset)
+            .page_query(query, options.limit, options.offset)
             .map_err(|e| self.damaged(e))
     }
 

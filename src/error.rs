@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use crate::model::SpanError;
 use crate::present::show::Refused;
+use crate::search::QueryError;
 use crate::store::StoreError;
 
 /// Anything that can go wrong in an [`Engine`](crate::Engine) call.
@@ -17,8 +18,8 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The query cannot be searched (empty, too long, a bad glob…).
-    #[error("{0}")]
-    Query(String),
+    #[error(transparent)]
+    Query(#[from] QueryError),
     /// A location (`FILE:LINE`) that cannot be read.
     #[error(transparent)]
     Location(#[from] SpanError),

@@ -11,8 +11,9 @@ use std::path::Path;
 use common::{corpus_copy, json_lines, scratch, stderr, stdout, zhsearch};
 use jieba_rs::Jieba;
 use zhsearch::model::{Hit, MatchKind};
+use zhsearch::search::Plan;
 use zhsearch::search::Searcher;
-use zhsearch::search::query::{self, Query};
+use zhsearch::search::query;
 use zhsearch::store::update::{self, UpdateOptions};
 use zhsearch::text::analysis::normalize;
 
@@ -98,7 +99,7 @@ fn oracle_form(form: &str, quoted: bool, n: &str, words: &HashSet<String>) -> bo
     ok[0][0]
 }
 
-fn oracle_all(q: &Query, text: &str, jieba: &Jieba) -> bool {
+fn oracle_all(q: &Plan, text: &str, jieba: &Jieba) -> bool {
     let n = normalize(text);
     let words: HashSet<String> = jieba
         .cut_for_search(&n, false)
@@ -173,7 +174,7 @@ fn full_matches_are_exactly_what_the_rule_says() {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let (mut full, mut partial) = (0, 0);
     for q in queries(&lines, &mut rng, 300) {
-        let parsed = query::parse(&q).unwrap();
+        let parsed = s.bind(&query::parse(&q).unwrap()).unwrap();
         let hits = run(&s, &q, 100_000, 0);
         let first_partial = hits
             .iter()

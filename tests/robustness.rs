@@ -114,8 +114,8 @@ fn queries_parse_or_fail_cleanly() {
     let mut rng = Rng(7);
     for _ in 0..3000 {
         let s = rng.text(30);
-        if let Ok(mut q) = query::parse(&s) {
-            q.segment(100, |w| w.len() as u64);
+        if let Ok(q) = query::parse(&s) {
+            let q = zhsearch::search::plan::bind_with(&q, 100, &|w| w.len() as u64, None);
             assert!(!q.groups.is_empty());
         }
         let _ = regional::variants(&s);

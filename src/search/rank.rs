@@ -1,10 +1,10 @@
-//! What a query finds in one passage, beyond Tantivy's score: where it matches (highlights,
+//! What a query finds in one passage, beyond the backend's score: where it matches (highlights,
 //! and through which regional variant), how close its words stand, whether the title matches,
 //! and how much of the query a partial match covers.
 
 use std::ops::Range;
 
-use crate::search::query::{Query, QueryTerm};
+use crate::search::plan::{Form, Plan, Term};
 use crate::text::analysis::{self, Normalized, Piece};
 
 /// Score added for two consecutive query words right next to each other; less as they part.
@@ -21,6 +21,7 @@ pub const MIN_COVERAGE: f32 = 0.5;
 
 /// A passage as the ranking sees it: its normalised raw and visible text.
 pub struct Passage<'a> {
+    /// The passage exactly as in the file; highlights are byte ranges into it.
     pub text: &'a str,
     raw: Option<Normalized>,
     vis: Normalized,
@@ -52,7 +53,7 @@ impl<'a> Passage<'a> {
     }
 
     /// Which form of the term occurs as a string: its index in `t.forms`, and where.
-    fn form_match(&self, t: &QueryTerm) -> Option<(usize, Vec<Range<usize>>)> {
+    fn form_match(&self, t: &Term) -> Option<(usize, Vec<Range<usize>>)> {
         t.forms.iter().enumerate().find_map(|(k, form)| {
             let hits = self.find(&form.norm);
             (!hits.is_empty()).then_some((k, hits))
@@ -74,7 +75,7 @@ impl<'a> Passage<'a> {
 /// every word of two or more characters of that form as one of its own words (`is_word`: the
 /// words the index holds for this passage) and every other character of the form as a
 /// character. Every character of the term is thus accounted for.
-pub fn term_matches(t: &QueryTerm, p: &Passage, is_word: &dyn Fn(&str) -> bool) -> bool {
+pub fn term_matches(t: &Term, p: &Passage, is_word: &dyn Fn(&str) -> bool) -> bool {
     t.forms.iter().any(|form| {
         if p.holds(&form.norm) {
             return true;
@@ -88,7 +89,7 @@ pub fn term_matches(t: &QueryTerm, p: &Passage, is_word: &dyn Fn(&str) -> bool) 
 }
 
 /// Whether the passage holds an excluded term or phrase (in any of its forms).
-pub fn excluded(q: &Query, p: &Passage) -> bool {
+pub fn excluded(q: &Plan, p: &Passage) -> bool {
     q.excluded
         .iter()
         .any(|t| t.forms.iter().any(|f| p.holds(&f.norm)))
@@ -96,7 +97,7 @@ pub fn excluded(q: &Query, p: &Passage) -> bool {
 
 /// Whether the passage matches the whole query: a term of every group (see [`term_matches`])
 /// and none of the exclusions.
-pub fn matches_all(q: &Query, p: &Passage, is_word: &dyn Fn(&str) -> bool) -> bool {
+pub fn matches_all(q: &Plan, p: &Passage, is_word: &dyn Fn(&str) -> bool) -> bool {
     !excluded(q, p)
         && q.groups
             .iter()
@@ -116,7 +117,7 @@ pub struct Findings {
 
 /// What the query finds in the passage; `title_terms` is how many of the query's terms the
 /// document title contains (see [`title_terms`]).
-pub fn findings(q: &Query, p: &Passage, title_terms: usize) -> Findings {
+pub fn findings(q: &Plan, p: &Passage, title_terms: usize) -> Findings {
     let mut out = Findings::default();
     let mut ranges = Vec::new();
     for t in q.terms() {
@@ -130,7 +131,7 @@ pub fn findings(q: &Query, p: &Passage, title_terms: usize) -> Findings {
             None if !t.quoted => {
                 // Matched, if at all, by the words of one form (see [`term_matches`]): its
                 // words are highlighted, and a regional form's own words are named.
-                let by_words = |f: &&crate::search::query::Form| {
+                let by_words = |f: &&Form| {
                     f.long_words().next().is_some()
                         && f.long_words().all(|w| p.has_word(w))
                         && f.singles.iter().all(|c| p.holds(c))
@@ -158,7 +159,7 @@ pub fn findings(q: &Query, p: &Passage, title_terms: usize) -> Findings {
 /// For each bare term, how much of it the passage holds in runs of at least two characters
 /// (Σ run² / length²): a question like 阿里云什么时候突破5k瓶颈 favours the passage with
 /// 阿里雲…突破5k瓶頸 over passages that only share its separate words.
-fn run_cover(q: &Query, p: &Passage) -> f32 {
+fn run_cover(q: &Plan, p: &Passage) -> f32 {
     let mut boost = 0.0;
     for t in q.terms().filter(|t| !t.quoted) {
         let best = t
@@ -198,7 +199,7 @@ fn run_cover(q: &Query, p: &Passage) -> f32 {
 
 /// For each pair of query words that occur one after the other in the query (skipping the
 /// words the passage lacks), a boost that shrinks with the characters between them.
-fn proximity(q: &Query, p: &Passage) -> f32 {
+fn proximity(q: &Plan, p: &Passage) -> f32 {
     let found: Vec<Vec<Range<usize>>> = q
         .terms()
         .flat_map(|t| t.words())
@@ -227,7 +228,7 @@ fn distance(a: &Range<usize>, b: &Range<usize>) -> usize {
 }
 
 /// How many of the query's terms `title` contains (in any of their forms).
-pub fn title_terms(q: &Query, title: &str) -> usize {
+pub fn title_terms(q: &Plan, title: &str) -> usize {
     let title = analysis::normalize(title);
     q.terms()
         .filter(|t| t.forms.iter().any(|f| title.contains(&f.norm)))
@@ -236,7 +237,7 @@ pub fn title_terms(q: &Query, title: &str) -> usize {
 
 /// Share of the bare terms' word weight that the passage holds: a term found as a string
 /// (in any form) holds all of its words. `idf` gives a word's weight.
-pub fn coverage(q: &Query, p: &Passage, idf: impl Fn(&str) -> f32) -> f32 {
+pub fn coverage(q: &Plan, p: &Passage, idf: impl Fn(&str) -> f32) -> f32 {
     let mut total = 0.0;
     let mut held = 0.0;
     for group in &q.groups {
@@ -278,16 +279,16 @@ fn merge(mut ranges: Vec<Range<usize>>) -> Vec<Range<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::search::plan::bind_with;
     use crate::search::query::parse;
 
     fn passage(text: &str) -> Passage<'_> {
         Passage::new(text, &[Piece::verbatim(text, 0..text.len())], false)
     }
 
-    fn segmented(q: &str, vocab: &[&str]) -> Query {
-        let mut q = parse(q).unwrap();
-        q.segment(1000, |w| u64::from(vocab.contains(&w)) * 10);
-        q
+    fn segmented(q: &str, vocab: &[&str]) -> Plan {
+        let freq = |w: &str| u64::from(vocab.contains(&w)) * 10;
+        bind_with(&parse(q).unwrap(), 1000, &freq, None)
     }
 
     #[test]
@@ -347,7 +348,7 @@ mod tests {
             move |w: &str| text.contains(w)
         };
         let [lin, jingda] = [&q.groups[0][0], &q.groups[1][0]];
-        let check = |t: &QueryTerm, text: &str| {
+        let check = |t: &Term, text: &str| {
             let p = passage(text);
             term_matches(t, &p, &words(&p))
         };

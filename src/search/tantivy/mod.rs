@@ -1,0 +1,263 @@
+//! The Tantivy backend: a plan's tiers as Tantivy queries, their candidates in one total
+//! order (score, then file, line and column, where Tantivy's own order depends on how the
+//! index was written), stored passages, vocabulary statistics of the live entries, and the
+//! file entries' titles and metadata. Everything in the search that knows Tantivy is here.
+
+mod query;
+mod top;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use anyhow::Result;
+use tantivy::collector::{DocSetCollector, TopDocs};
+use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query as TQuery, TermQuery};
+use tantivy::schema::{Field, IndexRecordOption, Value};
+use tantivy::{DocSet, Index, ReloadPolicy, TantivyDocument, Term};
+
+use crate::model::DocMeta;
+use crate::search::backend::{
+    Backend, CandidateId, Candidates, EXACT_SCORE, Fetch, FileId, StoredPassage, Tier,
+};
+use crate::search::plan::{Plan, Term as PlanTerm, Vocabulary};
+use crate::store::index::{self, Fields};
+use query::{any_of, exact_query, file_entries, term};
+use top::{AliveStats, PlaceCache, addr, id, top_ordered};
+
+/// A Tantivy index, searched at the commit it was opened at.
+pub struct TantivyBackend {
+    /// The commit's segments, for every search of this backend.
+    searcher: tantivy::Searcher,
+    fields: Fields,
+    places: PlaceCache,
+    /// Live entries.
+    docs: u64,
+}
+
+impl TantivyBackend {
+    /// Searches an index already open (as [`crate::store::update::update`] leaves it), at
+    /// its last commit.
+    pub fn new(index: Index) -> Result<TantivyBackend> {
+        let fields = Fields::new(&index.schema())?;
+        let reader: tantivy::IndexReader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        let searcher = reader.searcher();
+        let docs = AliveStats::new(&searcher).docs;
+        Ok(TantivyBackend {
+            searcher,
+            fields,
+            places: PlaceCache {
+                fields,
+                open: Mutex::new(HashMap::new()),
+            },
+            docs,
+        })
+    }
+
+    fn stats(&self) -> AliveStats<'_> {
+        AliveStats {
+            searcher: &self.searcher,
+            docs: self.docs,
+        }
+    }
+
+    /// The strict tier's candidates for a plan that is one index word (see
+    /// [`Plan::single_word`]), scored as the general query scores them: the word's passages
+    /// by BM25 (pruned by Tantivy), then those holding the term only inside other words.
+    fn single_word_top(&self, word: &str, n: usize) -> Result<top::Candidates> {
+        let (f, stats) = (&self.fields, self.stats());
+        let bm25 = TermQuery::new(
+            Term::from_field_text(f.chars, word),
+            IndexRecordOption::WithFreqs,
+        );
+        let s = &self.searcher;
+        let (mut top, complete) = top_ordered(s, &self.places, &stats, &bm25, n, EXACT_SCORE)?;
+        // Every passage with the word scores above EXACT_SCORE, every other one exactly it.
+        if !complete {
+            return Ok((top, false));
+        }
+        let rest = BooleanQuery::new(vec![
+            (
+                Occur::Must,
+                Box::new(ConstScoreQuery::new(
+                    exact_query(f.chars, word),
+                    EXACT_SCORE,
+                )) as Box<dyn TQuery>,
+            ),
+            (Occur::MustNot, term(f.chars, word)),
+        ]);
+        let (more, complete) = top_ordered(s, &self.places, &stats, &rest, n - top.len(), 0.0)?;
+        top.extend(more);
+        Ok((top, complete))
+    }
+}
+
+/// One tier of one plan: its Tantivy query, built once, or the single-word shortcut.
+enum TierFetch<'a> {
+    Query(&'a TantivyBackend, Box<dyn TQuery>),
+    SingleWord(&'a TantivyBackend, &'a str),
+}
+
+impl Fetch for TierFetch<'_> {
+    fn top(&self, n: usize) -> Result<Candidates> {
+        let (top, complete) = match self {
+            TierFetch::Query(b, q) => {
+                top_ordered(&b.searcher, &b.places, &b.stats(), &**q, n, 0.0)?
+            }
+            TierFetch::SingleWord(b, word) => b.single_word_top(word, n)?,
+        };
+        Ok(Candidates { top, complete })
+    }
+}
+
+impl Vocabulary for TantivyBackend {
+    fn passages(&self) -> u64 {
+        self.docs
+    }
+
+    fn total_tokens(&self) -> u64 {
+        self.stats().total_tokens()
+    }
+
+    fn doc_freq(&self, word: &str) -> u64 {
+        self.stats()
+            .count(&Term::from_field_text(self.fields.chars, word))
+    }
+
+    fn titled_sources(&self, titles: &[String]) -> Result<Vec<String>> {
+        let f = &self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = titles
+            .iter()
+            .map(|t| (Occur::Must, exact_query(f.title_chars, t)))
+            .collect();
+        clauses.push((Occur::Must, file_entries(f)));
+        let docs = self
+            .searcher
+            .search(&BooleanQuery::new(clauses), &DocSetCollector)?;
+        let mut sources = Vec::new();
+        for addr in docs {
+            let doc: TantivyDocument = self.searcher.doc(addr)?;
+            sources.extend(text_of(&doc, f.source));
+        }
+        Ok(sources)
+    }
+}
+
+impl Backend for TantivyBackend {
+    fn fetch<'a>(&'a self, plan: &'a Plan, tier: Tier) -> Result<Box<dyn Fetch + 'a>> {
+        Ok(Box::new(match (tier, plan.single_word()) {
+            (Tier::Strict, Some(word)) => TierFetch::SingleWord(self, word),
+            (Tier::Strict, None) => TierFetch::Query(self, query::strict(plan, &self.fields)),
+            (Tier::Relaxed, _) => TierFetch::Query(self, query::relaxed(plan, &self.fields)),
+        }))
+    }
+
+    fn passage(&self, id: CandidateId) -> Result<StoredPassage> {
+        let doc: TantivyDocument = self.searcher.doc(addr(id))?;
+        Ok(stored(&self.fields, &doc))
+    }
+
+    fn has_word(&self, id: CandidateId, word: &str) -> bool {
+        let addr = addr(id);
+        let reader = self.searcher.segment_reader(addr.segment_ord);
+        let term = Term::from_field_text(self.fields.chars, word);
+        let postings = reader
+            .inverted_index(self.fields.chars)
+            .and_then(|ii| Ok(ii.read_postings(&term, IndexRecordOption::Basic)?));
+        match postings {
+            Ok(Some(mut p)) => p.seek(addr.doc_id) == addr.doc_id,
+            _ => false,
+        }
+    }
+
+    fn doc_meta(&self, source: &str) -> Result<DocMeta> {
+        let f = &self.fields;
+        let q = BooleanQuery::new(vec![
+            (Occur::Must, term(f.source, source)),
+            (Occur::Must, file_entries(f)),
+        ]);
+        let top = self
+            .searcher
+            .search(&q, &TopDocs::with_limit(1).order_by_score())?;
+        let Some((_, addr)) = top.first() else {
+            return Ok(DocMeta::default());
+        };
+        let doc: TantivyDocument = self.searcher.doc(*addr)?;
+        Ok(DocMeta {
+            title: text_of(&doc, f.title),
+            author: text_of(&doc, f.author),
+            date: text_of(&doc, f.date),
+            url: text_of(&doc, f.url),
+            encoding: text_of(&doc, f.encoding),
+        })
+    }
+
+    fn titled_files(&self, t: &PlanTerm) -> Result<HashSet<FileId>> {
+        let f = &self.fields;
+        let forms = t
+            .forms
+            .iter()
+            .map(|form| exact_query(f.title_chars, &form.norm));
+        let q = BooleanQuery::new(vec![
+            (Occur::Must, any_of(forms.collect())),
+            (Occur::Must, file_entries(f)),
+        ]);
+        let docs = self.searcher.search(&q, &DocSetCollector)?;
+        Ok(docs.into_iter().map(id).collect())
+    }
+
+    /// The file's entry found in the postings alone.
+    fn file_id(&self, source: &str) -> Option<FileId> {
+        let f = &self.fields;
+        let source = Term::from_field_text(f.source, source);
+        let file = Term::from_field_u64(f.file, 1);
+        for (ord, reader) in self.searcher.segment_readers().iter().enumerate() {
+            let read = |field, term: &Term| {
+                let ii = reader.inverted_index(field).ok()?;
+                ii.read_postings(term, IndexRecordOption::Basic).ok()?
+            };
+            let (Some(mut docs), Some(mut files)) = (read(f.source, &source), read(f.file, &file))
+            else {
+                continue;
+            };
+            let alive = reader.alive_bitset();
+            while docs.doc() != tantivy::TERMINATED {
+                let d = docs.doc();
+                if files.seek(d) == d && !alive.is_some_and(|a| a.is_deleted(d)) {
+                    return Some(id(tantivy::DocAddress::new(ord as u32, d)));
+                }
+                docs.advance();
+            }
+        }
+        None
+    }
+}
+
+fn text_of(doc: &TantivyDocument, field: Field) -> Option<String> {
+    doc.get_first(field)
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+}
+
+/// The stored fields of a passage.
+fn stored(f: &Fields, doc: &TantivyDocument) -> StoredPassage {
+    let opt = |field| {
+        doc.get_first(field)
+            .and_then(|v| v.as_u64())
+            .map(|v| v as usize)
+    };
+    let num = |field| opt(field).unwrap_or(0);
+    let text = text_of(doc, f.text).unwrap_or_default();
+    let visible = index::stored_pieces(&text, text_of(doc, f.visible).as_deref());
+    StoredPassage {
+        columns: opt(f.column_start).zip(opt(f.column_end)),
+        source: text_of(doc, f.source).unwrap_or_default(),
+        line_start: num(f.line_start),
+        line_end: num(f.line_end),
+        paragraph: num(f.paragraph),
+        text,
+        visible,
+    }
+}

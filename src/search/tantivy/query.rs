@@ -1,0 +1,223 @@
+//! A plan's tiers as Tantivy queries over the passages' character and word terms.
+
+use tantivy::Term;
+use tantivy::query::{
+    BooleanQuery, ConstScoreQuery, EmptyQuery, Occur, PhraseQuery, Query as TQuery, RegexQuery,
+    TermQuery,
+};
+use tantivy::schema::{Field, IndexRecordOption};
+
+use crate::search::backend::{EXACT_SCORE, VARIANT_SCORE};
+use crate::search::glob::glob_regex;
+use crate::search::plan::{Plan, Term as PlanTerm};
+use crate::store::index::Fields;
+use crate::text::analysis::is_long_word;
+
+/// The strict tier: every group matched, as a string or by all of a term's pieces (see
+/// `term_query`). The searcher verifies each candidate against its text.
+pub(super) fn strict(plan: &Plan, f: &Fields) -> Box<dyn TQuery> {
+    let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = Vec::new();
+    for group in &plan.groups {
+        let alternatives: Vec<Box<dyn TQuery>> = group.iter().map(|t| term_query(f, t)).collect();
+        clauses.push((Occur::Must, any_of(alternatives)));
+    }
+    add_filters(plan, f, &mut clauses);
+    Box::new(BooleanQuery::new(clauses))
+}
+
+/// The relaxed tier: passages with any word of the bare terms (ranked by BM25, exact
+/// strings first); quoted phrases, exclusions and filters still hold. The searcher keeps the
+/// candidates that cover most of the query.
+pub(super) fn relaxed(plan: &Plan, f: &Fields) -> Box<dyn TQuery> {
+    let mut should: Vec<Box<dyn TQuery>> = Vec::new();
+    let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = Vec::new();
+    for t in plan.terms() {
+        if t.quoted {
+            clauses.push((Occur::Must, term_query(f, t)));
+            continue;
+        }
+        for (k, form) in t.forms.iter().enumerate() {
+            let score = if k == 0 { EXACT_SCORE } else { VARIANT_SCORE };
+            should.push(Box::new(ConstScoreQuery::new(
+                exact_query(f.chars, &form.norm),
+                score,
+            )));
+            // A one-character word alone would fetch every passage holding the character.
+            let long = form.words.iter().filter(|w| is_long_word(w));
+            should.extend(long.map(|w| word_query(f, w)));
+        }
+    }
+    clauses.push((Occur::Must, any_of(should)));
+    add_filters(plan, f, &mut clauses);
+    Box::new(BooleanQuery::new(clauses))
+}
+
+fn add_filters(plan: &Plan, f: &Fields, clauses: &mut Vec<(Occur, Box<dyn TQuery>)>) {
+    for t in &plan.excluded {
+        for form in &t.forms {
+            clauses.push((Occur::MustNot, exact_query(f.chars, &form.norm)));
+        }
+    }
+    if !plan.sources.is_empty() {
+        // Globs were checked when parsed; one Tantivy still refuses matches nothing.
+        let globs: Vec<Box<dyn TQuery>> = plan
+            .sources
+            .iter()
+            .filter_map(|g| glob_regex(g).ok())
+            .filter_map(|re| RegexQuery::from_pattern(&re, f.source).ok())
+            .map(|q| Box::new(ConstScoreQuery::new(Box::new(q), 0.0)) as Box<dyn TQuery>)
+            .collect();
+        clauses.push((Occur::Must, any_of(globs)));
+    }
+    if let Some(sources) = &plan.title_sources {
+        let files: Vec<Box<dyn TQuery>> = sources
+            .iter()
+            .map(|s| {
+                let q =
+                    TermQuery::new(Term::from_field_text(f.source, s), IndexRecordOption::Basic);
+                Box::new(ConstScoreQuery::new(Box::new(q), 0.0)) as Box<dyn TQuery>
+            })
+            .collect();
+        // No file with such a title: nothing matches.
+        let filter = if files.is_empty() {
+            Box::new(EmptyQuery) as Box<dyn TQuery>
+        } else {
+            any_of(files)
+        };
+        clauses.push((Occur::Must, filter));
+    }
+}
+
+/// One query matching any of `queries`.
+pub(super) fn any_of(mut queries: Vec<Box<dyn TQuery>>) -> Box<dyn TQuery> {
+    if queries.len() == 1 {
+        return queries.pop().expect("one query");
+    }
+    Box::new(BooleanQuery::new(
+        queries.into_iter().map(|q| (Occur::Should, q)).collect(),
+    ))
+}
+
+fn word_query(f: &Fields, w: &str) -> Box<dyn TQuery> {
+    Box::new(TermQuery::new(
+        Term::from_field_text(f.chars, w),
+        IndexRecordOption::WithFreqs,
+    ))
+}
+
+/// A term: its exact string (or a regional variant's), or for a bare term every piece of one
+/// form's segmentation: its words of two characters or more as words of the passage, its other
+/// characters as characters. A form without such a word is matched as a string only (`京大`
+/// is not `东京 大阪`). BM25 over the words ranks the passages that match.
+fn term_query(f: &Fields, t: &PlanTerm) -> Box<dyn TQuery> {
+    let mut gate: Vec<Box<dyn TQuery>> = Vec::new();
+    let mut words: Vec<&String> = Vec::new();
+    for (k, form) in t.forms.iter().enumerate() {
+        let score = if k == 0 { EXACT_SCORE } else { VARIANT_SCORE };
+        gate.push(Box::new(ConstScoreQuery::new(
+            exact_query(f.chars, &form.norm),
+            score,
+        )));
+        let long: Vec<&String> = form.long_words().collect();
+        if !t.quoted && !long.is_empty() {
+            let pieces = long.into_iter().chain(&form.singles);
+            let all = pieces.map(|w| (Occur::Must, word_query(f, w))).collect();
+            gate.push(Box::new(ConstScoreQuery::new(
+                Box::new(BooleanQuery::new(all)),
+                0.0,
+            )));
+        }
+        for w in &form.words {
+            if !words.contains(&w) {
+                words.push(w);
+            }
+        }
+    }
+    let gate = any_of(gate);
+    if words.is_empty() {
+        return gate;
+    }
+    let bm25 = any_of(words.into_iter().map(|w| word_query(f, w)).collect());
+    Box::new(BooleanQuery::new(vec![
+        (Occur::Must, gate),
+        (Occur::Should, bm25),
+    ]))
+}
+
+/// Passages whose normalised text contains `norm`: consecutive character tokens.
+pub(super) fn exact_query(field: Field, norm: &str) -> Box<dyn TQuery> {
+    let mut terms: Vec<Term> = norm
+        .chars()
+        .map(|c| Term::from_field_text(field, c.encode_utf8(&mut [0; 4])))
+        .collect();
+    if terms.len() == 1 {
+        let term = terms.pop().expect("one term");
+        Box::new(TermQuery::new(term, IndexRecordOption::Basic))
+    } else {
+        Box::new(PhraseQuery::new(terms))
+    }
+}
+
+/// Entries holding `text` in `field` as one term.
+pub(super) fn term(field: Field, text: &str) -> Box<dyn TQuery> {
+    Box::new(TermQuery::new(
+        Term::from_field_text(field, text),
+        IndexRecordOption::Basic,
+    ))
+}
+
+/// The entries holding files' metadata.
+pub(super) fn file_entries(f: &Fields) -> Box<dyn TQuery> {
+    Box::new(TermQuery::new(
+        Term::from_field_u64(f.file, 1),
+        IndexRecordOption::Basic,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        let m = |g: &str, s: &str| glob_matches(&glob_regex(g).unwrap(), s);
+        assert!(m("00*.txt", "001_a.txt"));
+        assert!(m("00*.txt", "sub/001_a.txt"));
+        assert!(!m("00*.txt", "001_a.md"));
+        assert!(m("notes/*.md", "notes/a.md"));
+        assert!(!m("notes/*.md", "notes/x/a.md"));
+        assert!(m("notes/**/*.md", "notes/x/y/a.md"));
+        assert!(m("notes/**/*.md", "notes/a.md"));
+        assert!(m("a+b (1).txt", "a+b (1).txt"));
+        assert!(m("00[0-1]_*.txt", "001_a.txt"));
+        assert!(!m("00[0-1]_*.txt", "002_a.txt"));
+        assert!(m("[!0]*.md", "a.md") && !m("[!0]*.md", "0.md"));
+        assert!(m("[]]x", "]x"));
+        assert!(
+            glob_regex("a[/]b").is_err(),
+            "a set never matches a folder separator"
+        );
+    }
+
+    /// Runs the regex as Tantivy does, on a one-document index holding `path`.
+    fn glob_matches(re: &str, path: &str) -> bool {
+        use tantivy::schema::{STRING, Schema};
+        use tantivy::{Index, TantivyDocument, collector::Count};
+        let mut b = Schema::builder();
+        let field = b.add_text_field("p", STRING);
+        let index = Index::create_in_ram(b.build());
+        let mut w = index.writer_with_num_threads(1, 15_000_000).unwrap();
+        let mut d = TantivyDocument::new();
+        d.add_text(field, path);
+        w.add_document(d).unwrap();
+        w.commit().unwrap();
+        let q = RegexQuery::from_pattern(re, field).unwrap();
+        index
+            .reader()
+            .unwrap()
+            .searcher()
+            .search(&q, &Count)
+            .unwrap()
+            == 1
+    }
+}
