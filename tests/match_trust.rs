@@ -13,7 +13,7 @@ use jieba_rs::Jieba;
 use zhsearch::model::{Hit, MatchKind};
 use zhsearch::search::Searcher;
 use zhsearch::search::query::{self, Query};
-use zhsearch::store::update::{self, UpdateOptions};
+use zhsearch::store::{self, UpdateOptions};
 use zhsearch::text::analysis::normalize;
 
 /// A fixed-seed xorshift generator: the same cases on every run.
@@ -36,7 +36,7 @@ fn write_corpus(corpus: &Path, files: &[(String, String)]) {
 }
 
 fn build(corpus: &Path, index: &Path) -> Searcher {
-    update::update(Some(corpus), index, UpdateOptions::default()).unwrap();
+    store::update(index, Some(corpus), &UpdateOptions::default(), None, &()).unwrap();
     Searcher::open(index).unwrap()
 }
 

@@ -1,7 +1,10 @@
 //! Command-line flags and what each subcommand does with them.
 
+pub mod progress;
+pub mod wording;
+
 use std::ffi::OsString;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -13,9 +16,7 @@ use crate::present::output::{self, CiteFormat};
 use crate::present::show;
 use crate::search::Searcher;
 use crate::search::query;
-use crate::store::manifest;
-use crate::store::update::{self, UpdateOptions, UpdateReport};
-use crate::store::{self, StoreError};
+use crate::store::{self, IndexStore, StoreError, UpdateOptions, UpdateReport};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -57,16 +58,32 @@ pub struct Location {
 
 impl Location {
     /// The options of an update; `--ext` is checked here, before anything is read.
-    fn update_options(&self, rebuild: bool, progress: bool) -> Result<UpdateOptions> {
+    fn update_options(&self, rebuild: bool) -> Result<UpdateOptions> {
         Ok(UpdateOptions {
             rebuild,
             extensions: self
                 .ext
                 .as_deref()
-                .map(update::parse_extensions)
-                .transpose()?,
-            progress,
+                .map(store::parse_extensions)
+                .transpose()
+                .map_err(|e| wording::store_error(e, &self.index))?,
         })
+    }
+
+    /// Brings the index up to date (`current` is the store already open); the error worded.
+    fn update(
+        &self,
+        options: &UpdateOptions,
+        current: Option<&IndexStore>,
+        reporter: &progress::Terminal,
+    ) -> Result<(UpdateReport, IndexStore), StoreError> {
+        store::update(
+            &self.index,
+            self.corpus.as_deref(),
+            options,
+            current,
+            reporter,
+        )
     }
 }
 
@@ -230,8 +247,8 @@ pub fn run() -> Result<bool> {
             to,
             partial,
         } => {
-            let hits = run_query(&location, &query, limit)?.hits;
-            let hits = as_indexed(&show::Listed::of_index(&location.index)?, hits);
+            let (page, store) = run_query(&location, &query, limit)?;
+            let hits = as_indexed(&show::Listed::of_store(&store), page.hits);
             print_citations(hits, partial, quote, to, format)
         }
         Command::Show {
@@ -294,11 +311,15 @@ fn argument_error(e: clap::Error) -> anyhow::Error {
 
 /// `zhsearch index`: builds or updates the index and says what it did.
 fn run_index(location: &Location, rebuild: bool, quiet: bool, verbose: bool) -> Result<bool> {
-    let options = location.update_options(rebuild, !quiet)?;
-    let report = update::update(location.corpus.as_deref(), &location.index, options)?;
-    if verbose && let Ok(Some(m)) = manifest::read(&location.index) {
-        for f in &m.files {
-            match (&f.encoding, &f.skipped) {
+    let options = location.update_options(rebuild)?;
+    // Skipped files are listed after the files (--verbose), as the report has them.
+    let reporter = progress::Terminal::new(!quiet, false);
+    let (report, store) = location
+        .update(&options, None, &reporter)
+        .map_err(|e| wording::store_error(e, &location.index))?;
+    if verbose {
+        for f in store.files() {
+            match (f.encoding(), f.skipped()) {
                 (_, Some(why)) => eprintln!("{}\tskipped: {why}", f.source),
                 (Some(enc), None) => eprintln!("{}\t{enc}", f.source),
                 (None, None) => eprintln!("{}", f.source),
@@ -306,7 +327,9 @@ fn run_index(location: &Location, rebuild: bool, quiet: bool, verbose: bool) -> 
         }
     }
     if !quiet {
-        print_skipped(&report);
+        for (source, why) in &report.skipped {
+            eprintln!("zhsearch: warning: skipped {source}: {why}");
+        }
         let what = if report.is_noop() {
             "index is up to date"
         } else {
@@ -329,13 +352,9 @@ fn run_search(
     json: bool,
     context: usize,
 ) -> Result<bool> {
-    let mut hits = run_query(location, query, limit)?;
+    let (mut hits, store) = run_query(location, query, limit)?;
     if context > 0 {
-        add_context(
-            &show::Listed::of_index(&location.index)?,
-            &mut hits,
-            context,
-        )?;
+        add_context(&show::Listed::of_store(&store), &mut hits, context)?;
     }
     // On stderr, so that stdout stays the hits alone for pipes; JSON says it per hit.
     if !json && !hits.full_matches && !hits.is_empty() {
@@ -357,8 +376,9 @@ fn run_search(
 fn run_show(location: &Location, at: &str, context: usize, json: bool) -> Result<bool> {
     LineSpan::parse(at, |_| false)?;
     // Only the documents of the index are read back: bring it up to date first.
-    let (_, _, not_updated) = refresh(location)?;
-    let mut listed = show::Listed::of_index(&location.index)?;
+    let current = IndexStore::open(&location.index).ok().flatten();
+    let (store, _, not_updated) = refresh(location, current.as_ref())?;
+    let mut listed = show::Listed::of_store(&store);
     let loc = LineSpan::parse(at, |s| listed.contains(s))?;
     // Why the index is stale goes into the refusal of a changed file, on its one line.
     listed.not_updated = not_updated.clone();
@@ -404,40 +424,40 @@ fn print_citations(
     Ok(!cited.is_empty())
 }
 
-/// Parses the query, brings the index up to date and searches.
-fn run_query(location: &Location, query: &QueryArgs, limit: u64) -> Result<Page> {
+/// Parses the query, brings the index up to date and searches; the hits and the store they
+/// come from.
+fn run_query(location: &Location, query: &QueryArgs, limit: u64) -> Result<(Page, IndexStore)> {
     let (limit, offset) = (limit as usize, query.offset as usize);
+    // The index as last committed; when it cannot be opened, the update says why.
+    let current = IndexStore::open(&location.index).ok().flatten();
     // Before a first build, a query that will be refused must not leave an index behind.
-    if manifest::read_head(&location.index).is_none() {
+    if current.is_none() {
         query.parse()?;
     }
     // The freshness check (a stat of every file) runs beside parsing the query and searching
     // the last commit; that search stands unless the check finds the corpus changed.
     let (refreshed, parsed, early) = std::thread::scope(|scope| {
-        let check = scope.spawn(|| refresh(location));
+        let check = scope.spawn(|| refresh(location, current.as_ref()));
         let parsed = query.parse();
-        let early = parsed.as_ref().ok().and_then(|parsed| {
-            open_searcher(|| store::open_for_search(&location.index))
+        let early = match (&parsed, &current) {
+            (Ok(parsed), Some(store)) => open_searcher(store.clone(), &location.index)
                 .and_then(|s| s.page(parsed, limit, offset))
-                .ok()
-        });
+                .ok(),
+            _ => None,
+        };
         let refreshed = check
             .join()
             .unwrap_or_else(|_| Err(anyhow::anyhow!("the freshness check panicked")));
         (refreshed, parsed, early)
     });
     let parsed = parsed?;
-    let (index, changed, not_updated) = refreshed?;
+    let (store, changed, not_updated) = refreshed?;
     if let Some(why) = not_updated {
         eprintln!("zhsearch: warning: {why}; searching its last commit");
     }
     if let (false, Some(hits)) = (changed, early) {
-        return Ok(hits);
+        return Ok((hits, store));
     }
-    let searcher = match index {
-        Some(index) => open_searcher(|| Ok(index.clone())),
-        None => open_searcher(|| store::open_for_search(&location.index)),
-    };
     let damaged = |e: anyhow::Error| {
         if e.downcast_ref::<StoreError>().is_some() {
             return e;
@@ -448,20 +468,29 @@ fn run_query(location: &Location, query: &QueryArgs, limit: u64) -> Result<Page>
             e.to_string().lines().next().unwrap_or("")
         )
     };
-    searcher
+    let page = open_searcher(store.clone(), &location.index)
         .and_then(|s| s.page(&parsed, limit, offset))
-        .map_err(damaged)
+        .map_err(damaged)?;
+    Ok((page, store))
 }
 
 /// Opens a searcher on the last commit. Readers take no lock (they may not be able to write
 /// one), so a writer's garbage collection may delete the files of a segment that a commit
 /// replaced between reading `meta.json` and opening them: the open is then tried again, on
 /// the new commit.
-fn open_searcher(open: impl Fn() -> Result<tantivy::Index>) -> Result<Searcher> {
+fn open_searcher(store: IndexStore, dir: &Path) -> Result<Searcher> {
     let mut tries = 0;
+    let mut index = store.index().clone();
     loop {
-        match open().and_then(Searcher::new) {
-            Err(e) if tries < 2 && store::is_missing_file(&e) => tries += 1,
+        match Searcher::new(index) {
+            Err(e) if tries < 2 && store::is_missing_file(&e) => {
+                tries += 1;
+                index = match IndexStore::open(dir) {
+                    Ok(Some(store)) => store.index().clone(),
+                    Ok(None) => return Err(e),
+                    Err(e) => return Err(wording::store_error(e, dir)),
+                };
+            }
             other => return other,
         }
     }
@@ -519,47 +548,46 @@ fn protect_exclusions(args: Vec<OsString>) -> Vec<OsString> {
     kept
 }
 
-/// Brings the index up to date before a search, saying on stderr what was done; the index
-/// opened, whether its content changed, and why it could not be updated when it could not be
-/// written (another process is writing it, it is read-only, the disk is full): the caller
+/// Brings the index up to date before a search, saying on stderr what was done; the store
+/// to search, whether its content changed, and why it could not be updated when it could not
+/// be written (another process is writing it, it is read-only, the disk is full): the caller
 /// then answers from its last commit, and says so.
-fn refresh(location: &Location) -> Result<(Option<tantivy::Index>, bool, Option<String>)> {
-    let progress = std::io::stderr().is_terminal();
-    let options = location.update_options(false, progress)?;
-    match update::update(location.corpus.as_deref(), &location.index, options) {
-        Ok(report) => {
-            print_skipped(&report);
+fn refresh(
+    location: &Location,
+    current: Option<&IndexStore>,
+) -> Result<(IndexStore, bool, Option<String>)> {
+    let options = location.update_options(false)?;
+    let reporter = progress::Terminal::new(true, true);
+    match location.update(&options, current, &reporter) {
+        Ok((report, store)) => {
             if let Some(why) = &report.rebuilt {
                 eprintln!(
-                    "zhsearch: built the index of {} in {} ({why}): {report}",
+                    "zhsearch: built the index of {} in {} ({}): {report}",
                     report.corpus.display(),
-                    location.index.display()
+                    location.index.display(),
+                    wording::rebuild_reason(why)
                 );
             } else if !report.is_noop() {
                 eprintln!("zhsearch: the corpus changed; index updated: {report}");
             }
-            let changed = !report.is_noop();
-            Ok((report.index, changed, None))
+            Ok((store, !report.is_noop(), None))
         }
         // The index cannot be written now (busy, read-only, disk full): its last commit
         // answers.
-        Err(e)
-            if e.downcast_ref::<StoreError>()
-                .is_some_and(StoreError::is_write_failure)
-                && has_index(&location.index) =>
-        {
-            Ok((None, false, Some(e.to_string())))
+        Err(e) if e.is_write_failure() => {
+            let last = match current {
+                Some(store) => Some(store.clone()),
+                None => IndexStore::open(&location.index).ok().flatten(),
+            };
+            match last {
+                Some(store) => Ok((
+                    store,
+                    false,
+                    Some(wording::store_message(&e, &location.index)),
+                )),
+                None => Err(wording::store_error(e, &location.index)),
+            }
         }
-        Err(e) => Err(e),
-    }
-}
-
-fn has_index(dir: &Path) -> bool {
-    manifest::read_head(dir).is_some()
-}
-
-fn print_skipped(report: &UpdateReport) {
-    for (source, why) in &report.skipped {
-        eprintln!("zhsearch: warning: skipped {source}: {why}");
+        Err(e) => Err(wording::store_error(e, &location.index)),
     }
 }

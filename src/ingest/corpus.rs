@@ -11,7 +11,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
 use crate::ingest::markup::{self, LineMarkup};
 use crate::text::analysis::Piece;
@@ -73,31 +73,53 @@ pub struct Document {
     pub passages: Vec<Passage>,
 }
 
+/// The documents found under a corpus folder, and the entries that could not be listed.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// The documents, sorted by source.
+    pub files: Vec<SourceFile>,
+    /// What the walker could not list (an unreadable folder, a broken ignore file), one line
+    /// each: the caller warns about them.
+    pub unlisted: Vec<String>,
+}
+
+/// Why a corpus folder could not be listed.
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    /// It cannot be read (it does not exist, or may not be read).
+    #[error("cannot read corpus folder: {cause}")]
+    Missing {
+        /// The I/O error, on one line.
+        cause: String,
+    },
+    /// It is not a folder.
+    #[error("the corpus is not a folder")]
+    NotFolder,
+    /// A file in it could not be read.
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
 /// Lists the documents under `corpus` (files with one of `extensions`), sorted by path: hidden
 /// files and whatever the `.gitignore`/`.ignore` files inside the corpus exclude are skipped
 /// (not those of folders above it, nor git's global or per-repository excludes: what is
 /// indexed depends on the corpus folder alone), and so are index folders (`index_dir`, and
-/// any folder holding a zhsearch marker: an index never indexes itself). Symbolic links are
-/// never followed, the corpus folder itself included: `corpus` must be a resolved path.
+/// any folder `is_index` says holds an index: an index never indexes itself). Symbolic links
+/// are never followed, the corpus folder itself included: `corpus` must be a resolved path.
 pub fn list_files(
     corpus: &Path,
     extensions: &[String],
     index_dir: &Path,
-) -> Result<Vec<SourceFile>> {
-    let meta = fs::symlink_metadata(corpus).with_context(|| {
-        format!(
-            "cannot read corpus folder {}: pass an existing folder with --corpus",
-            corpus.display()
-        )
+    is_index: fn(&Path) -> bool,
+) -> Result<Listing, ListError> {
+    let meta = fs::symlink_metadata(corpus).map_err(|e| ListError::Missing {
+        cause: e.to_string(),
     })?;
     if !meta.is_dir() {
-        bail!(
-            "corpus {} is not a folder: pass a folder with --corpus",
-            corpus.display()
-        );
+        return Err(ListError::NotFolder);
     }
     let index_dir = fs::canonicalize(index_dir).ok();
-    let mut files = Vec::new();
+    let mut listing = Listing::default();
     let walker = ignore::WalkBuilder::new(corpus)
         .follow_links(false)
         .require_git(false)
@@ -108,14 +130,14 @@ pub fn list_files(
             let is_dir = e.file_type().is_some_and(|t| t.is_dir());
             !(is_dir
                 && e.depth() > 0
-                && (crate::store::holds_marker(e.path()) || index_dir.as_deref() == Some(e.path())))
+                && (is_index(e.path()) || index_dir.as_deref() == Some(e.path())))
         })
         .build();
     for entry in walker {
         let entry = match entry {
             Ok(e) => e,
             Err(err) => {
-                eprintln!("zhsearch: warning: skipping {err}");
+                listing.unlisted.push(err.to_string());
                 continue;
             }
         };
@@ -137,7 +159,7 @@ pub fn list_files(
         let md = entry
             .metadata()
             .with_context(|| format!("cannot read {}", path.display()))?;
-        files.push(SourceFile {
+        listing.files.push(SourceFile {
             source,
             path: path.to_path_buf(),
             size: md.len(),
@@ -145,8 +167,8 @@ pub fn list_files(
             unusable,
         });
     }
-    files.sort_by(|a, b| a.source.cmp(&b.source));
-    Ok(files)
+    listing.files.sort_by(|a, b| a.source.cmp(&b.source));
+    Ok(listing)
 }
 
 /// A file's modification time as the index records it: nanoseconds since the epoch, 0 when
