@@ -14,7 +14,7 @@ use tantivy::directory::{
 };
 
 use crate::store::StoreError;
-use crate::store::folder::is_segment_file;
+use crate::store::clear::is_segment_file;
 use crate::store::marker::atomic_write;
 
 /// Tantivy's memory-mapped directory, changed in three ways so that an index can be searched

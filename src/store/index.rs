@@ -2,7 +2,7 @@
 //! passage, plus one per file for its metadata).
 //!
 //! The folder that holds it is [`crate::store`]'s; keeping it in step with the corpus is
-//! [`crate::store::update`]'s job.
+//! [`crate::store::update`](mod@crate::store::update)'s job.
 
 use std::ops::Range;
 

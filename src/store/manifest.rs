@@ -262,6 +262,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn lists_written_before_the_enum_load_and_are_written_alike() {
+        let old = r#"[{"source":"a.txt","size":1,"mtime_ns":2,"hash":"h1","encoding":"UTF-8"},{"source":"b.txt","size":3,"mtime_ns":4,"hash":"h2","skipped":"not text"},{"source":"c.txt","size":5,"mtime_ns":6,"hash":"","skipped":"cannot read it"}]"#;
+        let files: Vec<FileState> = serde_json::from_str(old).unwrap();
+        let contents: Vec<&Content> = files.iter().map(|f| &f.content).collect();
+        assert_eq!(
+            contents,
+            [
+                &Content::Indexed {
+                    hash: "h1".into(),
+                    encoding: Some("UTF-8".into())
+                },
+                &Content::Skipped {
+                    hash: "h2".into(),
+                    why: "not text".into()
+                },
+                &Content::Unreadable {
+                    why: "cannot read it".into()
+                },
+            ]
+        );
+        assert_eq!(files[2].hash(), None);
+        assert_eq!(files[1].skipped(), Some("not text"));
+        assert_eq!(serde_json::to_string(&files).unwrap(), old);
+    }
+
+    #[test]
     fn list_files_round_trip_and_old_ones_go() {
         let dir = std::env::temp_dir().join(format!("zhsearch-manifest-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);

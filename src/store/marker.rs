@@ -61,7 +61,12 @@ impl Marker {
 /// Reads the marker in `dir`: `Ok(None)` when there is none, `Err` with the reason when a file
 /// of that name is not ours.
 pub(crate) fn read_marker(dir: &Path) -> Result<Option<Marker>, String> {
-    let text = match std::fs::read_to_string(dir.join(MARKER)) {
+    parse_marker(std::fs::read_to_string(dir.join(MARKER)))
+}
+
+/// The marker in `read`, the result of reading a marker file (see [`read_marker`]).
+pub(crate) fn parse_marker(read: io::Result<String>) -> Result<Option<Marker>, String> {
+    let text = match read {
         Ok(t) => t,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("cannot read its {MARKER}: {e}")),

@@ -5,9 +5,10 @@
 //! - [`folder`]: which folders are ours, creating, opening and clearing them;
 //! - [`marker`]: the marker file; [`manifest`]: the list of indexed files;
 //! - [`dir`]: the Tantivy directory (readers write nothing; `meta.json` read once);
-//! - [`index`]: the schema; [`update`]: plan, apply, commit; [`report`]: what an update says;
-//! - [`errors`]: [`StoreError`].
+//! - [`index`]: the schema; [`update`](mod@update): plan, apply, commit; [`report`]: what an update says;
+//! - [`errors`]: what goes wrong, as [`StoreError`].
 
+pub mod clear;
 pub mod dir;
 pub mod errors;
 pub mod folder;
@@ -133,5 +134,75 @@ impl IndexStore {
             head: Some(self.head.clone()),
             meta: Some(self.meta.clone()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "zhsearch-store-{name}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        std::fs::create_dir_all(dir.join("corpus")).unwrap();
+        std::fs::write(dir.join("corpus/a.txt"), "第一篇文章\n").unwrap();
+        dir
+    }
+
+    fn build(dir: &Path) -> IndexStore {
+        let options = UpdateOptions::default();
+        let corpus = dir.join("corpus");
+        update(&dir.join("index"), Some(&corpus), &options, None, &NoReport)
+            .unwrap()
+            .1
+    }
+
+    #[test]
+    fn an_up_to_date_store_is_checked_and_searched_without_reading_the_index_again() {
+        let dir = scratch("snapshot");
+        let idx = dir.join("index");
+        build(&dir);
+        assert!(IndexStore::open(&dir.join("nothing")).unwrap().is_none());
+        let store = IndexStore::open(&idx).unwrap().unwrap();
+        assert_eq!(store.files().len(), 1);
+        // Neither the freshness check nor a reader reads meta.json or the list again.
+        let list = idx.join(store.head().files_in.as_deref().unwrap());
+        std::fs::rename(idx.join("meta.json"), dir.join("meta.json")).unwrap();
+        std::fs::rename(&list, dir.join("list.json")).unwrap();
+        let options = UpdateOptions::default();
+        let (report, same) = update(&idx, None, &options, Some(&store), &()).unwrap();
+        assert!(report.is_noop());
+        assert!(Arc::ptr_eq(&same.files, &store.files));
+        let reader = same.index().reader().unwrap();
+        assert_eq!(reader.searcher().num_docs(), 2);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_commit_made_since_the_store_was_opened_is_not_overwritten() {
+        let dir = scratch("stale");
+        let idx = dir.join("index");
+        build(&dir);
+        let old = IndexStore::open(&idx).unwrap().unwrap();
+        // Another process adds b.txt; then this one, from its old snapshot, sees c.txt too.
+        std::fs::write(dir.join("corpus/b.txt"), "第二篇\n").unwrap();
+        build(&dir);
+        std::fs::write(dir.join("corpus/c.txt"), "第三篇\n").unwrap();
+        let options = UpdateOptions::default();
+        let (report, store) = update(&idx, None, &options, Some(&old), &()).unwrap();
+        assert_eq!((report.added, report.unchanged), (1, 2));
+        let sources: Vec<&str> = store.files().iter().map(|f| f.source.as_str()).collect();
+        assert_eq!(sources, ["a.txt", "b.txt", "c.txt"]);
+        let reopened = IndexStore::open(&idx).unwrap().unwrap();
+        assert_eq!(reopened.files(), store.files());
+        // One meta entry and one passage per file.
+        assert_eq!(store.index().reader().unwrap().searcher().num_docs(), 6);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -14,7 +14,7 @@ use crate::store::manifest::{self, FileState, Head, Manifest};
 use crate::store::report::{Progress, Reporter, UpdateReport};
 use crate::store::update::apply;
 use crate::store::update::plan::{Change, Plan};
-use crate::store::{StoreError, folder};
+use crate::store::{StoreError, clear};
 
 /// Memory Tantivy may use for each indexing thread before it writes a segment.
 const WRITER_BUDGET_PER_THREAD: usize = 96 << 20;
@@ -110,7 +110,7 @@ pub fn undo(
 ) -> anyhow::Error {
     let e = write_error(dir, e);
     drop(writer);
-    folder::remove_uncommitted(&opened.index, dir);
+    clear::remove_uncommitted(&opened.index, dir);
     let committed = opened.head.as_ref().and_then(|h| h.files_in.as_deref());
     manifest::remove_old_lists(dir, &[committed]);
     e

@@ -102,7 +102,7 @@ fn run(
     if result.is_err()
         && let Some(created) = new_folder
     {
-        folder::remove_unfinished(dir, created.as_deref());
+        crate::store::clear::remove_unfinished(dir, created.as_deref());
     }
     result
 }
