@@ -428,19 +428,35 @@ fn print_citations(
 /// come from.
 fn run_query(location: &Location, query: &QueryArgs, limit: u64) -> Result<(Page, IndexStore)> {
     let (limit, offset) = (limit as usize, query.offset as usize);
-    // The index as last committed; when it cannot be opened, the update says why.
-    let current = IndexStore::open(&location.index).ok().flatten();
-    // Before a first build, a query that will be refused must not leave an index behind.
-    if current.is_none() {
-        query.parse()?;
-    }
-    // The freshness check (a stat of every file) runs beside parsing the query and searching
-    // the last commit; that search stands unless the check finds the corpus changed.
+    // Parsing the query, opening the index as last committed (when it cannot be opened, the
+    // update says why) and the freshness check (a stat of every file) run side by side, then
+    // the last commit is searched; that search stands unless the check finds the corpus
+    // changed.
     let (refreshed, parsed, early) = std::thread::scope(|scope| {
-        let check = scope.spawn(|| refresh(location, current.as_ref()));
-        let parsed = query.parse();
-        let early = match (&parsed, &current) {
-            (Ok(parsed), Some(store)) => open_searcher(store.clone(), &location.index)
+        let parsing = scope.spawn(|| query.parse());
+        let current = IndexStore::open(&location.index).ok().flatten();
+        let joined = |p: std::thread::ScopedJoinHandle<'_, Result<query::Query>>| {
+            p.join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("parsing the query panicked")))
+        };
+        let (parsed, check) = match &current {
+            // Before a first build, a query that will be refused must not leave an index
+            // behind.
+            None => {
+                let parsed = joined(parsing);
+                if parsed.is_err() {
+                    return (Err(anyhow::anyhow!("not checked")), parsed, None);
+                }
+                (parsed, scope.spawn(move || refresh(location, None)))
+            }
+            Some(store) => {
+                let last = store.clone();
+                let check = scope.spawn(move || refresh(location, Some(&last)));
+                (joined(parsing), check)
+            }
+        };
+        let early = match (&parsed, current) {
+            (Ok(parsed), Some(store)) => open_searcher(store, &location.index)
                 .and_then(|s| s.page(parsed, limit, offset))
                 .ok(),
             _ => None,
