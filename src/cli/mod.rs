@@ -428,33 +428,25 @@ fn print_citations(
 /// come from.
 fn run_query(location: &Location, query: &QueryArgs, limit: u64) -> Result<(Page, IndexStore)> {
     let (limit, offset) = (limit as usize, query.offset as usize);
-    // Parsing the query, opening the index as last committed (when it cannot be opened, the
-    // update says why) and the freshness check (a stat of every file) run side by side, then
-    // the last commit is searched; that search stands unless the check finds the corpus
-    // changed.
+    // The index as last committed is opened, then checked (a stat of every file) beside
+    // parsing the query and searching that commit; that search stands unless the check finds
+    // the corpus changed. When the index cannot be opened, the update says why.
     let (refreshed, parsed, early) = std::thread::scope(|scope| {
-        let parsing = scope.spawn(|| query.parse());
-        let current = IndexStore::open(&location.index).ok().flatten();
-        let joined = |p: std::thread::ScopedJoinHandle<'_, Result<query::Query>>| {
-            p.join()
-                .unwrap_or_else(|_| Err(anyhow::anyhow!("parsing the query panicked")))
-        };
-        let (parsed, check) = match &current {
+        let (opened, current) = std::sync::mpsc::channel::<Option<IndexStore>>();
+        let (parsed_ok, may_build) = std::sync::mpsc::channel::<bool>();
+        let check = scope.spawn(move || {
+            let current = IndexStore::open(&location.index).ok().flatten();
+            let _ = opened.send(current.clone());
             // Before a first build, a query that will be refused must not leave an index
             // behind.
-            None => {
-                let parsed = joined(parsing);
-                if parsed.is_err() {
-                    return (Err(anyhow::anyhow!("not checked")), parsed, None);
-                }
-                (parsed, scope.spawn(move || refresh(location, None)))
+            if current.is_none() && !may_build.recv().unwrap_or(false) {
+                return Err(anyhow::anyhow!("the query was refused"));
             }
-            Some(store) => {
-                let last = store.clone();
-                let check = scope.spawn(move || refresh(location, Some(&last)));
-                (joined(parsing), check)
-            }
-        };
+            refresh(location, current.as_ref())
+        });
+        let parsed = query.parse();
+        let _ = parsed_ok.send(parsed.is_ok());
+        let current = current.recv().ok().flatten();
         let early = match (&parsed, current) {
             (Ok(parsed), Some(store)) => open_searcher(store, &location.index)
                 .and_then(|s| s.page(parsed, limit, offset))
