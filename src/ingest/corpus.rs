@@ -6,40 +6,10 @@
 //! joined. YAML front matter gives the document's metadata; each of its values is a passage
 //! of its own (paragraph 0), so that what a user reads in the file can still be found.
 
-use crate::text::analysis::Piece;
-
-pub use crate::ingest::parse::{MAX_PASSAGE_CHARS, Parser, lines};
+pub use crate::ingest::parse::{MAX_PASSAGE_CHARS, Meta, Parser, Passage, lines};
 pub use crate::ingest::walk::{
     EXTENSIONS, ListError, Listing, SourceFile, default_extensions, list_files, mtime_ns,
 };
-
-/// Metadata of a document, from its front matter; the title falls back to the first heading,
-/// then to the file name.
-pub type Meta = crate::model::DocMeta;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Passage {
-    /// 1-based, inclusive.
-    pub line_start: usize,
-    pub line_end: usize,
-    /// 1-based ordinal among the body paragraphs of the file; 0 for a line that is not a
-    /// paragraph a reader sees (front matter, markup holding Chinese text only in attributes).
-    pub paragraph: usize,
-    /// The passage exactly as in the file (line ends normalised to `\n`).
-    pub text: String,
-    /// Visible text (markup removed), with byte ranges into `text`.
-    pub visible: Vec<Piece>,
-    /// For a piece of a very long line: its first and last character columns (1-based).
-    pub columns: Option<(usize, usize)>,
-    /// A front matter line: only its value is text.
-    pub front_matter: bool,
-}
-
-impl Passage {
-    pub fn is_front_matter(&self) -> bool {
-        self.front_matter
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct Document {
@@ -65,6 +35,7 @@ pub fn parse_document(source: &str, content: &str) -> Document {
 mod tests {
     use super::*;
     use crate::ingest::parse::{floor_char, joined_text, split_long};
+    use crate::text::analysis::Piece;
 
     #[test]
     fn every_line_is_a_passage_in_plain_text() {

@@ -3,10 +3,37 @@
 
 use std::ops::Range;
 
-use crate::ingest::corpus::{Meta, Passage};
 use crate::ingest::markup::{self, LineMarkup};
 use crate::text::analysis::Piece;
 use crate::text::chars;
+
+/// Metadata of a document, from its front matter; the title falls back to the first heading,
+/// then to the file name.
+pub type Meta = crate::model::DocMeta;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Passage {
+    /// 1-based, inclusive.
+    pub line_start: usize,
+    pub line_end: usize,
+    /// 1-based ordinal among the body paragraphs of the file; 0 for a line that is not a
+    /// paragraph a reader sees (front matter, markup holding Chinese text only in attributes).
+    pub paragraph: usize,
+    /// The passage exactly as in the file (line ends normalised to `\n`).
+    pub text: String,
+    /// Visible text (markup removed), with byte ranges into `text`.
+    pub visible: Vec<Piece>,
+    /// For a piece of a very long line: its first and last character columns (1-based).
+    pub columns: Option<(usize, usize)>,
+    /// A front matter line: only its value is text.
+    pub front_matter: bool,
+}
+
+impl Passage {
+    pub fn is_front_matter(&self) -> bool {
+        self.front_matter
+    }
+}
 
 /// A block of text is parsed at a time: it ends after the first blank line past this many
 /// bytes, so that memory does not grow with the size of a file.

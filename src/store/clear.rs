@@ -12,7 +12,7 @@ use tantivy::directory::{
     Directory, DirectoryLock, INDEX_WRITER_LOCK, Lock, META_LOCK, MmapDirectory,
 };
 
-use crate::store::StoreError;
+use crate::store::errors::StoreError;
 use crate::store::errors::{PROBE, io_error};
 use crate::store::manifest;
 use crate::store::marker::MARKER;

@@ -13,8 +13,8 @@ use tantivy::directory::{
     WatchHandle, WritePtr,
 };
 
-use crate::store::StoreError;
 use crate::store::clear::is_segment_file;
+use crate::store::errors::StoreError;
 use crate::store::marker::atomic_write;
 
 /// Tantivy's memory-mapped directory, changed in three ways so that an index can be searched

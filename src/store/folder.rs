@@ -14,11 +14,11 @@ use tantivy::directory::{DirectoryLock, INDEX_WRITER_LOCK, META_LOCK};
 use tantivy::store::{Compressor, ZstdCompressor};
 use tantivy::{Index, IndexSettings};
 
-use crate::store::StoreError;
 use crate::store::clear::{
     CREATION_LOCK, clear_dir, creation_lock, is_segment_file, remove_unfinished, writer_lock,
 };
 use crate::store::dir::{MetaCache, StoreDir};
+use crate::store::errors::StoreError;
 use crate::store::errors::{io_error, is_permission, refuse_read_only, short, write_error};
 use crate::store::index::{self, Fields, SCHEMA_VERSION};
 use crate::store::manifest::{self, FileState, Head};

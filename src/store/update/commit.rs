@@ -7,6 +7,8 @@ use anyhow::{Result, anyhow};
 use tantivy::indexer::LogMergePolicy;
 use tantivy::{IndexWriter, TantivyDocument, Term};
 
+use crate::store::clear;
+use crate::store::errors::StoreError;
 use crate::store::errors::{refuse_read_only, write_error};
 use crate::store::folder::Opened;
 use crate::store::index::{FORMAT, SCHEMA_VERSION};
@@ -14,7 +16,6 @@ use crate::store::manifest::{self, FileState, Head, Manifest};
 use crate::store::report::{Progress, Reporter, UpdateReport};
 use crate::store::update::apply;
 use crate::store::update::plan::{Change, Plan};
-use crate::store::{StoreError, clear};
 
 /// Memory Tantivy may use for each indexing thread before it writes a segment.
 const WRITER_BUDGET_PER_THREAD: usize = 96 << 20;

@@ -19,12 +19,13 @@ use anyhow::{Result, anyhow};
 
 use crate::ingest::corpus::{self, SourceFile};
 use crate::store::errors::Setting;
+use crate::store::errors::StoreError;
 use crate::store::folder::{self, Found, Opened};
 use crate::store::index::SCHEMA_VERSION;
 use crate::store::manifest::Head;
 use crate::store::marker::{self, Marker};
 use crate::store::report::{Progress, RebuildReason, Reporter, UpdateReport, Warning};
-use crate::store::{IndexStore, StoreError};
+use crate::store::snapshot::IndexStore;
 
 /// Options for an update.
 #[derive(Debug, Clone, Default)]
@@ -197,7 +198,7 @@ fn snapshot(
     dir: &Path,
     opened: Opened,
     head: Head,
-    files: Arc<Vec<crate::store::FileState>>,
+    files: Arc<Vec<crate::store::manifest::FileState>>,
     marker: Option<Marker>,
 ) -> IndexStore {
     let meta = opened.meta.get().unwrap_or_default();
