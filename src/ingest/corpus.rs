@@ -11,10 +11,14 @@ pub use crate::ingest::walk::{
     EXTENSIONS, ListError, Listing, SourceFile, default_extensions, list_files, mtime_ns,
 };
 
+/// A whole document, parsed at once (for reading it back; indexing streams it).
 #[derive(Debug, Clone)]
 pub struct Document {
+    /// Its path relative to the corpus.
     pub source: String,
+    /// Its metadata.
     pub meta: Meta,
+    /// Its passages, in file order.
     pub passages: Vec<Passage>,
 }
 

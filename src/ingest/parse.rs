@@ -11,10 +11,12 @@ use crate::text::chars;
 /// then to the file name.
 pub type Meta = crate::model::DocMeta;
 
+/// A paragraph as a reader sees it, where it is in its file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Passage {
-    /// 1-based, inclusive.
+    /// First line, 1-based.
     pub line_start: usize,
+    /// Last line, 1-based, inclusive.
     pub line_end: usize,
     /// 1-based ordinal among the body paragraphs of the file; 0 for a line that is not a
     /// paragraph a reader sees (front matter, markup holding Chinese text only in attributes).
@@ -30,6 +32,7 @@ pub struct Passage {
 }
 
 impl Passage {
+    /// Whether it is a value of the front matter.
     pub fn is_front_matter(&self) -> bool {
         self.front_matter
     }
@@ -81,6 +84,7 @@ enum Cut {
 }
 
 impl Parser {
+    /// A parser for the document `source` (its name decides whether it is Markdown).
     pub fn new(source: &str) -> Parser {
         Parser {
             source: source.to_string(),

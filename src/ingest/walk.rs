@@ -9,6 +9,7 @@ use anyhow::Context;
 /// File name extensions read as documents unless told otherwise.
 pub const EXTENSIONS: &[&str] = &["txt", "md", "markdown"];
 
+/// [`EXTENSIONS`], owned.
 pub fn default_extensions() -> Vec<String> {
     EXTENSIONS.iter().map(|e| e.to_string()).collect()
 }
@@ -18,7 +19,9 @@ pub fn default_extensions() -> Vec<String> {
 pub struct SourceFile {
     /// Path relative to the corpus folder, with `/` separators.
     pub source: String,
+    /// Its path.
     pub path: PathBuf,
+    /// Its size in bytes, as listed.
     pub size: u64,
     /// Modification time, nanoseconds since the epoch (0 when the platform cannot tell).
     pub mtime_ns: u64,
