@@ -96,4 +96,63 @@ mod tests {
         assert_eq!(store.index().reader().unwrap().searcher().num_docs(), 6);
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    /// Collects what an update reports.
+    #[derive(Default)]
+    struct Collect(std::sync::Mutex<(Vec<Warning>, Vec<Progress>)>);
+
+    impl Reporter for Collect {
+        fn warning(&self, w: &Warning) {
+            self.0.lock().unwrap().0.push(w.clone());
+        }
+        fn progress(&self, p: Progress) {
+            self.0.lock().unwrap().1.push(p);
+        }
+    }
+
+    #[test]
+    fn an_update_reports_progress_and_skipped_files_to_its_reporter() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<IndexStore>();
+        let dir = scratch("reporter");
+        std::fs::write(dir.join("corpus/bad.txt"), [0xffu8, 0xfe, 0x00, 0xd8, 0x00]).unwrap();
+        let size = |n: &str| std::fs::metadata(dir.join("corpus").join(n)).unwrap().len();
+        let reporter = Collect::default();
+        let (report, store) = update(
+            &dir.join("index"),
+            Some(&dir.join("corpus")),
+            &UpdateOptions::default(),
+            None,
+            &reporter,
+        )
+        .unwrap();
+        assert_eq!(report.rebuilt, Some(RebuildReason::NoIndex));
+        let (warnings, progress) = reporter.0.into_inner().unwrap();
+        assert_eq!(report.skipped.len(), 1, "{report:?}");
+        assert_eq!(
+            warnings,
+            [Warning::Skipped {
+                source: "bad.txt".into(),
+                why: report.skipped[0].1.clone(),
+            }]
+        );
+        let bytes = size("a.txt") + size("bad.txt");
+        assert_eq!(progress[0], Progress::Start { files: 2, bytes });
+        let done: u64 = progress
+            .iter()
+            .map(|p| match p {
+                Progress::Done { bytes } => *bytes,
+                _ => 0,
+            })
+            .sum();
+        assert_eq!(done, bytes);
+        assert_eq!(progress.last(), Some(&Progress::Finish));
+        let bad = store
+            .files()
+            .iter()
+            .find(|f| f.source == "bad.txt")
+            .unwrap();
+        assert!(bad.skipped().is_some() && bad.encoding().is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
