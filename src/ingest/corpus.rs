@@ -1,4 +1,6 @@
-//! Reading the corpus: which files are documents, and how a document becomes passages.
+//! The corpus as the rest of the program sees it: its documents ([`walk`](super::walk) finds
+//! them) and their passages ([`parse`](super::parse) cuts them); a whole document parsed at
+//! once for reading it back.
 //!
 //! A passage is a paragraph as a reader sees it. In the plain-text articles this project was
 //! built for, every non-blank line is a paragraph (some files have no blank line at all), so a

@@ -14,6 +14,12 @@ use crate::store::marker::{MARKER, Marker};
 
 /// An open index folder: a snapshot of one commit (its head, its file list and the Tantivy
 /// index opened on it, tokenizers registered). Cheap to clone; `Send + Sync`.
+///
+/// The Tantivy index is served the `meta.json` read when the store was opened, so readers
+/// made from it see this commit, whatever another process commits meanwhile. An update made
+/// through this store ([`crate::store::update()`] with `current`) commits through the same
+/// directory: readers made from any clone afterwards see that commit, which the store it
+/// returns describes.
 #[derive(Clone)]
 pub struct IndexStore {
     pub(crate) dir: PathBuf,
