@@ -6,6 +6,7 @@
 //! snapshot and swaps it in, so a search never sees half an update.
 
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::error::{Error, Result};
@@ -14,8 +15,7 @@ use crate::present::cite::{self, Citation, QuoteMode, Script};
 use crate::present::show::{self, Excerpt, Listed, Refused};
 use crate::search::Searcher;
 use crate::search::query::{self, Query, QueryError};
-use crate::store::update::{self, UpdateOptions, UpdateReport};
-use crate::store::{self, StoreError};
+use crate::store::{self, IndexStore, Reporter, StoreError, UpdateOptions, UpdateReport};
 
 /// Where an engine's index is and what it indexes.
 #[derive(Debug, Clone)]
@@ -100,7 +100,29 @@ pub enum Refresh {
 
 /// One commit of the index, ready to search.
 struct Snapshot {
+    store: IndexStore,
     searcher: Searcher,
+}
+
+impl Snapshot {
+    /// A searcher on `store`. Readers take no lock (they may not be able to write one), so a
+    /// writer's garbage collection may delete the files of a segment that a commit replaced
+    /// between reading `meta.json` and opening them: the open is then tried again, on the new
+    /// commit.
+    fn new(mut store: IndexStore) -> Result<Snapshot> {
+        let mut tries = 0;
+        loop {
+            match Searcher::new(store.index().clone()) {
+                Ok(searcher) => return Ok(Snapshot { store, searcher }),
+                Err(e) if tries < 2 && store::is_missing_file(&e) => {
+                    tries += 1;
+                    store = IndexStore::open(store.dir())?
+                        .ok_or_else(|| Error::NoIndex(store.dir().to_path_buf()))?;
+                }
+                Err(e) => return Err(damaged(store.dir(), e)),
+            }
+        }
+    }
 }
 
 /// An open index of one corpus. `Send + Sync`: share it (`Arc<Engine>`) between threads.
@@ -118,7 +140,7 @@ impl Engine {
     /// or [`Engine::refresh`]. Bad extensions are refused here.
     pub fn open(mut options: EngineOptions) -> Result<Engine> {
         if let Some(ext) = &options.extensions {
-            options.extensions = Some(update::parse_extensions(ext)?);
+            options.extensions = Some(store::parse_extensions(ext)?);
         }
         Ok(Engine {
             options,
@@ -143,19 +165,34 @@ impl Engine {
     }
 
     /// Builds the index, or brings it up to date with the corpus (only changed files are
-    /// read); `rebuild` reads every file again. `progress` draws a bar on a terminal.
-    pub fn update(&self, rebuild: bool, progress: bool) -> Result<UpdateReport> {
+    /// read); `rebuild` reads every file again. Progress and skipped files go to `reporter`.
+    /// Searches running meanwhile answer from the last commit; the next ones from the new one.
+    pub fn update(&self, rebuild: bool, reporter: &dyn Reporter) -> Result<UpdateReport> {
+        self.update_from(self.cached(), rebuild, reporter)
+    }
+
+    fn update_from(
+        &self,
+        current: Option<Arc<Snapshot>>,
+        rebuild: bool,
+        reporter: &dyn Reporter,
+    ) -> Result<UpdateReport> {
         let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
         let options = UpdateOptions {
             rebuild,
             extensions: self.options.extensions.clone(),
-            progress,
         };
-        let mut report = update::update(self.options.corpus.as_deref(), self.index_dir(), options)
-            .map_err(Error::classify)?;
-        if let Some(index) = report.index.take() {
-            let snapshot = open_snapshot(|| Ok(index.clone())).map_err(|e| self.damaged(e))?;
-            self.replace(Some(Arc::new(snapshot)));
+        let corpus = self.options.corpus.as_deref();
+        let (report, store) = store::update(
+            self.index_dir(),
+            corpus,
+            &options,
+            current.as_ref().map(|s| &s.store),
+            reporter,
+        )?;
+        // An unchanged index is the snapshot already open.
+        if current.is_none() || !report.is_noop() {
+            self.replace(Arc::new(Snapshot::new(store)?));
         }
         Ok(report)
     }
@@ -163,10 +200,19 @@ impl Engine {
     /// [`Engine::update`], except that an index which cannot be written now (another process
     /// is writing it, it is read-only, the disk is full) is not an error when it has a commit:
     /// searches then answer from that commit.
-    pub fn refresh(&self, progress: bool) -> Result<Refresh> {
-        match self.update(false, progress) {
+    pub fn refresh(&self, reporter: &dyn Reporter) -> Result<Refresh> {
+        self.refresh_from(self.cached(), reporter)
+    }
+
+    fn refresh_from(
+        &self,
+        current: Option<Arc<Snapshot>>,
+        reporter: &dyn Reporter,
+    ) -> Result<Refresh> {
+        let had = current.is_some();
+        match self.update_from(current, false, reporter) {
             Ok(report) => Ok(Refresh::Done(report)),
-            Err(Error::Store(e)) if e.is_write_failure() && self.has_index() => {
+            Err(Error::Store(e)) if e.is_write_failure() && (had || self.has_index()) => {
                 Ok(Refresh::Stale(e))
             }
             Err(e) => Err(e),
@@ -180,29 +226,39 @@ impl Engine {
         snapshot
             .searcher
             .page_query(query, options.limit, options.offset)
-            .map_err(|e| self.damaged(e))
+            .map_err(|e| damaged(self.index_dir(), e))
     }
 
-    /// Brings the index up to date and searches it. The freshness check (a look at every
-    /// file's size and time) runs beside parsing the query and searching the last commit;
-    /// that answer stands unless the check finds the corpus changed.
+    /// Brings the index up to date and searches it. The index is opened while the query is
+    /// parsed, then checked (a look at every file's size and time) while its last commit is
+    /// searched; that answer stands unless the check finds the corpus changed. Before a first
+    /// build, a query that will be refused leaves no index behind.
     pub fn search_fresh(
         &self,
         text: &str,
         options: &SearchOptions,
-        progress: bool,
+        reporter: &dyn Reporter,
     ) -> Result<(Page, Refresh)> {
-        // Before a first build, a query that will be refused must not leave an index behind.
-        if !self.has_index() {
-            self.parse(text, options)?;
-        }
         let (refreshed, parsed, early) = std::thread::scope(|scope| {
-            let check = scope.spawn(|| self.refresh(progress));
+            let (opened, current) = mpsc::channel::<Option<Arc<Snapshot>>>();
+            let (parsed_ok, may_build) = mpsc::channel::<bool>();
+            let check = scope.spawn(move || {
+                let current = self.snapshot().ok();
+                let _ = opened.send(current.clone());
+                if current.is_none() && !may_build.recv().unwrap_or(false) {
+                    return Err(Error::Other(anyhow::anyhow!("the query was refused")));
+                }
+                self.refresh_from(current, reporter)
+            });
             let parsed = self.parse(text, options);
-            let early = parsed
-                .as_ref()
-                .ok()
-                .and_then(|q| self.search(q, options).ok());
+            let _ = parsed_ok.send(parsed.is_ok());
+            let early = match (&parsed, current.recv().ok().flatten()) {
+                (Ok(q), Some(snapshot)) => snapshot
+                    .searcher
+                    .page_query(q, options.limit, options.offset)
+                    .ok(),
+                _ => None,
+            };
             let refreshed = check.join().unwrap_or_else(|_| {
                 Err(Error::Other(anyhow::anyhow!(
                     "the freshness check panicked"
@@ -282,73 +338,63 @@ impl Engine {
     }
 
     /// The lines at `at` (`FILE:LINE[-LINE]` or `FILE#L…`) of a document of the index, with
-    /// `context` paragraphs around; `stale` is why the index could not be brought up to date,
-    /// when it could not (said in the refusal of a changed file).
-    pub fn show(&self, at: &str, context: usize, stale: Option<&StoreError>) -> Result<Excerpt> {
+    /// `context` paragraphs around; `not_updated` is why the index could not be brought up
+    /// to date, when it could not (said in the refusal of a changed file).
+    pub fn show(&self, at: &str, context: usize, not_updated: Option<String>) -> Result<Excerpt> {
         let mut listed = self.listed()?;
         let span = LineSpan::parse(at, |s| listed.contains(s))?;
-        listed.not_updated = stale.map(|e| e.to_string());
+        listed.not_updated = not_updated;
         show::excerpt(&listed, &span, context).map_err(Error::classify)
     }
 
     /// The documents of the last commit: the only files the engine reads back.
     pub fn listed(&self) -> Result<Listed> {
-        Listed::of_index(self.index_dir()).map_err(Error::classify)
+        Ok(Listed::of_store(&self.snapshot()?.store))
+    }
+
+    /// The files of the last commit, as the index recorded them.
+    pub fn files(&self) -> Result<Vec<store::FileState>> {
+        Ok(self.snapshot()?.store.files().to_vec())
     }
 
     /// Whether the index folder holds a commit of ours.
     pub fn has_index(&self) -> bool {
-        store::manifest::read_head(self.index_dir()).is_some()
+        self.snapshot().is_ok()
+    }
+
+    /// The snapshot already open, if any.
+    fn cached(&self) -> Option<Arc<Snapshot>> {
+        self.snapshot
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The snapshot to search, opened on the last commit at the first call.
     fn snapshot(&self) -> Result<Arc<Snapshot>> {
-        if let Some(s) = self
-            .snapshot
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-        {
-            return Ok(s.clone());
+        if let Some(s) = self.cached() {
+            return Ok(s);
         }
         let dir = self.index_dir();
-        if !self.has_index() {
-            return Err(Error::NoIndex(dir.to_path_buf()));
-        }
-        let snapshot =
-            open_snapshot(|| store::open_for_search(dir)).map_err(|e| self.damaged(e))?;
-        let snapshot = Arc::new(snapshot);
+        let store = IndexStore::open(dir)?.ok_or_else(|| Error::NoIndex(dir.to_path_buf()))?;
+        let snapshot = Arc::new(Snapshot::new(store)?);
         let mut slot = self.snapshot.write().unwrap_or_else(|e| e.into_inner());
         // An update may have swapped in a newer one meanwhile: that one stands.
         Ok(slot.get_or_insert(snapshot).clone())
     }
 
-    fn replace(&self, snapshot: Option<Arc<Snapshot>>) {
-        *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = snapshot;
-    }
-
-    /// A search error: the store's own, or the index's files are damaged.
-    fn damaged(&self, e: anyhow::Error) -> Error {
-        match Error::classify(e) {
-            Error::Other(e) => Error::Damaged {
-                dir: self.index_dir().to_path_buf(),
-                why: e.to_string().lines().next().unwrap_or("").to_string(),
-            },
-            e => e,
-        }
+    fn replace(&self, snapshot: Arc<Snapshot>) {
+        *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Some(snapshot);
     }
 }
 
-/// Opens a snapshot on the last commit. Readers take no lock (they may not be able to write
-/// one), so a writer's garbage collection may delete the files of a segment that a commit
-/// replaced between reading `meta.json` and opening them: the open is then tried again, on
-/// the new commit.
-fn open_snapshot(open: impl Fn() -> anyhow::Result<tantivy::Index>) -> anyhow::Result<Snapshot> {
-    let mut tries = 0;
-    loop {
-        match open().and_then(Searcher::new) {
-            Err(e) if tries < 2 && store::is_missing_file(&e) => tries += 1,
-            other => return other.map(|searcher| Snapshot { searcher }),
-        }
+/// A search error: the store's own, or the index's files are damaged.
+fn damaged(dir: &Path, e: anyhow::Error) -> Error {
+    match Error::classify(e) {
+        Error::Other(e) => Error::Damaged {
+            dir: dir.to_path_buf(),
+            why: e.to_string().lines().next().unwrap_or("").to_string(),
+        },
+        e => e,
     }
 }

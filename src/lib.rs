@@ -6,6 +6,7 @@
 //! An [`Engine`] owns one index of one corpus folder and answers from any number of threads:
 //!
 //! ```
+//! use zhsearch::store::NoReport;
 //! use zhsearch::{Engine, EngineOptions, SearchOptions};
 //!
 //! # fn main() -> zhsearch::Result<()> {
@@ -15,7 +16,7 @@
 //! std::fs::write(corpus.join("note.md"), "# 筆記\n\n突破「5k瓶頸」之後，效能翻倍。\n").unwrap();
 //!
 //! let engine = Engine::open(EngineOptions::new(dir.join("index")).corpus(&corpus))?;
-//! engine.update(false, false)?; // builds the index: only changed files are read next time
+//! engine.update(false, &NoReport)?; // builds the index: only changed files are read next time
 //! let query = engine.parse("5k瓶颈", &SearchOptions::default())?; // either script
 //! let page = engine.search(&query, &SearchOptions::default())?;
 //! let hit = &page.hits[0];

@@ -78,8 +78,8 @@ fn cite_quotes_verbatim_and_attributes() {
 #[test]
 fn every_citation_of_every_judged_query_leads_back_to_its_quote() {
     let index = common::scratch("cite-back");
-    let options = zhsearch::store::update::UpdateOptions::default();
-    zhsearch::store::update::update(Some(&repo_corpus()), &index, options).unwrap();
+    let options = zhsearch::store::UpdateOptions::default();
+    zhsearch::store::update(&index, Some(&repo_corpus()), &options, None, &()).unwrap();
     let corpus = Listed::of_index(&index).unwrap();
     let mut checked = 0;
     for q in QUERIES {

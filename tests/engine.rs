@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 
 use common::{corpus_copy, stdout, zhsearch};
+use zhsearch::store::NoReport;
 use zhsearch::{CiteOptions, Engine, EngineOptions, Error, SearchOptions};
 
 /// Queries of every kind: words, phrases, several terms, variants, OR, exclusions, filters,
@@ -104,7 +105,7 @@ fn eight_threads_search_while_an_update_runs_and_agree_with_the_cli() {
         })
         .collect();
     start.wait();
-    let report = engine.update(false, false).unwrap();
+    let report = engine.update(false, &NoReport).unwrap();
     updating.store(false, Ordering::SeqCst);
     assert_eq!((report.added, report.changed, report.removed), (1, 0, 0));
 
@@ -146,7 +147,10 @@ fn typed_errors_for_what_callers_branch_on() {
     ));
     let missing = EngineOptions::new(dir.join("index")).corpus(dir.join("no-such-folder"));
     let engine = Engine::open(missing).unwrap();
-    assert!(matches!(engine.update(false, false), Err(Error::Store(_))));
+    assert!(matches!(
+        engine.update(false, &NoReport),
+        Err(Error::Store(_))
+    ));
     assert!(
         !dir.join("index").exists(),
         "nothing is created for a missing corpus"
@@ -155,7 +159,7 @@ fn typed_errors_for_what_callers_branch_on() {
     let dir = corpus_copy("engine-cite");
     let engine = Engine::open(EngineOptions::new(dir.join("index")).corpus(dir.join("corpus")));
     let engine = engine.unwrap();
-    engine.update(false, false).unwrap();
+    engine.update(false, &NoReport).unwrap();
     let q = engine.parse("\"开源不是慈善\"", &options).unwrap();
     let hits = engine.search(&q, &options).unwrap().hits;
     let cite = CiteOptions {

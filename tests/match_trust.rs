@@ -14,7 +14,7 @@ use zhsearch::model::{Hit, MatchKind};
 use zhsearch::search::Plan;
 use zhsearch::search::Searcher;
 use zhsearch::search::query;
-use zhsearch::store::update::{self, UpdateOptions};
+use zhsearch::store::{self, UpdateOptions};
 use zhsearch::text::analysis::normalize;
 
 /// A fixed-seed xorshift generator: the same cases on every run.
@@ -37,7 +37,7 @@ fn write_corpus(corpus: &Path, files: &[(String, String)]) {
 }
 
 fn build(corpus: &Path, index: &Path) -> Searcher {
-    update::update(Some(corpus), index, UpdateOptions::default()).unwrap();
+    store::update(index, Some(corpus), &UpdateOptions::default(), None, &()).unwrap();
     Searcher::open(index).unwrap()
 }
 

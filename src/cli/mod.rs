@@ -1,7 +1,7 @@
 //! What each subcommand does: a thin client of [`Engine`], which owns the index. Everything a
 //! person reads (progress, warnings, advice on what to run) is worded here.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::Result;
@@ -11,11 +11,15 @@ use crate::engine::{CiteOptions, Cited, Engine, EngineOptions, Refresh, SearchOp
 use crate::error::Error;
 use crate::model::{LineSpan, Page};
 use crate::present::output;
-use crate::store::update::UpdateReport;
+use crate::store::UpdateReport;
 
 mod args;
+pub mod progress;
+pub mod wording;
+
 use args::{Cli, Command, Location, QueryArgs};
 use args::{argument_error, protect_exclusions};
+use progress::Terminal;
 
 /// Runs the command line; `Ok(false)` when a search found nothing.
 pub fn run() -> Result<bool> {
@@ -91,6 +95,7 @@ fn explain(e: Error, index: &Path) -> anyhow::Error {
             anyhow::anyhow!("{e}: run `zhsearch index --rebuild --index {dir}`")
         }
         Error::NoIndex(_) => anyhow::anyhow!("{e}: build it with `zhsearch index --index {dir}`"),
+        Error::Store(e) => wording::store_error(e, index),
         Error::Other(e) => e,
         e => anyhow::anyhow!(e),
     }
@@ -98,10 +103,11 @@ fn explain(e: Error, index: &Path) -> anyhow::Error {
 
 /// `zhsearch index`: builds or updates the index and says what it did.
 fn run_index(engine: &Engine, rebuild: bool, quiet: bool, verbose: bool) -> Result<bool, Error> {
-    let report = engine.update(rebuild, !quiet)?;
-    if verbose && let Ok(listed) = engine.listed() {
-        for f in listed.files() {
-            match (&f.encoding, &f.skipped) {
+    // Skipped files are listed after the files (--verbose), as the report has them.
+    let report = engine.update(rebuild, &Terminal::new(!quiet, false))?;
+    if verbose && let Ok(files) = engine.files() {
+        for f in &files {
+            match (f.encoding(), f.skipped()) {
                 (_, Some(why)) => eprintln!("{}\tskipped: {why}", f.source),
                 (Some(enc), None) => eprintln!("{}\t{enc}", f.source),
                 (None, None) => eprintln!("{}", f.source),
@@ -161,10 +167,10 @@ fn run_show(engine: &Engine, at: &str, context: usize, json: bool) -> Result<boo
     LineSpan::parse(at, |_| false)?;
     // Only the documents of the index are read back: bring it up to date first.
     let stale = match refresh(engine)? {
-        Refresh::Stale(why) => Some(why),
+        Refresh::Stale(e) => Some(wording::store_message(&e, engine.index_dir())),
         Refresh::Done(_) => None,
     };
-    let excerpt = engine.show(at, context, stale.as_ref())?;
+    let excerpt = engine.show(at, context, stale.clone())?;
     if let Some(why) = stale {
         eprintln!("zhsearch: warning: {why}; showing a document its last commit lists");
     }
@@ -203,15 +209,15 @@ fn run_query(engine: &Engine, query: &QueryArgs, limit: u64) -> Result<Page, Err
         offset: query.offset as usize,
         sources: query.sources.clone(),
     };
-    let progress = std::io::stderr().is_terminal();
-    let (page, refresh) = engine.search_fresh(&query.query.join(" "), &options, progress)?;
+    let reporter = Terminal::new(true, true);
+    let (page, refresh) = engine.search_fresh(&query.query.join(" "), &options, &reporter)?;
     report_refresh(engine, &refresh, "searching its last commit");
     Ok(page)
 }
 
 /// Brings the index up to date before `show`, saying what was done.
 fn refresh(engine: &Engine) -> Result<Refresh, Error> {
-    let refresh = engine.refresh(std::io::stderr().is_terminal())?;
+    let refresh = engine.refresh(&Terminal::new(true, true))?;
     if let Refresh::Done(_) = &refresh {
         report_refresh(engine, &refresh, "");
     }
@@ -223,18 +229,19 @@ fn refresh(engine: &Engine) -> Result<Refresh, Error> {
 fn report_refresh(engine: &Engine, refresh: &Refresh, stale: &str) {
     match refresh {
         Refresh::Done(report) => {
-            print_skipped(report);
             if let Some(why) = &report.rebuilt {
                 eprintln!(
-                    "zhsearch: built the index of {} in {} ({why}): {report}",
+                    "zhsearch: built the index of {} in {} ({}): {report}",
                     report.corpus.display(),
-                    engine.index_dir().display()
+                    engine.index_dir().display(),
+                    wording::rebuild_reason(why)
                 );
             } else if !report.is_noop() {
                 eprintln!("zhsearch: the corpus changed; index updated: {report}");
             }
         }
-        Refresh::Stale(why) if !stale.is_empty() => {
+        Refresh::Stale(e) if !stale.is_empty() => {
+            let why = wording::store_message(e, engine.index_dir());
             eprintln!("zhsearch: warning: {why}; {stale}");
         }
         Refresh::Stale(_) => {}

@@ -17,7 +17,9 @@ const SHORT: u64 = 4096;
 /// Decoded text and the name of the encoding it was read with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decoded {
+    /// The text.
     pub text: String,
+    /// The encoding's name.
     pub encoding: &'static str,
 }
 
@@ -37,6 +39,7 @@ impl std::error::Error for Undecodable {}
 pub struct Sniffed {
     /// blake3 of the content, hex.
     pub hash: String,
+    /// Bytes read.
     pub len: u64,
     bom: Option<(&'static Encoding, usize)>,
     /// A NUL byte anywhere (outside a UTF-16 file).

@@ -23,6 +23,7 @@ pub struct LineMarkup {
 }
 
 impl LineMarkup {
+    /// Whether a reader sees any text on the line.
     pub fn has_visible_text(&self) -> bool {
         self.pieces
             .iter()

@@ -1,6 +1,9 @@
-//! From files to passages: finding the corpus's documents, decoding them, and cutting them
-//! into passages with what a reader sees of their markup.
+//! From files to passages: finding the corpus's documents ([`walk`]), decoding them
+//! ([`encoding`]), and cutting them into passages ([`parse`]) with what a reader sees of their
+//! markup ([`markup`]); [`corpus`] holds the types and is the way in.
 
 pub mod corpus;
 pub mod encoding;
 pub mod markup;
+pub mod parse;
+pub mod walk;

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::ingest::corpus::{self, Document};
 use crate::model::{DocMeta, LineSpan, Neighbour};
 use crate::present::cite::Source;
-use crate::store::manifest;
+use crate::store::{FileState, IndexStore};
 
 /// What `show` prints.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -156,7 +156,7 @@ pub struct Listed {
     pub corpus: PathBuf,
     index: PathBuf,
     /// Each listed source, as the index recorded it.
-    files: HashMap<String, manifest::FileState>,
+    files: HashMap<String, FileState>,
     /// Why the index could not be brought up to date, when that was tried and failed.
     pub not_updated: Option<String>,
 }
@@ -164,30 +164,28 @@ pub struct Listed {
 impl Listed {
     /// The documents of the last commit of the index in `index_dir`.
     pub fn of_index(index_dir: &Path) -> Result<Listed> {
-        let manifest = manifest::read(index_dir)?.ok_or_else(|| {
+        let store = IndexStore::open(index_dir)?.ok_or_else(|| {
             anyhow::anyhow!(
                 "there is no zhsearch index in {}: build it with `zhsearch index --index {}`",
                 index_dir.display(),
                 index_dir.display()
             )
         })?;
-        Ok(Listed {
-            corpus: manifest.head.corpus,
-            index: index_dir.to_path_buf(),
-            files: manifest
-                .files
-                .into_iter()
-                .map(|f| (f.source.clone(), f))
-                .collect(),
-            not_updated: None,
-        })
+        Ok(Listed::of_store(&store))
     }
 
-    /// The documents listed, by path.
-    pub fn files(&self) -> Vec<&manifest::FileState> {
-        let mut files: Vec<&manifest::FileState> = self.files.values().collect();
-        files.sort_by(|a, b| a.source.cmp(&b.source));
-        files
+    /// The documents of the commit `store` holds.
+    pub fn of_store(store: &IndexStore) -> Listed {
+        Listed {
+            corpus: store.head().corpus.clone(),
+            index: store.dir().to_path_buf(),
+            files: store
+                .files()
+                .iter()
+                .map(|f| (f.source.clone(), f.clone()))
+                .collect(),
+            not_updated: None,
+        }
     }
 
     /// Whether the index lists `source` (indexed or skipped).
@@ -212,10 +210,10 @@ impl Listed {
                 index: self.index.clone(),
             });
         };
-        if let Some(why) = &state.skipped {
+        if let Some(why) = state.skipped() {
             return Err(Refused::Skipped {
                 source: source.into(),
-                why: why.clone(),
+                why: why.to_string(),
             });
         }
         let mut file = open_plain(&self.corpus, source)?;
@@ -229,7 +227,7 @@ impl Listed {
             && (corpus::mtime_ns(&md) == state.mtime_ns || {
                 let sniffed = crate::ingest::encoding::sniff(&mut file, md.len()).map_err(io)?;
                 file.rewind().map_err(io)?;
-                sniffed.hash == state.hash
+                state.hash() == Some(sniffed.hash.as_str())
             });
         if !same {
             return Err(Refused::Stale {

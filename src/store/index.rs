@@ -2,7 +2,7 @@
 //! passage, plus one per file for its metadata).
 //!
 //! The folder that holds it is [`crate::store`]'s; keeping it in step with the corpus is
-//! [`crate::store::update`]'s job.
+//! [`crate::store::update`](mod@crate::store::update)'s job.
 
 use std::ops::Range;
 
@@ -17,6 +17,7 @@ use crate::text::analysis::{self, CHARS_ONLY, Piece, TextTokenizer};
 
 /// Bumped whenever the schema or the analysis changes in a way that needs a rebuild.
 pub const SCHEMA_VERSION: u32 = 12;
+/// The `format` of every head and marker zhsearch writes: what makes them ours.
 pub const FORMAT: &str = "zhsearch-index";
 const TEXT_TOKENIZER: &str = "zh_text";
 const CHARS_TOKENIZER: &str = "zh_chars";
@@ -26,30 +27,41 @@ const CHARS_TOKENIZER: &str = "zh_chars";
 pub struct Fields {
     /// 1 on the entry holding a file's metadata; absent on passages (one term fewer for each).
     pub file: Field,
+    /// The file's path relative to the corpus (on every entry).
     pub source: Field,
+    /// The passage's first line.
     pub line_start: Field,
+    /// The passage's last line.
     pub line_end: Field,
+    /// The passage's paragraph number (0: not a body paragraph).
     pub paragraph: Field,
     /// Character columns of a piece of a very long line (absent otherwise).
     pub column_start: Field,
+    /// See `column_start`.
     pub column_end: Field,
+    /// The passage exactly as in the file.
     pub text: Field,
     /// Visible pieces, stored only when markup makes them differ from `text`.
     pub visible: Field,
     /// One token per normalised character, position = character index (exact substrings), and
     /// jieba's longer words of the visible text (BM25); see [`TextTokenizer`].
     pub chars: Field,
+    /// The document's title, on its metadata entry.
     pub title: Field,
     /// Character tokens of the normalised title, for `title:` filters.
     pub title_chars: Field,
+    /// From the front matter.
     pub date: Field,
+    /// From the front matter.
     pub author: Field,
+    /// From the front matter.
     pub url: Field,
     /// The encoding the file was read with.
     pub encoding: Field,
 }
 
 impl Fields {
+    /// The fields of `schema`; an error when one is missing (another schema).
     pub fn new(schema: &Schema) -> Result<Fields> {
         let f = |name: &str| {
             schema
@@ -77,6 +89,7 @@ impl Fields {
     }
 }
 
+/// The schema of an index of this version.
 pub fn schema() -> Schema {
     let mut b = Schema::builder();
     // Characters and words share one field: one tokenizer pass and one term dictionary; word

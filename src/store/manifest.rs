@@ -5,6 +5,9 @@
 //! (`files-<hash>.json`), written before the commit. The commit therefore switches head and
 //! list atomically, while `meta.json`, which Tantivy and every search parse, stays a few
 //! hundred bytes instead of carrying thousands of file entries escaped inside a JSON string.
+//!
+//! Only [`crate::store`] reads these files; others get them from an open
+//! [`crate::store::IndexStore`].
 
 use std::path::{Path, PathBuf};
 
@@ -13,30 +16,137 @@ use serde::{Deserialize, Serialize};
 
 /// What the index knows about one corpus file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(from = "StoredFile", into = "StoredFile")]
 pub struct FileState {
+    /// Its path relative to the corpus, with `/` separators.
     pub source: String,
+    /// Its size in bytes when it was read.
     pub size: u64,
+    /// Its modification time when it was read (nanoseconds since the epoch).
     pub mtime_ns: u64,
-    pub hash: String,
+    /// What became of it.
+    pub content: Content,
+}
+
+/// What became of a corpus file the last time it was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// Indexed, read with `encoding` (none in lists written before encodings were kept).
+    Indexed {
+        /// The hash of its bytes.
+        hash: String,
+        /// The encoding it was decoded with.
+        encoding: Option<String>,
+    },
+    /// Read, but not text: not indexed until it changes.
+    Skipped {
+        /// The hash of its bytes.
+        hash: String,
+        /// Why it is not indexed.
+        why: String,
+    },
+    /// Could not be read at all (or its name cannot be a document's): not tried again until
+    /// its size or modification time changes.
+    Unreadable {
+        /// Why.
+        why: String,
+    },
+}
+
+impl FileState {
+    /// The hash of its bytes, when they were read.
+    pub fn hash(&self) -> Option<&str> {
+        match &self.content {
+            Content::Indexed { hash, .. } | Content::Skipped { hash, .. } => Some(hash),
+            Content::Unreadable { .. } => None,
+        }
+    }
+
+    /// Why it is not indexed, when it is not.
+    pub fn skipped(&self) -> Option<&str> {
+        match &self.content {
+            Content::Indexed { .. } => None,
+            Content::Skipped { why, .. } | Content::Unreadable { why } => Some(why),
+        }
+    }
+
+    /// The encoding it was indexed with.
+    pub fn encoding(&self) -> Option<&str> {
+        match &self.content {
+            Content::Indexed { encoding, .. } => encoding.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// A file of the list as stored: the format of every list written so far, where an empty
+/// hash means that the file could not be read.
+#[derive(Serialize, Deserialize)]
+struct StoredFile {
+    source: String,
+    size: u64,
+    mtime_ns: u64,
+    hash: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encoding: Option<String>,
-    /// The file could not be read as text; it is not indexed until it changes.
+    encoding: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub skipped: Option<String>,
+    skipped: Option<String>,
+}
+
+impl From<StoredFile> for FileState {
+    fn from(f: StoredFile) -> FileState {
+        let content = match (f.skipped, f.hash.is_empty()) {
+            (None, _) => Content::Indexed {
+                hash: f.hash,
+                encoding: f.encoding,
+            },
+            (Some(why), true) => Content::Unreadable { why },
+            (Some(why), false) => Content::Skipped { hash: f.hash, why },
+        };
+        FileState {
+            source: f.source,
+            size: f.size,
+            mtime_ns: f.mtime_ns,
+            content,
+        }
+    }
+}
+
+impl From<FileState> for StoredFile {
+    fn from(f: FileState) -> StoredFile {
+        let (hash, encoding, skipped) = match f.content {
+            Content::Indexed { hash, encoding } => (hash, encoding, None),
+            Content::Skipped { hash, why } => (hash, None, Some(why)),
+            Content::Unreadable { why } => (String::new(), None, Some(why)),
+        };
+        StoredFile {
+            source: f.source,
+            size: f.size,
+            mtime_ns: f.mtime_ns,
+            hash,
+            encoding,
+            skipped,
+        }
+    }
 }
 
 /// The head and the list of files, as of one commit.
 #[derive(Debug, Clone)]
 pub struct Manifest {
+    /// The commit payload.
     pub head: Head,
+    /// The files, sorted by source.
     pub files: Vec<FileState>,
 }
 
 /// The commit payload.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Head {
+    /// Always [`crate::store::index::FORMAT`] for an index of ours.
     pub format: String,
+    /// The schema version the index was written with.
     pub schema: u32,
+    /// The corpus folder, resolved.
     pub corpus: PathBuf,
     /// File name extensions read as documents.
     #[serde(default = "crate::ingest::corpus::default_extensions")]
@@ -47,6 +157,7 @@ pub struct Head {
 }
 
 impl Head {
+    /// Whether zhsearch wrote it.
     pub fn is_ours(&self) -> bool {
         self.format == crate::store::index::FORMAT
     }
@@ -55,20 +166,20 @@ impl Head {
 /// The head of the last commit if a zhsearch index is in `dir`, read without Tantivy: it
 /// names the index's owner and schema even when Tantivy cannot open the index.
 pub fn read_head(dir: &Path) -> Option<Head> {
-    let meta = std::fs::read_to_string(dir.join("meta.json")).ok()?;
-    let value: serde_json::Value = serde_json::from_str(&meta).ok()?;
+    head_of(&std::fs::read(dir.join("meta.json")).ok()?)
+}
+
+/// The head in the content of a `meta.json`, if zhsearch committed it.
+pub fn head_of(meta: &[u8]) -> Option<Head> {
+    let value: serde_json::Value = serde_json::from_slice(meta).ok()?;
     serde_json::from_str::<Head>(value.get("payload")?.as_str()?)
         .ok()
         .filter(Head::is_ours)
 }
 
-/// The head and file list of the last commit. `Err` when the head names a list that cannot be
-/// read (a damaged index); `Ok(None)` when `dir` holds no zhsearch index.
-pub fn read(dir: &Path) -> Result<Option<Manifest>> {
-    let Some(head) = read_head(dir) else {
-        return Ok(None);
-    };
-    let files = match &head.files_in {
+/// The file list `head` names. `Err` when it cannot be read (a damaged index).
+pub fn read_files(dir: &Path, head: &Head) -> Result<Vec<FileState>> {
+    Ok(match &head.files_in {
         // Only a list of ours, in the index folder: never a path that leads elsewhere.
         Some(name) if !is_list_file(name) => {
             anyhow::bail!("its meta.json names {name:?}, not a list of files zhsearch writes")
@@ -85,8 +196,7 @@ pub fn read(dir: &Path) -> Result<Option<Manifest>> {
                 .with_context(|| format!("{} is not a list of files", path.display()))?
         }
         None => Vec::new(),
-    };
-    Ok(Some(Manifest { head, files }))
+    })
 }
 
 /// Whether `name` is a list file of ours (`files-<16 hex digits>.json`, as [`write()`] names
@@ -152,6 +262,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn lists_written_before_the_enum_load_and_are_written_alike() {
+        let old = r#"[{"source":"a.txt","size":1,"mtime_ns":2,"hash":"h1","encoding":"UTF-8"},{"source":"b.txt","size":3,"mtime_ns":4,"hash":"h2","skipped":"not text"},{"source":"c.txt","size":5,"mtime_ns":6,"hash":"","skipped":"cannot read it"}]"#;
+        let files: Vec<FileState> = serde_json::from_str(old).unwrap();
+        let contents: Vec<&Content> = files.iter().map(|f| &f.content).collect();
+        assert_eq!(
+            contents,
+            [
+                &Content::Indexed {
+                    hash: "h1".into(),
+                    encoding: Some("UTF-8".into())
+                },
+                &Content::Skipped {
+                    hash: "h2".into(),
+                    why: "not text".into()
+                },
+                &Content::Unreadable {
+                    why: "cannot read it".into()
+                },
+            ]
+        );
+        assert_eq!(files[2].hash(), None);
+        assert_eq!(files[1].skipped(), Some("not text"));
+        assert_eq!(serde_json::to_string(&files).unwrap(), old);
+    }
+
+    #[test]
     fn list_files_round_trip_and_old_ones_go() {
         let dir = std::env::temp_dir().join(format!("zhsearch-manifest-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -167,9 +303,10 @@ mod tests {
             source: format!("{n}.txt"),
             size: n,
             mtime_ns: n,
-            hash: "h".into(),
-            encoding: None,
-            skipped: None,
+            content: Content::Indexed {
+                hash: "h".into(),
+                encoding: None,
+            },
         };
         let one = Manifest {
             head: head.clone(),

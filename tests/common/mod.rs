@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use zhsearch::model::Hit;
 use zhsearch::search::Searcher;
 use zhsearch::search::query;
-use zhsearch::store::update::{self as index, UpdateOptions};
+use zhsearch::store::{self, UpdateOptions};
 
 pub fn repo_corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus")
@@ -39,7 +39,14 @@ pub fn corpus_searcher() -> &'static Searcher {
     static S: OnceLock<Searcher> = OnceLock::new();
     S.get_or_init(|| {
         let dir = scratch("bundled-index");
-        index::update(Some(&repo_corpus()), &dir, UpdateOptions::default()).unwrap();
+        store::update(
+            &dir,
+            Some(&repo_corpus()),
+            &UpdateOptions::default(),
+            None,
+            &(),
+        )
+        .unwrap();
         Searcher::open(&dir).unwrap()
     })
 }
@@ -95,7 +102,14 @@ pub fn crafted(name: &str, files: &[(&str, &str)]) -> Searcher {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, content).unwrap();
     }
-    index::update(Some(&corpus), &dir.join("index"), UpdateOptions::default()).unwrap();
+    store::update(
+        &dir.join("index"),
+        Some(&corpus),
+        &UpdateOptions::default(),
+        None,
+        &(),
+    )
+    .unwrap();
     Searcher::open(&dir.join("index")).unwrap()
 }
 

@@ -1,0 +1,189 @@
+//! Finding the documents of a corpus folder: which files are documents, and their names.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use anyhow::Context;
+
+/// File name extensions read as documents unless told otherwise.
+pub const EXTENSIONS: &[&str] = &["txt", "md", "markdown"];
+
+/// [`EXTENSIONS`], owned.
+pub fn default_extensions() -> Vec<String> {
+    EXTENSIONS.iter().map(|e| e.to_string()).collect()
+}
+
+/// A document file found under the corpus folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    /// Path relative to the corpus folder, with `/` separators.
+    pub source: String,
+    /// Its path.
+    pub path: PathBuf,
+    /// Its size in bytes, as listed.
+    pub size: u64,
+    /// Modification time, nanoseconds since the epoch (0 when the platform cannot tell).
+    pub mtime_ns: u64,
+    /// Why the file cannot be a document whatever it holds (its name); `source` is then the
+    /// name escaped, for the warning.
+    pub unusable: Option<String>,
+}
+
+/// The documents found under a corpus folder, and the entries that could not be listed.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// The documents, sorted by source.
+    pub files: Vec<SourceFile>,
+    /// What the walker could not list (an unreadable folder, a broken ignore file), one line
+    /// each: the caller warns about them.
+    pub unlisted: Vec<String>,
+}
+
+/// Why a corpus folder could not be listed.
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    /// It cannot be read (it does not exist, or may not be read).
+    #[error("cannot read corpus folder: {cause}")]
+    Missing {
+        /// The I/O error, on one line.
+        cause: String,
+    },
+    /// It is not a folder.
+    #[error("the corpus is not a folder")]
+    NotFolder,
+    /// A file in it could not be read.
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// Lists the documents under `corpus` (files with one of `extensions`), sorted by path: hidden
+/// files and whatever the `.gitignore`/`.ignore` files inside the corpus exclude are skipped
+/// (not those of folders above it, nor git's global or per-repository excludes: what is
+/// indexed depends on the corpus folder alone), and so are index folders (`index_dir`, and
+/// any folder `is_index` says holds an index: an index never indexes itself). Symbolic links
+/// are never followed, the corpus folder itself included: `corpus` must be a resolved path.
+pub fn list_files(
+    corpus: &Path,
+    extensions: &[String],
+    index_dir: &Path,
+    is_index: fn(&Path) -> bool,
+) -> Result<Listing, ListError> {
+    let meta = fs::symlink_metadata(corpus).map_err(|e| ListError::Missing {
+        cause: e.to_string(),
+    })?;
+    if !meta.is_dir() {
+        return Err(ListError::NotFolder);
+    }
+    let index_dir = fs::canonicalize(index_dir).ok();
+    let mut listing = Listing::default();
+    let walker = ignore::WalkBuilder::new(corpus)
+        .follow_links(false)
+        .require_git(false)
+        .parents(false)
+        .git_global(false)
+        .git_exclude(false)
+        .filter_entry(move |e| {
+            let is_dir = e.file_type().is_some_and(|t| t.is_dir());
+            !(is_dir
+                && e.depth() > 0
+                && (is_index(e.path()) || index_dir.as_deref() == Some(e.path())))
+        })
+        .build();
+    for entry in walker {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(err) => {
+                listing.unlisted.push(err.to_string());
+                continue;
+            }
+        };
+        if !entry.file_type().is_some_and(|t| t.is_file()) {
+            continue;
+        }
+        let path = entry.path();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if !extensions.iter().any(|x| x.eq_ignore_ascii_case(ext)) {
+            continue;
+        }
+        let Ok(rel) = path.strip_prefix(corpus) else {
+            continue;
+        };
+        let (source, unusable) = match source_name(rel) {
+            Ok(source) => (source, None),
+            Err((escaped, why)) => (escaped, Some(why)),
+        };
+        let md = entry
+            .metadata()
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        listing.files.push(SourceFile {
+            source,
+            path: path.to_path_buf(),
+            size: md.len(),
+            mtime_ns: mtime_ns(&md),
+            unusable,
+        });
+    }
+    listing.files.sort_by(|a, b| a.source.cmp(&b.source));
+    Ok(listing)
+}
+
+/// A file's modification time as the index records it: nanoseconds since the epoch, 0 when
+/// the platform cannot tell.
+pub fn mtime_ns(md: &fs::Metadata) -> u64 {
+    md.modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// A path relative to the corpus as citations name it, with `/`. A name that cannot be one is
+/// `Err((escaped name, why))`: one that is not UTF-8 (a lossy copy would name no file) or
+/// that holds a control character or line separator (it would break the one-line output
+/// and could not be typed back as `FILE:LINE`), or an invisible character (a direction
+/// override would show `rlo\u{202e}gpj.txt` as `rlotxt.jpg` in a citation).
+fn source_name(rel: &Path) -> Result<String, (String, String)> {
+    let line_break = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}')
+            || crate::text::analysis::is_invisible(c)
+    };
+    let escape = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if line_break(c) {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    };
+    let Some(name) = rel.to_str() else {
+        #[cfg(unix)]
+        let escaped: String = {
+            use std::os::unix::ffi::OsStrExt;
+            rel.as_os_str()
+                .as_bytes()
+                .utf8_chunks()
+                .map(|c| {
+                    let bad: String = c.invalid().iter().map(|b| format!("\\x{b:02x}")).collect();
+                    escape(c.valid()) + &bad
+                })
+                .collect()
+        };
+        #[cfg(not(unix))]
+        let escaped = escape(&rel.to_string_lossy());
+        let why = "its file name is not valid UTF-8, so it could not be cited or shown: rename it";
+        return Err((escaped, why.into()));
+    };
+    if name.chars().any(line_break) {
+        let why = "its file name holds a line break, a control or an invisible character, which would break or disguise one-line output and citations: rename it";
+        return Err((escape(name), why.into()));
+    }
+    Ok(if std::path::MAIN_SEPARATOR == '/' {
+        name.to_string()
+    } else {
+        name.replace(std::path::MAIN_SEPARATOR, "/")
+    })
+}

@@ -1,0 +1,129 @@
+//! Writing a plan into the index: the writer, the deletions, the files read, and one commit
+//! whose payload names the new list of files.
+
+use std::path::Path;
+
+use anyhow::{Result, anyhow};
+use tantivy::indexer::LogMergePolicy;
+use tantivy::{IndexWriter, TantivyDocument, Term};
+
+use crate::store::clear;
+use crate::store::errors::StoreError;
+use crate::store::errors::{refuse_read_only, write_error};
+use crate::store::folder::Opened;
+use crate::store::index::{FORMAT, SCHEMA_VERSION};
+use crate::store::manifest::{self, FileState, Head, Manifest};
+use crate::store::report::{Progress, Reporter, UpdateReport};
+use crate::store::update::apply;
+use crate::store::update::plan::{Change, Plan};
+
+/// Memory Tantivy may use for each indexing thread before it writes a segment.
+const WRITER_BUDGET_PER_THREAD: usize = 96 << 20;
+/// Segments past this many entries are not merged further: merges stay bounded in memory and
+/// time whatever the corpus size (a 74 MB corpus still ends in a few segments).
+const MAX_DOCS_BEFORE_MERGE: usize = 3_000_000;
+
+/// Takes the writer; the lock held by another process is [`StoreError::Busy`].
+pub fn open_writer(index: &tantivy::Index, dir: &Path) -> Result<IndexWriter<TantivyDocument>> {
+    refuse_read_only(dir)?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let writer = index
+        .writer_with_num_threads(threads, WRITER_BUDGET_PER_THREAD * threads)
+        .map_err(|e| match e {
+            tantivy::TantivyError::LockFailure(
+                tantivy::directory::error::LockError::LockBusy,
+                _,
+            ) => anyhow!(StoreError::Busy {
+                dir: dir.to_path_buf()
+            }),
+            e => write_error(dir, anyhow!(e)),
+        })?;
+    let mut merges = LogMergePolicy::default();
+    merges.set_max_docs_before_merge(MAX_DOCS_BEFORE_MERGE);
+    writer.set_merge_policy(Box::new(merges));
+    Ok(writer)
+}
+
+/// Whether `meta.json` on disk is still the one the plan was made from: another process may
+/// have committed since it was read (checked under the writer lock, so only when writing).
+pub fn still_current(dir: &Path, opened: &Opened) -> bool {
+    if opened.reset.is_some() {
+        // Created or cleared by this update, under its locks.
+        return true;
+    }
+    let on_disk = std::fs::read(dir.join("meta.json")).ok();
+    on_disk.as_deref() == opened.meta.get().as_deref().map(Vec::as_slice)
+}
+
+/// Deletes, adds and commits (with the new list of files); the committed head and files.
+pub fn write(
+    dir: &Path,
+    writer: &mut IndexWriter<TantivyDocument>,
+    opened: &Opened,
+    plan: &Plan,
+    head: Head,
+    reporter: &dyn Reporter,
+    report: &mut UpdateReport,
+) -> Result<(Head, Vec<FileState>)> {
+    let fields = opened.fields;
+    if plan.rebuild.is_some() {
+        writer.delete_all_documents()?;
+    }
+    let mut states: Vec<FileState> = Vec::new();
+    for change in &plan.changes {
+        match change {
+            Change::Remove(s) => {
+                writer.delete_term(Term::from_field_text(fields.source, &s.source));
+            }
+            Change::Keep(s) => states.push((*s).clone()),
+            Change::Add(_) | Change::Check { .. } => {}
+        }
+    }
+    let todo = plan.to_read();
+    reporter.progress(Progress::Start {
+        files: todo.len(),
+        bytes: todo.iter().map(|(f, _)| f.size).sum(),
+    });
+    let outcomes = apply::index_files(writer, &fields, &head.corpus, &todo, reporter, report)?;
+    reporter.progress(Progress::Committing);
+    apply::tally(outcomes, &mut states, report);
+    let manifest = Manifest {
+        head,
+        files: states,
+    };
+    let payload = manifest::write(dir, &manifest)?;
+    let mut commit = writer.prepare_commit()?;
+    commit.set_payload(&payload);
+    commit.commit()?;
+    let committed: Head = serde_json::from_str(&payload)?;
+    let before = opened.head.as_ref().and_then(|h| h.files_in.as_deref());
+    manifest::remove_old_lists(dir, &[committed.files_in.as_deref(), before]);
+    Ok((committed, manifest.files))
+}
+
+/// After a failed write: the typed error, classified before the cleanup frees space; then
+/// the unfinished segment files and list go.
+pub fn undo(
+    dir: &Path,
+    writer: IndexWriter<TantivyDocument>,
+    opened: &Opened,
+    e: anyhow::Error,
+) -> anyhow::Error {
+    let e = write_error(dir, e);
+    drop(writer);
+    clear::remove_uncommitted(&opened.index, dir);
+    let committed = opened.head.as_ref().and_then(|h| h.files_in.as_deref());
+    manifest::remove_old_lists(dir, &[committed]);
+    e
+}
+
+/// The head of a commit of `corpus` with `extensions`.
+pub fn new_head(corpus: &Path, extensions: &[String]) -> Head {
+    Head {
+        format: FORMAT.into(),
+        schema: SCHEMA_VERSION,
+        corpus: corpus.to_path_buf(),
+        extensions: extensions.to_vec(),
+        files_in: None,
+    }
+}
