@@ -41,7 +41,7 @@
 //!   character classes, [`text::opencc`] the converters.
 //! - [`store`]: the index folder. Its marker and locks, the Tantivy schema
 //!   ([`store::index`]), the list of indexed files committed with the index
-//!   ([`store::manifest`]), and [`store::update`], which keeps it in step with the corpus.
+//!   ([`store::manifest`]), and [`store::update`](mod@store::update), which keeps it in step with the corpus.
 //! - [`search`]: the query language ([`search::query`]) → candidates from the index → every
 //!   full match verified against its passage's text, then ranked ([`search::rank`]) into one
 //!   order that depends only on the passages indexed; partial matches below.
