@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
+use crate::ingest::open::Refused;
 use crate::model::SpanError;
-use crate::present::show::Refused;
 use crate::search::QueryError;
 use crate::store::StoreError;
 

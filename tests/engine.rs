@@ -182,3 +182,33 @@ fn typed_errors_for_what_callers_branch_on() {
     ));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// One search reads the index's `meta.json` once: the store is opened once, and the freshness
+/// check, the search and the citation all use what it read (`strace`, which `.ci/run` installs).
+#[test]
+fn one_search_opens_meta_json_once() {
+    let dir = corpus_copy("engine-strace");
+    assert!(zhsearch(&dir, &["index", "--quiet"]).status.success());
+    let trace = dir.join("trace.txt");
+    for args in [
+        &["search", "瓶颈"][..],
+        &["search", "瓶颈", "-C", "1", "--json"],
+        &["cite", "开源"],
+        &["show", "001_f0acb97a223aa501.txt:57"],
+    ] {
+        let out = std::process::Command::new("strace")
+            .args(["-f", "-e", "trace=open,openat,openat2", "-o"])
+            .arg(&trace)
+            .arg(env!("CARGO_BIN_EXE_zhsearch"))
+            .args(args)
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("strace runs (apt-get install strace; .ci/run installs it)");
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        let opened = std::fs::read_to_string(&trace).unwrap();
+        let meta = opened.lines().filter(|l| l.contains("meta.json")).count();
+        assert_eq!(meta, 1, "{args:?} opens meta.json {meta} times:\n{opened}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

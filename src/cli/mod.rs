@@ -96,6 +96,7 @@ fn explain(e: Error, index: &Path) -> anyhow::Error {
         }
         Error::NoIndex(_) => anyhow::anyhow!("{e}: build it with `zhsearch index --index {dir}`"),
         Error::Store(e) => wording::store_error(e, index),
+        Error::Refused(r) => anyhow::anyhow!(wording::refused_message(&r)),
         Error::Other(e) => e,
         e => anyhow::anyhow!(e),
     }
@@ -183,6 +184,7 @@ fn run_show(engine: &Engine, at: &str, context: usize, json: bool) -> Result<boo
 /// `cite`'s output; whether a quote was printed.
 fn print_citations(cited: Cited, format: output::CiteFormat) -> Result<bool, Error> {
     for refused in &cited.not_quoted {
+        let refused = wording::refused_message(refused);
         eprintln!("zhsearch: warning: not quoted: {refused}");
     }
     if cited.quotes.is_empty() && cited.partial_left_out > 0 {

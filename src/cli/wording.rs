@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use crate::ingest::open::Refused;
 use crate::store::{RebuildReason, Setting, StoreError};
 
 /// What to do about `e`, in the command line's terms, for the index in `index_dir`; `None`
@@ -95,6 +96,22 @@ pub fn rebuild_reason(r: &RebuildReason) -> String {
     match r {
         RebuildReason::Requested => "--rebuild".into(),
         RebuildReason::Damaged { why } => format!("--rebuild of a damaged index ({why})"),
+        r => r.to_string(),
+    }
+}
+
+/// A corpus file that is not read back, with what to do about it.
+pub fn refused_message(r: &Refused) -> String {
+    match r {
+        Refused::NotPlainFile { .. } => format!("{r}; run `zhsearch index` to update the index"),
+        Refused::CorpusMoved { .. } => format!(
+            "{r}: restore the folder, or rebuild the index with `zhsearch index --rebuild --corpus DIR`"
+        ),
+        Refused::Stale {
+            index,
+            not_updated: None,
+            ..
+        } => format!("{r}: run `zhsearch index --index {}`", index.display()),
         r => r.to_string(),
     }
 }

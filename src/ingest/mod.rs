@@ -5,5 +5,6 @@
 pub mod corpus;
 pub mod encoding;
 pub mod markup;
+pub mod open;
 pub mod parse;
 pub mod walk;

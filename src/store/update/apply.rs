@@ -10,7 +10,7 @@ use tantivy::{IndexWriter, TantivyDocument, Term};
 
 use crate::ingest::corpus::{self, SourceFile};
 use crate::ingest::encoding;
-use crate::present::show;
+use crate::ingest::open;
 use crate::store::index::{self, Fields};
 use crate::store::manifest::{Content, FileState};
 use crate::store::report::{Progress, Reporter, UpdateReport};
@@ -171,16 +171,16 @@ fn process(
     }
 }
 
-/// Opens `file` as `show` opens a document (a file swapped for a link since the listing is
+/// Opens `file` as every reader opens a document (a file swapped for a link since the listing is
 /// not read) and reads it once; why it could not be read.
 fn open_sniffed(
     corpus: &Path,
     file: &SourceFile,
 ) -> Result<(std::fs::File, encoding::Sniffed), String> {
     let cannot_read = |err| format!("cannot read it ({err}); check that it exists and is readable");
-    let mut f = show::open_plain(corpus, &file.source).map_err(|e| match e {
-        show::Refused::Io { err, .. } => cannot_read(err),
-        show::Refused::NotPlainFile { what, .. } => {
+    let mut f = open::open_plain(corpus, &file.source).map_err(|e| match e {
+        open::Refused::Io { err, .. } => cannot_read(err),
+        open::Refused::NotPlainFile { what, .. } => {
             format!("{what}; symbolic links are not followed")
         }
         e => e.to_string(),
