@@ -67,7 +67,8 @@ impl Default for SearchOptions {
     }
 }
 
-/// How a citation is made.
+/// How a citation is made [default: the sentences holding the match, in the source's script,
+/// full matches only].
 #[derive(Debug, Clone, Copy)]
 pub struct CiteOptions {
     /// The sentence(s) holding the match, or the whole paragraph.
@@ -76,6 +77,16 @@ pub struct CiteOptions {
     pub to: Option<Script>,
     /// Also quote passages that match only part of the query (labelled).
     pub partial: bool,
+}
+
+impl Default for CiteOptions {
+    fn default() -> CiteOptions {
+        CiteOptions {
+            quote: QuoteMode::Sentence,
+            to: None,
+            partial: false,
+        }
+    }
 }
 
 /// Citations, and what was left out.
@@ -90,6 +101,7 @@ pub struct Cited {
 }
 
 /// What bringing the index up to date came to.
+#[derive(Debug)]
 pub enum Refresh {
     /// The index is up to date: the report says what changed (maybe nothing).
     Done(UpdateReport),
@@ -227,6 +239,11 @@ impl Engine {
             .searcher
             .page_query(query, options.limit, options.offset)
             .map_err(|e| damaged(self.index_dir(), e))
+    }
+
+    /// Parses `text` (see [`Engine::parse`]) and searches the index as it is.
+    pub fn search_text(&self, text: &str, options: &SearchOptions) -> Result<Page> {
+        self.search(&self.parse(text, options)?, options)
     }
 
     /// Brings the index up to date and searches it. The index is opened while the query is

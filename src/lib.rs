@@ -6,8 +6,7 @@
 //! An [`Engine`] owns one index of one corpus folder and answers from any number of threads:
 //!
 //! ```
-//! use zhsearch::store::NoReport;
-//! use zhsearch::{Engine, EngineOptions, SearchOptions};
+//! use zhsearch::{CiteOptions, Engine, EngineOptions, NoReport, SearchOptions};
 //!
 //! # fn main() -> zhsearch::Result<()> {
 //! let dir = std::env::temp_dir().join(format!("zhsearch-doc-{}", std::process::id()));
@@ -17,11 +16,15 @@
 //!
 //! let engine = Engine::open(EngineOptions::new(dir.join("index")).corpus(&corpus))?;
 //! engine.update(false, &NoReport)?; // builds the index: only changed files are read next time
-//! let query = engine.parse("5k瓶颈", &SearchOptions::default())?; // either script
-//! let page = engine.search(&query, &SearchOptions::default())?;
+//! let page = engine.search_text("5k瓶颈", &SearchOptions::default())?; // either script
 //! let hit = &page.hits[0];
 //! assert_eq!(hit.span().to_string(), "note.md:3"); // what `zhsearch show` takes
 //! assert_eq!(hit.text, "突破「5k瓶頸」之後，效能翻倍。"); // exactly as written
+//!
+//! let cited = engine.cite(page.hits.clone(), CiteOptions::default())?;
+//! assert_eq!(cited.quotes[0].1.attribution, "《筆記》, note.md:3, ¶2"); // the heading is ¶1
+//! let shown = engine.show("note.md:3", 0, None)?; // the lines, read back from the file
+//! assert_eq!(shown.text, hit.text);
 //! # std::fs::remove_dir_all(&dir).unwrap();
 //! # Ok(())
 //! # }
@@ -63,5 +66,9 @@ pub mod search;
 pub mod store;
 pub mod text;
 
-pub use engine::{CiteOptions, Engine, EngineOptions, SearchOptions};
+pub use engine::{CiteOptions, Cited, Engine, EngineOptions, Refresh, SearchOptions};
 pub use error::{Error, Result};
+pub use model::{DocMeta, Hit, LineSpan, MatchKind, Page};
+pub use present::cite::{Citation, QuoteMode, Script};
+pub use search::{Query, QueryError};
+pub use store::{NoReport, Progress, Reporter, StoreError, UpdateReport, Warning};
