@@ -44,6 +44,12 @@ impl EngineOptions {
         self.corpus = Some(corpus.into());
         self
     }
+
+    /// The file name extensions of documents (`["txt", "md"]`; checked by [`Engine::open`]).
+    pub fn extensions(mut self, extensions: &[&str]) -> EngineOptions {
+        self.extensions = Some(extensions.iter().map(|e| e.to_string()).collect());
+        self
+    }
 }
 
 /// What to search for besides the query text.
@@ -117,6 +123,20 @@ struct Snapshot {
 }
 
 impl Snapshot {
+    /// A page of `query` on this commit, each hit stamped with its file's content hash here.
+    fn page(&self, query: &Query, options: &SearchOptions) -> Result<Page> {
+        let mut page = self
+            .searcher
+            .page_query(query, options.limit, options.offset)
+            .map_err(|e| damaged(self.store.dir(), e))?;
+        let files = self.store.files();
+        for hit in &mut page.hits {
+            let at = files.binary_search_by(|f| f.source.as_str().cmp(&hit.source));
+            hit.indexed = at.ok().and_then(|i| files[i].hash()).map(str::to_string);
+        }
+        Ok(page)
+    }
+
     /// A searcher on `store`. Readers take no lock (they may not be able to write one), so a
     /// writer's garbage collection may delete the files of a segment that a commit replaced
     /// between reading `meta.json` and opening them: the open is then tried again, on the new
@@ -146,6 +166,15 @@ pub struct Engine {
     writing: Mutex<()>,
 }
 
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("options", &self.options)
+            .field("open", &self.cached().map(|s| s.store.clone()))
+            .finish()
+    }
+}
+
 impl Engine {
     /// An engine on the index in `options.index`. Nothing is read or written yet: the index
     /// is opened at the first search, and built or brought up to date by [`Engine::update`]
@@ -166,13 +195,13 @@ impl Engine {
         &self.options.index
     }
 
-    /// Parses `text` in the query language, with `options.sources` as extra `source:` globs.
+    /// Parses `text` in the query language (`options.sources` are checked here, and applied
+    /// by the search).
     pub fn parse(&self, text: &str, options: &SearchOptions) -> Result<Query> {
-        let mut q = query::parse(text)?;
+        let q = query::parse(text)?;
         for glob in &options.sources {
             query::check_glob(glob).map_err(QueryError::from)?;
         }
-        q.sources.extend(options.sources.iter().cloned());
         Ok(q)
     }
 
@@ -202,8 +231,9 @@ impl Engine {
             current.as_ref().map(|s| &s.store),
             reporter,
         )?;
-        // An unchanged index is the snapshot already open.
-        if current.is_none() || !report.is_noop() {
+        // The snapshot already open stands only when it is of the commit now current: another
+        // process may have committed since it was opened, with nothing left to do here.
+        if !current.is_some_and(|c| c.store.same_commit(&store)) {
             self.replace(Arc::new(Snapshot::new(store)?));
         }
         Ok(report)
@@ -233,12 +263,12 @@ impl Engine {
 
     /// The best `options.limit` passages after `options.offset`, on the index as it is (see
     /// [`Engine::search_fresh`] to bring it up to date first).
+    ///
+    /// This engine's snapshot: commits made by other processes since it was opened are seen
+    /// after [`Engine::refresh`]. `options.sources` narrow the query's own `source:` globs.
     pub fn search(&self, query: &Query, options: &SearchOptions) -> Result<Page> {
-        let snapshot = self.snapshot()?;
-        snapshot
-            .searcher
-            .page_query(query, options.limit, options.offset)
-            .map_err(|e| damaged(self.index_dir(), e))
+        self.snapshot()?
+            .page(&with_sources(query, options)?, options)
     }
 
     /// Parses `text` (see [`Engine::parse`]) and searches the index as it is.
@@ -270,9 +300,8 @@ impl Engine {
             let parsed = self.parse(text, options);
             let _ = parsed_ok.send(parsed.is_ok());
             let early = match (&parsed, current.recv().ok().flatten()) {
-                (Ok(q), Some(snapshot)) => snapshot
-                    .searcher
-                    .page_query(q, options.limit, options.offset)
+                (Ok(q), Some(snapshot)) => with_sources(q, options)
+                    .and_then(|q| snapshot.page(&q, options))
                     .ok(),
                 _ => None,
             };
@@ -303,6 +332,13 @@ impl Engine {
         let mut loaded: Vec<(String, Option<show::LoadedDocument>)> = Vec::new();
         let mut stale = Vec::new();
         for hit in hits {
+            if let Err(e) = as_searched(&listed, hit) {
+                stale.push(hit.source.clone());
+                if !matches!(e, Refused::Stale { .. }) {
+                    return Err(e.into());
+                }
+                continue;
+            }
             if !loaded.iter().any(|(s, _)| *s == hit.source) {
                 let doc = match show::load(&listed, &hit.source) {
                     Ok(doc) => Some(doc),
@@ -326,21 +362,21 @@ impl Engine {
     /// still as the index recorded it (a quote is a verbatim slice of the file only then).
     pub fn cite(&self, hits: Vec<Hit>, options: CiteOptions) -> Result<Cited> {
         let listed = self.listed()?;
-        let mut verdicts: Vec<(String, bool)> = Vec::new();
+        let mut verdicts: Vec<((String, Option<String>), bool)> = Vec::new();
         let mut cited = Cited {
             quotes: Vec::new(),
             not_quoted: Vec::new(),
             partial_left_out: 0,
         };
         for hit in hits {
-            let ok = match verdicts.iter().find(|(s, _)| *s == hit.source) {
+            let key = (hit.source.clone(), hit.indexed.clone());
+            let ok = match verdicts.iter().find(|(k, _)| *k == key) {
                 Some((_, ok)) => *ok,
                 None => {
-                    let ok = listed
-                        .open(&hit.source)
+                    let ok = as_searched(&listed, &hit)
                         .map_err(|e| cited.not_quoted.push(e))
                         .is_ok();
-                    verdicts.push((hit.source.clone(), ok));
+                    verdicts.push((key, ok));
                     ok
                 }
             };
@@ -408,10 +444,37 @@ impl Engine {
 /// A search error: the store's own, or the index's files are damaged.
 fn damaged(dir: &Path, e: anyhow::Error) -> Error {
     match Error::classify(e) {
-        Error::Other(e) => Error::Damaged {
+        Error::Other(e) => Error::Store(StoreError::Damaged {
             dir: dir.to_path_buf(),
             why: e.to_string().lines().next().unwrap_or("").to_string(),
-        },
+        }),
         e => e,
+    }
+}
+
+/// `query` narrowed to `options.sources` as well, when any are given.
+fn with_sources(query: &Query, options: &SearchOptions) -> Result<Query> {
+    let mut q = query.clone();
+    for glob in &options.sources {
+        query::check_glob(glob).map_err(QueryError::from)?;
+        if !q.sources.contains(glob) {
+            q.sources.push(glob.clone());
+        }
+    }
+    Ok(q)
+}
+
+/// Whether the file of `hit` still holds what was searched: listed and unchanged now
+/// ([`Listed::open`]), and with the content it had in the commit the hit came from (a hit
+/// kept while an update ran is not quoted from the file's new lines).
+fn as_searched(listed: &Listed, hit: &Hit) -> std::result::Result<(), Refused> {
+    listed.open(&hit.source)?;
+    match (&hit.indexed, listed.hash(&hit.source)) {
+        (Some(then), Some(now)) if then != now => Err(Refused::Stale {
+            source: hit.source.clone(),
+            index: listed.index().to_path_buf(),
+            not_updated: None,
+        }),
+        _ => Ok(()),
     }
 }

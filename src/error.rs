@@ -29,14 +29,6 @@ pub enum Error {
     /// There is no index in the folder yet (and the call does not build one).
     #[error("there is no zhsearch index in {}", .0.display())]
     NoIndex(PathBuf),
-    /// The index could be opened but not searched: its files are damaged.
-    #[error("the index in {} is damaged ({why})", .dir.display())]
-    Damaged {
-        /// The index folder.
-        dir: PathBuf,
-        /// The first line of what failed.
-        why: String,
-    },
     /// Anything else (an I/O error with its path, an output error…).
     #[error(transparent)]
     Other(#[from] anyhow::Error),

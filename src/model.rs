@@ -37,6 +37,7 @@ pub struct LineSpan {
 
 /// Why a location could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SpanError {
     #[error(
         "cannot read location `{0}`: write FILE:LINE, FILE:LINE-LINE or an id like FILE#L57-L59"
@@ -49,6 +50,17 @@ pub enum SpanError {
     )]
     /// The last line comes before the first.
     Reversed(LineSpan),
+    /// Lines the file does not have.
+    #[error(
+        "lines {}-{} are out of range: {} has lines 1-{lines}",
+        .span.line_start, .span.line_end, .span.source
+    )]
+    OutOfRange {
+        /// The lines asked for.
+        span: LineSpan,
+        /// How many lines the file has.
+        lines: usize,
+    },
 }
 
 impl LineSpan {
@@ -170,6 +182,10 @@ pub struct Hit {
     /// Paragraphs after, with `--context N`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub context_after: Vec<Neighbour>,
+    /// The hash of the file's content in the commit the hit was found in (not printed): a
+    /// quote or context is cut from the file only while it still holds that content.
+    #[serde(skip)]
+    pub indexed: Option<String>,
 }
 
 impl Hit {
@@ -195,6 +211,7 @@ impl Hit {
             highlights,
             context_before: Vec::new(),
             context_after: Vec::new(),
+            indexed: None,
         }
     }
 

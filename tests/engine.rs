@@ -212,3 +212,109 @@ fn one_search_opens_meta_json_once() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+fn opened(dir: &Path) -> Engine {
+    let options = EngineOptions::new(dir.join("index")).corpus(dir.join("corpus"));
+    Engine::open(options).unwrap()
+}
+
+/// A commit made by another process is adopted by the next refresh, even when it leaves this
+/// engine nothing to do; hits found before an update are not quoted from the file's new lines.
+#[test]
+fn another_process_commit_is_seen_and_old_hits_are_not_quoted_from_new_lines() {
+    let dir = corpus_copy("engine-other-process");
+    let engine = opened(&dir);
+    engine.update(false, &NoReport).unwrap();
+    let options = SearchOptions::default();
+    assert!(engine.search_text("鸚鵡螺號", &options).unwrap().is_empty());
+    std::fs::write(dir.join("corpus/zz_new.txt"), "海底兩萬里的鸚鵡螺號。\n").unwrap();
+    let cli = zhsearch(&dir, &["index", "--quiet"]);
+    assert!(cli.status.success(), "{cli:?}");
+    assert!(matches!(engine.refresh(&NoReport), Ok(zhsearch::Refresh::Done(r)) if r.is_noop()));
+    let found = engine.search_text("鸚鵡螺號", &options).unwrap();
+    assert_eq!(found.len(), 1, "the other process's commit is searched");
+    assert!(engine.show("zz_new.txt:1", 0, None).is_ok());
+
+    // A hit kept while its file is rewritten and indexed again.
+    let hits = engine.search_text("鸚鵡螺號", &options).unwrap().hits;
+    std::fs::write(
+        dir.join("corpus/zz_new.txt"),
+        "完全不同的一行。\n鸚鵡螺號\n",
+    )
+    .unwrap();
+    engine.update(false, &NoReport).unwrap();
+    let cited = engine.cite(hits.clone(), CiteOptions::default()).unwrap();
+    assert!(cited.quotes.is_empty(), "{:?}", cited.quotes);
+    assert!(matches!(
+        cited.not_quoted.as_slice(),
+        [zhsearch::present::show::Refused::Stale { .. }]
+    ));
+    let mut kept = hits;
+    assert_eq!(engine.add_context(&mut kept, 1).unwrap(), ["zz_new.txt"]);
+    assert!(kept[0].context_after.is_empty() && kept[0].context_before.is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Files that come and go while updates run (an editor's temporary files) never fail one.
+#[test]
+fn files_deleted_during_an_update_do_not_fail_it() {
+    let dir = corpus_copy("engine-churn");
+    let engine = opened(&dir);
+    engine.update(false, &NoReport).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let churn = {
+        let (stop, corpus) = (stop.clone(), dir.join("corpus"));
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                let tmp = corpus.join(format!("tmp{}.txt", n % 4));
+                let _ = std::fs::write(&tmp, format!("暫存檔 {n}\n"));
+                let _ = std::fs::remove_file(&tmp);
+                n += 1;
+            }
+        })
+    };
+    let mut failures = Vec::new();
+    for _ in 0..150 {
+        if let Err(e) = engine.update(false, &NoReport) {
+            failures.push(e.to_string());
+        }
+    }
+    stop.store(true, Ordering::SeqCst);
+    churn.join().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} failed: {:?}",
+        failures.len(),
+        failures.first()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `SearchOptions::sources` narrows `search` itself; a line out of range is a typed
+/// location error.
+#[test]
+fn search_options_and_locations_are_applied_and_typed() {
+    let dir = corpus_copy("engine-options");
+    let engine = opened(&dir);
+    engine.update(false, &NoReport).unwrap();
+    let all = engine
+        .search_text("阿里", &SearchOptions::default())
+        .unwrap();
+    assert!(all.iter().any(|h| !h.source.starts_with("001_")));
+    let q = engine.parse("阿里", &SearchOptions::default()).unwrap();
+    let narrowed = SearchOptions {
+        sources: vec!["001_*.txt".into()],
+        ..SearchOptions::default()
+    };
+    let only = engine.search(&q, &narrowed).unwrap();
+    assert!(!only.is_empty() && only.iter().all(|h| h.source.starts_with("001_")));
+    for at in [
+        "001_f0acb97a223aa501.txt:100000",
+        "001_f0acb97a223aa501.txt:0",
+    ] {
+        let e = engine.show(at, 0, None).unwrap_err();
+        assert!(matches!(e, Error::Location(_)), "{at}: {e:?}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

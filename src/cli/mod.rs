@@ -91,9 +91,6 @@ fn engine(location: &Location) -> Result<Engine, Error> {
 fn explain(e: Error, index: &Path) -> anyhow::Error {
     let dir = index.display();
     match e {
-        Error::Damaged { .. } => {
-            anyhow::anyhow!("{e}: run `zhsearch index --rebuild --index {dir}`")
-        }
         Error::NoIndex(_) => anyhow::anyhow!("{e}: build it with `zhsearch index --index {dir}`"),
         Error::Store(e) => wording::store_error(e, index),
         Error::Refused(r) => anyhow::anyhow!(wording::refused_message(&r)),

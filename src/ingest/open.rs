@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// Why a corpus file is not read back.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Refused {
     /// The index lists no such document (or no index exists).
     NotListed {

@@ -4,8 +4,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use anyhow::Context;
-
 /// File name extensions read as documents unless told otherwise.
 pub const EXTENSIONS: &[&str] = &["txt", "md", "markdown"];
 
@@ -113,9 +111,21 @@ pub fn list_files(
             Ok(source) => (source, None),
             Err((escaped, why)) => (escaped, Some(why)),
         };
-        let md = entry
-            .metadata()
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let md = match entry.metadata() {
+            Ok(md) => md,
+            // Deleted since the folder was read (an editor saving, a temporary file): it is
+            // not a document any more.
+            Err(e)
+                if e.io_error()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound) =>
+            {
+                continue;
+            }
+            Err(e) => {
+                let e = anyhow::Error::new(e).context(format!("cannot read {}", path.display()));
+                return Err(ListError::Other(e));
+            }
+        };
         listing.files.push(SourceFile {
             source,
             path: path.to_path_buf(),

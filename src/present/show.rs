@@ -5,13 +5,13 @@ use std::fs::File;
 use std::io::{Read, Seek};
 use std::path::{Component, Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use serde::Serialize;
 
 use crate::ingest::corpus::{self, Document};
 pub use crate::ingest::open::Refused;
 use crate::ingest::open::open_plain;
-use crate::model::{DocMeta, LineSpan, Neighbour};
+use crate::model::{DocMeta, LineSpan, Neighbour, SpanError};
 use crate::present::cite::Source;
 use crate::store::{FileState, IndexStore};
 
@@ -73,6 +73,16 @@ impl Listed {
                 .collect(),
             not_updated: None,
         }
+    }
+
+    /// The index folder.
+    pub fn index(&self) -> &Path {
+        &self.index
+    }
+
+    /// The hash of listed document `source`'s content, as the index recorded it.
+    pub fn hash(&self, source: &str) -> Option<&str> {
+        self.files.get(source).and_then(|f| f.hash())
     }
 
     /// Whether the index lists `source` (indexed or skipped).
@@ -194,22 +204,11 @@ pub fn excerpt(listed: &Listed, loc: &LineSpan, context: usize) -> Result<Excerp
         count -= 1;
     }
     if loc.line_end < loc.line_start {
-        bail!(
-            "lines {}-{} are reversed: write {}:{}-{}",
-            loc.line_start,
-            loc.line_end,
-            loc.source,
-            loc.line_end,
-            loc.line_start
-        );
+        return Err(SpanError::Reversed(loc.clone()).into());
     }
     if loc.line_start == 0 || loc.line_end > count {
-        bail!(
-            "lines {}-{} are out of range: {} has lines 1-{count}",
-            loc.line_start,
-            loc.line_end,
-            loc.source
-        );
+        let span = loc.clone();
+        return Err(SpanError::OutOfRange { span, lines: count }.into());
     }
     let text = loaded.lines[loc.line_start - 1..loc.line_end].join("\n");
     let (context_before, context_after) = loaded.context(loc.line_start, loc.line_end, context);

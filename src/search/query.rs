@@ -26,6 +26,7 @@ pub const MAX_QUERY_TERMS: usize = 100;
 
 /// Why a query is refused. The messages are the ones a user reads.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum QueryError {
     /// Nothing at all to search for.
     #[error("the query is empty: give a word or a \"phrase\" to search for")]

@@ -123,5 +123,6 @@ pub(super) fn into_hit(
             .collect(),
         context_before: Vec::new(),
         context_after: Vec::new(),
+        indexed: None,
     }
 }

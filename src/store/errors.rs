@@ -13,6 +13,7 @@ use crate::store::manifest;
 /// What went wrong with the index folder or the corpus, for the callers that act on the kind.
 /// The texts state facts only; what to do about them is the front end's wording.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// Another process holds the writer lock.
     #[error("another zhsearch process is writing the index in {}", dir.display())]

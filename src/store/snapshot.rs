@@ -113,6 +113,11 @@ impl IndexStore {
         &self.index
     }
 
+    /// Whether `other` is a snapshot of the same commit (the same `meta.json`).
+    pub fn same_commit(&self, other: &IndexStore) -> bool {
+        self.dir == other.dir && self.meta == other.meta
+    }
+
     /// The folder as [`folder::inspect`] would find it, from this snapshot.
     pub(crate) fn found(&self) -> Found {
         Found::Ours {

@@ -23,21 +23,38 @@ const WRITER_BUDGET_PER_THREAD: usize = 96 << 20;
 /// time whatever the corpus size (a 74 MB corpus still ends in a few segments).
 const MAX_DOCS_BEFORE_MERGE: usize = 3_000_000;
 
+/// How many times a busy writer lock is tried again, 10 ms apart.
+const LOCK_TRIES: u32 = 5;
+
 /// Takes the writer; the lock held by another process is [`StoreError::Busy`].
 pub fn open_writer(index: &tantivy::Index, dir: &Path) -> Result<IndexWriter<TantivyDocument>> {
     refuse_read_only(dir)?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    let writer = index
-        .writer_with_num_threads(threads, WRITER_BUDGET_PER_THREAD * threads)
-        .map_err(|e| match e {
-            tantivy::TantivyError::LockFailure(
+    // A lock held for an instant (a writer just finishing, or a child process spawned at that
+    // moment that still holds a copy of its descriptor) is waited for, briefly; a writer that
+    // keeps it is another process at work: busy.
+    let mut tries = 0;
+    let writer = loop {
+        match index.writer_with_num_threads(threads, WRITER_BUDGET_PER_THREAD * threads) {
+            Err(tantivy::TantivyError::LockFailure(
                 tantivy::directory::error::LockError::LockBusy,
                 _,
-            ) => anyhow!(StoreError::Busy {
-                dir: dir.to_path_buf()
-            }),
-            e => write_error(dir, anyhow!(e)),
-        })?;
+            )) if tries < LOCK_TRIES => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(tantivy::TantivyError::LockFailure(
+                tantivy::directory::error::LockError::LockBusy,
+                _,
+            )) => {
+                return Err(anyhow!(StoreError::Busy {
+                    dir: dir.to_path_buf()
+                }));
+            }
+            Err(e) => return Err(write_error(dir, anyhow!(e))),
+            Ok(writer) => break writer,
+        }
+    };
     let mut merges = LogMergePolicy::default();
     merges.set_max_docs_before_merge(MAX_DOCS_BEFORE_MERGE);
     writer.set_merge_policy(Box::new(merges));
