@@ -55,6 +55,8 @@ pub struct SearchOptions {
     pub offset: usize,
     /// Only files whose path (relative to the corpus) matches one of these globs.
     pub sources: Vec<String>,
+    /// Full matches only: no partial matches (`--exact`).
+    pub exact: bool,
 }
 
 impl Default for SearchOptions {
@@ -63,6 +65,7 @@ impl Default for SearchOptions {
             limit: 10,
             offset: 0,
             sources: Vec::new(),
+            exact: false,
         }
     }
 }
@@ -237,7 +240,7 @@ impl Engine {
         let snapshot = self.snapshot()?;
         snapshot
             .searcher
-            .page_query(query, options.limit, options.offset)
+            .page_query_exact(query, options.limit, options.offset, options.exact)
             .map_err(|e| damaged(self.index_dir(), e))
     }
 
@@ -272,7 +275,7 @@ impl Engine {
             let early = match (&parsed, current.recv().ok().flatten()) {
                 (Ok(q), Some(snapshot)) => snapshot
                     .searcher
-                    .page_query(q, options.limit, options.offset)
+                    .page_query_exact(q, options.limit, options.offset, options.exact)
                     .ok(),
                 _ => None,
             };

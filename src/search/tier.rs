@@ -8,7 +8,7 @@ use anyhow::Result;
 
 use crate::model::{Hit, LineSpan, MatchKind};
 use crate::search::backend::{CandidateId, Candidates, StoredPassage};
-use crate::search::rank;
+use crate::search::{fuzzy, rank};
 
 /// How many of the best candidates (by the backend's score, then file, line and column) are
 /// reranked with proximity, title and runs of the query.
@@ -22,6 +22,8 @@ pub(super) struct Cand {
     pub(super) id: CandidateId,
     pub(super) stored: StoredPassage,
     pub(super) kind: MatchKind,
+    /// How much of the query a partial match holds (none for a full match).
+    pub(super) measure: Option<fuzzy::Measure>,
 }
 
 /// A tier: its first hits in order, and every passage found to belong to it.
