@@ -86,6 +86,8 @@ const MIN_ALIGN_CHARS: usize = 4;
 const MATCH: f32 = 1.0;
 const MISMATCH: f32 = -0.6;
 const GAP: f32 = -0.6;
+/// Two characters side by side, swapped: both count, less one replacement.
+const SWAP: f32 = 2.0 * MATCH + MISMATCH;
 /// A partial match must hold this share of the query in order (alignment)...
 pub const MIN_ALIGN: f32 = 0.5;
 /// ... or this share of its words' weight...
@@ -139,6 +141,9 @@ pub struct Measure {
     /// Share of the words' weight the passage holds (stop words count in the query only),
     /// 0..=1.
     pub share: f32,
+    /// Whether the passage holds a content word of two characters or more, or a whole term:
+    /// characters scattered alone share no meaning with the query.
+    pub word: bool,
     /// Characters of the passage's visible text that counted (aligned characters and content
     /// words), as character ranges of its normalised visible text.
     pub spans: Vec<Range<usize>>,
@@ -185,7 +190,7 @@ impl Relaxed {
 
     /// Whether a passage measured so holds enough of the query to be a partial match.
     pub fn enough(&self, m: &Measure) -> bool {
-        m.align >= MIN_ALIGN || m.share >= self.min_share
+        m.align >= MIN_ALIGN || (m.word && m.share >= self.min_share)
     }
 
     /// How the passage whose visible text is `visible` measures against the query.
@@ -215,10 +220,13 @@ impl Relaxed {
             }
         }
         let (mut all, mut held) = (0.0, 0.0);
+        let before = spans.len();
         for t in &self.words {
             all += t.words.iter().map(|(_, w)| w).sum::<f32>();
             held += t.held(vis, &mut spans);
         }
+        // Spans added by the words are those of whole terms and long content words.
+        let word = spans.len() > before;
         Measure {
             align: if total == 0 {
                 0.0
@@ -226,6 +234,7 @@ impl Relaxed {
                 aligned / total as f32
             },
             share: if all > 0.0 { held / all } else { 0.0 },
+            word,
             spans,
         }
     }
@@ -279,6 +288,7 @@ fn align(query: &[char], text: &[char]) -> (f32, Vec<usize>) {
             let v = diag
                 .max(h[(i - 1) * w + j] + GAP)
                 .max(h[i * w + j - 1] + GAP)
+                .max(swapped(query, text, i, j).map_or(0.0, |_| h[(i - 2) * w + j - 2] + SWAP))
                 .max(0.0);
             h[i * w + j] = v;
             if v > best.0 {
@@ -293,7 +303,13 @@ fn align(query: &[char], text: &[char]) -> (f32, Vec<usize>) {
         let v = h[i * w + j];
         let same = query[i - 1] == text[j - 1];
         let diag = h[(i - 1) * w + j - 1] + if same { MATCH } else { MISMATCH };
-        if (v - diag).abs() < 1e-4 {
+        if swapped(query, text, i, j).is_some()
+            && (v - (h[(i - 2) * w + j - 2] + SWAP)).abs() < 1e-4
+        {
+            matched.extend([j - 1, j - 2]);
+            i -= 2;
+            j -= 2;
+        } else if (v - diag).abs() < 1e-4 {
             if same {
                 matched.push(j - 1);
             }
@@ -307,6 +323,16 @@ fn align(query: &[char], text: &[char]) -> (f32, Vec<usize>) {
     }
     matched.reverse();
     (score.min(n as f32), matched)
+}
+
+/// Whether the two characters before `i` in `query` are those before `j` in `text`, swapped.
+fn swapped(query: &[char], text: &[char], i: usize, j: usize) -> Option<()> {
+    (i >= 2
+        && j >= 2
+        && query[i - 1] == text[j - 2]
+        && query[i - 2] == text[j - 1]
+        && query[i - 1] != query[i - 2])
+        .then_some(())
 }
 
 /// Highlights of a partial match: the characters that counted, as byte ranges of the
@@ -389,6 +415,9 @@ mod tests {
     #[test]
     fn alignment_is_local() {
         assert_eq!(align(&['a', 'b', 'c'], &['x', 'a', 'b', 'c', 'y']).0, 3.0);
+        let (s, m) = align(&['a', 'b', 'c', 'd'], &['b', 'a', 'c', 'd']);
+        assert!((s - 3.4).abs() < 1e-4, "{s}");
+        assert_eq!(m, vec![0, 1, 2, 3]);
         let (s, m) = align(&['a', 'b', 'c', 'd'], &['a', 'b', 'x', 'd']);
         assert!((s - 2.4).abs() < 1e-4, "{s}");
         assert_eq!(m, vec![0, 1, 3]);

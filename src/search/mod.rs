@@ -3,8 +3,9 @@
 //! their stored text ([`rank`]) into ranked passages with their citation.
 //!
 //! Two tiers: the strict tier's candidates that match every term (each checked against its
-//! passage's text), then, when they are fewer than asked for and the query has bare terms,
-//! passages that cover most of the query's words. Every full match ranks above every partial
+//! passage's text), then, when they are fewer than asked for and the query has bare terms (or
+//! its phrases match nothing), passages that hold enough of the query in order or of its
+//! rarest words ([`fuzzy`]). Every full match ranks above every partial
 //! one, and each tier is one order that depends only on the passages indexed.
 
 pub mod backend;

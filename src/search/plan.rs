@@ -233,6 +233,18 @@ mod tests {
     }
 
     #[test]
+    fn quoted_phrases_relax_only_when_they_match_nothing() {
+        let p = |q: &str| plan(q, 100, &|_| 0);
+        assert!(p("阿里云").relaxes(true));
+        assert!(p("阿里云 \"开源\"").relaxes(true));
+        assert!(!p("\"开源\"").relaxes(true));
+        assert!(p("\"开源\"").relaxes(false));
+        let mut exact = p("阿里云");
+        exact.exact = true;
+        assert!(!exact.relaxes(false));
+    }
+
+    #[test]
     fn words_are_deduplicated() {
         let p = plan("瓶颈瓶颈", 100, &|w| u64::from(w == "瓶颈"));
         assert_eq!(p.groups[0][0].words(), ["瓶颈".to_string()]);

@@ -218,6 +218,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn bigrams_are_pairs_of_letters_or_digits_side_by_side() {
+        assert_eq!(
+            bigrams("近身，藥裹a1 b"),
+            vec![['近', '身'], ['藥', '裹'], ['裹', 'a'], ['a', '1']]
+        );
+        assert!(bigrams("近").is_empty());
+    }
+
+    #[test]
     fn globs() {
         let m = |g: &str, s: &str| glob_matches(&glob_regex(g).unwrap(), s);
         assert!(m("00*.txt", "001_a.txt"));
