@@ -39,6 +39,10 @@ type Partial<'a> = Option<(&'a HashSet<backend::CandidateId>, &'a fuzzy::Relaxed
 /// for the reranked ones: how much of the query a passage holds in order decides first.
 const FUZZY_WEIGHT: f32 = 100.0;
 
+/// Candidates of the partial tier judged beyond the rows asked for (and the full matches,
+/// which it finds again): those further down hold little of the query.
+const PARTIAL_JUDGED: usize = 300;
+
 /// Searches one index through its backend; shared by threads (`Send + Sync` when the backend
 /// is, as every [`Backend`] must be).
 pub struct Searcher<B: Backend = TantivyBackend> {
@@ -118,6 +122,7 @@ impl<B: Backend> Searcher<B> {
         let full = ranked(
             want,
             0,
+            None,
             |n| strict.top(n),
             |id, score| self.judge(plan, id, score, None),
             |cand, reranked| self.finish(plan, cand, reranked, &mut titles),
@@ -139,6 +144,7 @@ impl<B: Backend> Searcher<B> {
                 want - hits.len(),
                 // The full matches, and a few that cover too little of the query.
                 full.ids.len() + RERANK_DEPTH / 2,
+                Some(full.ids.len() + want + PARTIAL_JUDGED),
                 |n| relaxed.top(n),
                 |id, score| self.judge(plan, id, score, tier),
                 |cand, reranked| self.finish(plan, cand, reranked, &mut titles),
