@@ -89,6 +89,28 @@ fn a_question_ranks_by_its_content_words() {
     assert!(search("哪里可以喝到铁观音", 10).is_empty());
 }
 
+/// The notes folder: the note that answers the question comes first, not the one
+/// sharing its question words (哪裡可以…到).
+#[test]
+fn a_question_finds_the_note_that_answers_it() {
+    let s = common::crafted(
+        "question-notes",
+        &[
+            (
+                "trip.md",
+                "# 旅行筆記\n\n第二天去了安溪，坐纜車上山喝鐵觀音，風景很好。\n晚上回到廈門吃沙茶麵。\n哪裡可以買到便宜的機票？\n",
+            ),
+            ("home.md", "今天在家喝咖啡，看了一本書。\n"),
+        ],
+    );
+    let hits = common::find(&s, "哪里可以喝到铁观音");
+    assert_eq!(lines_of(&hits[..1]), vec![("trip.md".into(), 3)]);
+    assert!(!lines_of(&hits).contains(&("trip.md".into(), 5)));
+    let h = &hits[0];
+    let marked: Vec<&str> = h.highlights.iter().map(|r| &h.text[r[0]..r[1]]).collect();
+    assert_eq!(marked, vec!["鐵觀音"]);
+}
+
 /// A quoted phrase that matches nothing: a line on stderr, then the closest passages as
 /// partial matches (exit 0); `--exact` shows none (exit 1). JSON stays hits only.
 #[test]
