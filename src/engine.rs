@@ -61,6 +61,8 @@ pub struct SearchOptions {
     pub offset: usize,
     /// Only files whose path (relative to the corpus) matches one of these globs.
     pub sources: Vec<String>,
+    /// Full matches only: no partial matches (`--exact`).
+    pub exact: bool,
 }
 
 impl Default for SearchOptions {
@@ -69,6 +71,7 @@ impl Default for SearchOptions {
             limit: 10,
             offset: 0,
             sources: Vec::new(),
+            exact: false,
         }
     }
 }
@@ -127,7 +130,7 @@ impl Snapshot {
     fn page(&self, query: &Query, options: &SearchOptions) -> Result<Page> {
         let mut page = self
             .searcher
-            .page_query(query, options.limit, options.offset)
+            .page_query_exact(query, options.limit, options.offset, options.exact)
             .map_err(|e| damaged(self.store.dir(), e))?;
         let files = self.store.files();
         for hit in &mut page.hits {

@@ -58,7 +58,8 @@ fn edits_additions_and_deletions_are_picked_up() {
     assert_eq!(hits[0]["title"], "新文件");
 
     std::fs::write(corpus.join("new.md"), "換了內容\n").unwrap();
-    let o = zhsearch(&dir, &["search", "\"独一无二的测试句子\""]);
+    // --exact: a quoted phrase that matches nothing would otherwise show the closest passages.
+    let o = zhsearch(&dir, &["search", "\"独一无二的测试句子\"", "--exact"]);
     assert_eq!(o.status.code(), Some(1), "old text is gone: {}", stdout(&o));
     assert!(stderr(&o).contains("1 changed"), "{}", stderr(&o));
     assert_eq!(
@@ -67,7 +68,7 @@ fn edits_additions_and_deletions_are_picked_up() {
     );
 
     std::fs::remove_file(corpus.join("new.md")).unwrap();
-    let o = zhsearch(&dir, &["search", "\"换了内容\""]);
+    let o = zhsearch(&dir, &["search", "\"换了内容\"", "--exact"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("1 removed"), "{}", stderr(&o));
 }
@@ -103,9 +104,14 @@ fn index_reports_and_remembers_its_corpus() {
 #[test]
 fn nothing_found_exits_1_and_errors_exit_2_with_one_line() {
     let dir = corpus_copy("status");
-    let o = zhsearch(&dir, &["search", "\"不存在的短语xyz\""]);
+    let o = zhsearch(&dir, &["search", "\"不存在的短语xyz\"", "--exact"]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(stdout(&o), "");
+    let err = stderr(&o);
+    assert!(
+        err.ends_with("zhsearch: no exact match for \"不存在的短语xyz\"\n"),
+        "{err}"
+    );
 
     let o = zhsearch(&dir, &["search", "x", "--corpus", "no-such-folder"]);
     assert_eq!(o.status.code(), Some(2));

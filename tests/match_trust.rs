@@ -305,10 +305,15 @@ fn partial_only_results_are_reported_as_such() {
     let cited = json_lines(&stdout(&o));
     assert_eq!(cited.len(), 3);
     assert!(cited.iter().all(|c| c["match"] == "all"));
-    // Nothing at all: exit 1, no message about partial matches.
-    let o = zhsearch(&dir, &["cite", "\"完全不存在的词\""]);
+    // Nothing at all (--exact: not even the closest passages to a phrase): exit 1, no
+    // message about partial matches.
+    let o = zhsearch(&dir, &["cite", "\"完全不存在的词\"", "--exact"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(!stderr(&o).contains("--partial"));
+    // Without --exact, the closest passages are partial matches, which cite leaves out.
+    let o = zhsearch(&dir, &["cite", "\"完全不存在的词\""]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--partial"), "{}", stderr(&o));
 }
 
 /// A closing `**` after the sentence end stays in the quote.

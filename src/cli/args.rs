@@ -144,6 +144,10 @@ pub struct QueryArgs {
     /// Number of best hits to skip (for paging)
     #[arg(long, default_value_t = 0)]
     pub offset: u64,
+    /// Only passages that match every term: no partial matches, not even the closest
+    /// passages to a quoted phrase that matches nothing
+    #[arg(long)]
+    pub exact: bool,
 }
 
 const QUERY_HELP: &str = "\
@@ -160,8 +164,10 @@ Query syntax:
 Letters are matched without regard to case or width (５Ｋ = 5k). A bare term matches a
 passage that holds it as a string, or that holds each of its words of two characters or
 more as words and each of its other characters. When fewer passages than --limit match
-every term, passages matching most of the words follow, marked partial (`match: partial`
-in JSON). At most 1000 characters (spaces included) and 100 terms.
+every term, passages holding most of the query follow, marked partial (`match: partial`
+in JSON): its characters in order (a line with a character or two wrong) or its rarest
+words (a question; 是 的 什么 哪 weigh little). A quoted phrase that matches nothing shows
+the closest passages so, after a line on stderr. --exact: full matches only. At most 1000 characters (spaces included) and 100 terms.
 An exclusion starting with an ASCII letter must come after `--` or inside one quoted
 argument ('软件 -ads'), so that it is not read as an option.
 

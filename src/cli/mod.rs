@@ -145,10 +145,17 @@ fn run_search(
         }
     }
     // On stderr, so that stdout stays the hits alone for pipes; JSON says it per hit.
-    if !json && !hits.full_matches && !hits.is_empty() {
-        eprintln!(
-            "zhsearch: no passage matches every term; the hits below match part of the query"
-        );
+    if !json && !hits.full_matches {
+        match quoted_only(engine, query) {
+            Some(phrases) if hits.is_empty() => eprintln!("zhsearch: no exact match for {phrases}"),
+            Some(phrases) => {
+                eprintln!("zhsearch: no exact match for {phrases}; closest passages:")
+            }
+            None if !hits.is_empty() => eprintln!(
+                "zhsearch: no passage matches every term; the hits below match part of the query"
+            ),
+            None => {}
+        }
     }
     let mut out = anstream::stdout().lock();
     if json {
@@ -158,6 +165,18 @@ fn run_search(
     }
     out.flush().map_err(anyhow::Error::from)?;
     Ok(!hits.is_empty())
+}
+
+/// The query's phrases, each in quotes, when every term of it is a quoted phrase.
+fn quoted_only(engine: &Engine, query: &QueryArgs) -> Option<String> {
+    let q = engine
+        .parse(&query.query.join(" "), &SearchOptions::default())
+        .ok()?;
+    let terms: Vec<_> = q.groups.iter().flatten().collect();
+    (!terms.is_empty() && terms.iter().all(|t| t.quoted)).then(|| {
+        let quoted: Vec<String> = terms.iter().map(|t| format!("\"{}\"", t.raw)).collect();
+        quoted.join(" ")
+    })
 }
 
 /// `zhsearch show`: lines of a document of the index, as cited.
@@ -207,6 +226,7 @@ fn run_query(engine: &Engine, query: &QueryArgs, limit: u64) -> Result<Page, Err
         limit: limit as usize,
         offset: query.offset as usize,
         sources: query.sources.clone(),
+        exact: query.exact,
     };
     let reporter = Terminal::new(true, true);
     let (page, refresh) = engine.search_fresh(&query.query.join(" "), &options, &reporter)?;

@@ -35,8 +35,10 @@ pub enum Tier {
     /// of a form as a word and its other characters as characters; no excluded form as a
     /// string; within the `source:` globs and `title:` files. The searcher verifies each.
     Strict,
-    /// Passages holding any form of a bare term as a string (scored as above) or any of its
-    /// long words (BM25), with the quoted terms, exclusions and filters still holding.
+    /// Passages holding any form of a bare term as a string (scored as above), any of its
+    /// long words but question words, or any two of its letters or digits side by side
+    /// (BM25), with the quoted terms, exclusions and filters still holding; when every term
+    /// is quoted, the phrases relax like bare terms.
     Relaxed,
 }
 

@@ -3,11 +3,13 @@
 //! their stored text ([`rank`]) into ranked passages with their citation.
 //!
 //! Two tiers: the strict tier's candidates that match every term (each checked against its
-//! passage's text), then, when they are fewer than asked for and the query has bare terms,
-//! passages that cover most of the query's words. Every full match ranks above every partial
+//! passage's text), then, when they are fewer than asked for and the query has bare terms (or
+//! its phrases match nothing), passages that hold enough of the query in order or of its
+//! rarest words ([`fuzzy`]). Every full match ranks above every partial
 //! one, and each tier is one order that depends only on the passages indexed.
 
 pub mod backend;
+pub mod fuzzy;
 pub mod glob;
 pub mod plan;
 pub mod query;
@@ -30,8 +32,16 @@ pub use query::{Query, QueryError, parse};
 pub use tantivy::TantivyBackend;
 use tier::{Cand, RERANK_DEPTH, ranked};
 
-/// For the partial tier: the full matches to leave out, and each word's weight (IDF).
-type Partial<'a> = Option<(&'a HashSet<backend::CandidateId>, &'a dyn Fn(&str) -> f32)>;
+/// For the partial tier: the full matches to leave out, and the measure of the query.
+type Partial<'a> = Option<(&'a HashSet<backend::CandidateId>, &'a fuzzy::Relaxed)>;
+
+/// Score of a partial match per unit of [`fuzzy::Measure::score`], added to the backend's
+/// for the reranked ones: how much of the query a passage holds in order decides first.
+const FUZZY_WEIGHT: f32 = 100.0;
+
+/// Candidates of the partial tier judged beyond the rows asked for (and the full matches,
+/// which it finds again): those further down hold little of the query.
+const PARTIAL_JUDGED: usize = 300;
 
 /// Searches one index through its backend; shared by threads (`Send + Sync` when the backend
 /// is, as every [`Backend`] must be).
@@ -80,6 +90,19 @@ impl<B: Backend> Searcher<B> {
         self.page(&self.bind(query)?, limit, offset)
     }
 
+    /// [`Searcher::page_query`]; with `exact`, full matches only (no partial tier).
+    pub fn page_query_exact(
+        &self,
+        query: &Query,
+        limit: usize,
+        offset: usize,
+        exact: bool,
+    ) -> Result<Page> {
+        let mut plan = self.bind(query)?;
+        plan.exact = exact;
+        self.page(&plan, limit, offset)
+    }
+
     /// Rows `offset+1 ..= offset+limit` of one ranking that depends only on the passages in
     /// the index: every full match (verified against the passage's text, see
     /// [`rank::matches_all`]), then the partial ones; within each, the first `RERANK_DEPTH`
@@ -99,6 +122,7 @@ impl<B: Backend> Searcher<B> {
         let full = ranked(
             want,
             0,
+            None,
             |n| strict.top(n),
             |id, score| self.judge(plan, id, score, None),
             |cand, reranked| self.finish(plan, cand, reranked, &mut titles),
@@ -107,18 +131,20 @@ impl<B: Backend> Searcher<B> {
         let mut hits = full.hits;
         // Fewer full matches than asked for means the strict tier was read to its end, so
         // `full.ids` holds every full match.
-        if hits.len() < want && plan.can_relax() {
+        if hits.len() < want && plan.relaxes(full_matches) {
             let n = self.backend.passages() as f32;
             let idf = |w: &str| {
                 let df = self.backend.doc_freq(w) as f32;
                 (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
             };
+            let measure = fuzzy::Relaxed::new(plan, &idf);
             let relaxed = self.backend.fetch(plan, Tier::Relaxed)?;
-            let tier = Some((&full.ids, &idf as &dyn Fn(&str) -> f32));
+            let tier = Some((&full.ids, &measure));
             let partial = ranked(
                 want - hits.len(),
                 // The full matches, and a few that cover too little of the query.
                 full.ids.len() + RERANK_DEPTH / 2,
+                Some(full.ids.len() + want + PARTIAL_JUDGED),
                 |n| relaxed.top(n),
                 |id, score| self.judge(plan, id, score, tier),
                 |cand, reranked| self.finish(plan, cand, reranked, &mut titles),
@@ -159,14 +185,14 @@ impl<B: Backend> Searcher<B> {
         let passage = tier::passage(&stored);
         let is_word = |w: &str| self.backend.has_word(id, w);
         let full = rank::matches_all(plan, &passage, &is_word);
-        let kind = match partial {
-            None if full => MatchKind::All,
-            Some((_, idf))
-                if !full
-                    && !rank::excluded(plan, &passage)
-                    && rank::coverage(plan, &passage, idf) >= rank::MIN_COVERAGE =>
-            {
-                MatchKind::Partial
+        let (kind, measure) = match partial {
+            None if full => (MatchKind::All, None),
+            Some((_, relaxed)) if !full && !rank::excluded(plan, &passage) => {
+                let m = relaxed.measure(&stored.visible);
+                if !relaxed.enough(&m) {
+                    return Ok(None);
+                }
+                (MatchKind::Partial, Some(m))
             }
             _ => return Ok(None),
         };
@@ -176,6 +202,7 @@ impl<B: Backend> Searcher<B> {
             id,
             stored,
             kind,
+            measure,
         }))
     }
 
@@ -195,8 +222,17 @@ impl<B: Backend> Searcher<B> {
         let title_terms = entry.map_or(0, |e| {
             titles.entries.iter().filter(|s| s.contains(&e)).count()
         });
-        let found = rank::findings(plan, &tier::passage(&stored), title_terms);
-        let boost = if reranked { found.boost } else { 0.0 };
+        let mut found = rank::findings(plan, &tier::passage(&stored), title_terms);
+        let mut boost = if reranked { found.boost } else { 0.0 };
+        if let Some(m) = &cand.measure {
+            // A partial match marks what counted: its aligned characters and content words.
+            found.highlights = fuzzy::highlights(&stored.visible, &m.spans);
+            boost += if reranked {
+                FUZZY_WEIGHT * m.score()
+            } else {
+                0.0
+            };
+        }
         Ok(tier::into_hit(stored, cand.score + boost, cand.kind, found))
     }
 }

@@ -104,6 +104,8 @@ pub struct Plan {
     /// With `title:` filters, the files whose title holds every one of their texts (none:
     /// nothing matches); `None` without such filters.
     pub title_sources: Option<Vec<String>>,
+    /// Full matches only: no partial tier (`--exact`).
+    pub exact: bool,
 }
 
 /// What binding needs to know of an index: its vocabulary statistics and its titles. Every
@@ -155,6 +157,7 @@ pub fn bind_with(
         excluded: q.excluded.iter().map(bind).collect(),
         sources: q.sources.clone(),
         title_sources,
+        exact: false,
     }
 }
 
@@ -184,6 +187,13 @@ impl Plan {
     /// Whether some term is bare, so that a partial match means something.
     pub fn can_relax(&self) -> bool {
         self.terms().any(|t| !t.quoted)
+    }
+
+    /// Whether partial matches follow the full ones: unless [`Plan::exact`], when some term
+    /// is bare, or when the query's phrases (all quoted) match nothing (`full_matches`
+    /// false): the closest passages are then shown as partial matches.
+    pub fn relaxes(&self, full_matches: bool) -> bool {
+        !self.exact && (self.can_relax() || (!full_matches && self.terms().next().is_some()))
     }
 }
 
@@ -220,6 +230,18 @@ mod tests {
             .collect();
         assert!(forms[0].contains(&"伺服器"));
         assert_eq!(forms[1], vec!["服务器"]);
+    }
+
+    #[test]
+    fn quoted_phrases_relax_only_when_they_match_nothing() {
+        let p = |q: &str| plan(q, 100, &|_| 0);
+        assert!(p("阿里云").relaxes(true));
+        assert!(p("阿里云 \"开源\"").relaxes(true));
+        assert!(!p("\"开源\"").relaxes(true));
+        assert!(p("\"开源\"").relaxes(false));
+        let mut exact = p("阿里云");
+        exact.exact = true;
+        assert!(!exact.relaxes(false));
     }
 
     #[test]

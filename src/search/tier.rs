@@ -8,7 +8,7 @@ use anyhow::Result;
 
 use crate::model::{Hit, LineSpan, MatchKind};
 use crate::search::backend::{CandidateId, Candidates, StoredPassage};
-use crate::search::rank;
+use crate::search::{fuzzy, rank};
 
 /// How many of the best candidates (by the backend's score, then file, line and column) are
 /// reranked with proximity, title and runs of the query.
@@ -22,6 +22,8 @@ pub(super) struct Cand {
     pub(super) id: CandidateId,
     pub(super) stored: StoredPassage,
     pub(super) kind: MatchKind,
+    /// How much of the query a partial match holds (none for a full match).
+    pub(super) measure: Option<fuzzy::Measure>,
 }
 
 /// A tier: its first hits in order, and every passage found to belong to it.
@@ -36,23 +38,27 @@ pub(super) struct TierHits {
 /// window are known, so the result is a prefix of one order whatever `need` is, and no
 /// passage after the last row asked for is read from the store. `slack` more candidates than
 /// needed are collected at first, for those expected to be judged out of the tier: running
-/// the query again for more costs more than collecting a few more at once.
+/// the query again for more costs more than collecting a few more at once. At most `cap`
+/// candidates are judged (the partial tier's, most of which hold too little of the query
+/// far down the backend's order).
 pub(super) fn ranked(
     need: usize,
     slack: usize,
+    cap: Option<usize>,
     candidates: impl Fn(usize) -> Result<Candidates>,
     mut judge: impl FnMut(CandidateId, f32) -> Result<Option<Cand>>,
     mut finish: impl FnMut(Cand, bool) -> Result<Hit>,
 ) -> Result<TierHits> {
     let depth = need.max(RERANK_DEPTH);
-    let mut n = depth.saturating_add(slack);
+    let cap = cap.map_or(usize::MAX, |c| c.max(depth));
+    let mut n = depth.saturating_add(slack).min(cap);
     // Candidates judged so far: a prefix of the order, which does not depend on `n`.
     let mut judged = 0;
     let mut kept: Vec<(usize, Cand)> = Vec::new();
     loop {
         let Candidates { top, complete } = candidates(n)?;
-        while kept.len() < depth && judged < top.len() {
-            let end = top.len().min(judged + depth - kept.len());
+        while kept.len() < depth && judged < top.len().min(cap) {
+            let end = top.len().min(cap).min(judged + depth - kept.len());
             // In index order, so that passages stored in one block are read together.
             let mut batch: Vec<usize> = (judged..end).collect();
             batch.sort_by_key(|&i| top[i].1);
@@ -62,10 +68,10 @@ pub(super) fn ranked(
             }
             judged = end;
         }
-        if kept.len() >= depth || complete {
+        if kept.len() >= depth || complete || judged >= cap {
             break;
         }
-        n = n.saturating_mul(4);
+        n = n.saturating_mul(4).min(cap);
     }
     kept.sort_by_key(|&(i, _)| i);
     let ids = kept.iter().map(|(_, c)| c.id).collect();

@@ -8,6 +8,7 @@ use tantivy::query::{
 use tantivy::schema::{Field, IndexRecordOption};
 
 use crate::search::backend::{EXACT_SCORE, VARIANT_SCORE};
+use crate::search::fuzzy;
 use crate::search::glob::glob_regex;
 use crate::search::plan::{Plan, Term as PlanTerm};
 use crate::store::index::Fields;
@@ -25,14 +26,19 @@ pub(super) fn strict(plan: &Plan, f: &Fields) -> Box<dyn TQuery> {
     Box::new(BooleanQuery::new(clauses))
 }
 
-/// The relaxed tier: passages with any word of the bare terms (ranked by BM25, exact
-/// strings first); quoted phrases, exclusions and filters still hold. The searcher keeps the
-/// candidates that cover most of the query.
+/// The relaxed tier: passages with any word of the bare terms or any two of their characters
+/// side by side (ranked by BM25, exact strings first), so that a line whose words a
+/// misremembered character broke is still found; quoted phrases, exclusions and filters still
+/// hold. When every term is quoted (phrases that match nothing), the phrases relax like bare
+/// terms. The searcher keeps the candidates that hold enough of the query (see
+/// [`crate::search::fuzzy`]).
 pub(super) fn relaxed(plan: &Plan, f: &Fields) -> Box<dyn TQuery> {
     let mut should: Vec<Box<dyn TQuery>> = Vec::new();
     let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = Vec::new();
+    let loose: Vec<&PlanTerm> = fuzzy::relaxed_terms(plan).collect();
+    let mut pairs: Vec<[char; 2]> = Vec::new();
     for t in plan.terms() {
-        if t.quoted {
+        if !loose.contains(&t) {
             clauses.push((Occur::Must, term_query(f, t)));
             continue;
         }
@@ -42,14 +48,47 @@ pub(super) fn relaxed(plan: &Plan, f: &Fields) -> Box<dyn TQuery> {
                 exact_query(f.chars, &form.norm),
                 score,
             )));
-            // A one-character word alone would fetch every passage holding the character.
-            let long = form.words.iter().filter(|w| is_long_word(w));
+            // A one-character word alone would fetch every passage holding the character,
+            // a question word every passage that asks something.
+            let long = form
+                .words
+                .iter()
+                .filter(|w| is_long_word(w) && !fuzzy::is_stop_word(w));
             should.extend(long.map(|w| word_query(f, w)));
+            for pair in bigrams(&form.norm) {
+                if pairs.len() < MAX_BIGRAMS && !pairs.contains(&pair) {
+                    pairs.push(pair);
+                }
+            }
         }
     }
+    should.extend(pairs.iter().map(|p| bigram_query(f, *p)));
     clauses.push((Occur::Must, any_of(should)));
     add_filters(plan, f, &mut clauses);
     Box::new(BooleanQuery::new(clauses))
+}
+
+/// At most this many character pairs of a query are looked up.
+const MAX_BIGRAMS: usize = 64;
+
+/// Pairs of letters or digits side by side in `norm` (punctuation and spaces are no part of
+/// what a writer remembers).
+fn bigrams(norm: &str) -> Vec<[char; 2]> {
+    let chars: Vec<char> = norm.chars().collect();
+    chars
+        .windows(2)
+        .filter(|w| w.iter().all(|c| c.is_alphanumeric()))
+        .map(|w| [w[0], w[1]])
+        .collect()
+}
+
+/// Passages holding the two characters side by side, scored by BM25 (rare pairs weigh most).
+fn bigram_query(f: &Fields, pair: [char; 2]) -> Box<dyn TQuery> {
+    let terms = pair
+        .iter()
+        .map(|c| Term::from_field_text(f.chars, c.encode_utf8(&mut [0; 4])))
+        .collect();
+    Box::new(PhraseQuery::new(terms))
 }
 
 fn add_filters(plan: &Plan, f: &Fields, clauses: &mut Vec<(Occur, Box<dyn TQuery>)>) {
@@ -177,6 +216,15 @@ pub(super) fn file_entries(f: &Fields) -> Box<dyn TQuery> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bigrams_are_pairs_of_letters_or_digits_side_by_side() {
+        assert_eq!(
+            bigrams("近身，藥裹a1 b"),
+            vec![['近', '身'], ['藥', '裹'], ['裹', 'a'], ['a', '1']]
+        );
+        assert!(bigrams("近").is_empty());
+    }
 
     #[test]
     fn globs() {
