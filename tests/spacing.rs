@@ -17,7 +17,8 @@ Claude4 發布時，霸榜 HuggingFace 一周。\n\
 零寬\u{200b}標記藏在詞裡，還有字\u{2060}元\u{200d}連\u{200c}接符和\u{feff}字節序。\n\
 价格 0.5 元。\n\
 Claude 3.5 仍在用。\n\
-東京、大阪\n";
+東京、大阪\n\
+涨到 1.5\u{a0}元，又到 2.5\u{202f}元。\n";
 
 const B: &str = "---\ntitle: Claude 4 評測\n---\n\n模型 **Claude 4** 上線，每百萬 token 0.4元。\n";
 
@@ -117,6 +118,11 @@ fn invisible_characters_inside_words_are_ignored() {
     assert_eq!(lines("零宽标记", "零寬標記"), vec![at("a.txt", 4)]);
     assert_eq!(lines("\"字元連接符\"", "字元連接符"), vec![at("a.txt", 4)]);
     assert_eq!(lines("\"和字节序\"", "和字節序"), vec![at("a.txt", 4)]);
+    // In the query too.
+    assert_eq!(
+        lines("\"零\u{200d}宽 标\u{feff}记\"", "零寬標記"),
+        vec![at("a.txt", 4)]
+    );
     assert_eq!(highlighted("\"零寬標記\""), vec!["零寬\u{200b}標記"]);
     assert_eq!(
         highlighted("\"字元連接符\""),
@@ -129,6 +135,9 @@ fn highlights_land_on_the_original_characters_and_span_the_space() {
     assert_eq!(highlighted("\"0.4元\""), vec!["0.4 元"]);
     assert_eq!(highlighted("\"霸榜HuggingFace\""), vec!["霸榜 HuggingFace"]);
     assert_eq!(highlighted("\"2022 年底\""), vec!["2022年底"]);
+    // No-break spaces are spaces (NFKC), and a full-width space in the query too.
+    assert_eq!(highlighted("\"1.5元\""), vec!["1.5\u{a0}元"]);
+    assert_eq!(highlighted("\"2.5\u{3000}元\""), vec!["2.5\u{202f}元"]);
     let hits = find(searcher(), "\"claude4\"");
     let md = hits.iter().find(|h| h.source == "b.md").unwrap();
     let marked: Vec<&str> = md.highlights.iter().map(|r| &md.text[r[0]..r[1]]).collect();
@@ -140,11 +149,11 @@ fn exclusions_and_titles_read_spacing_the_same_way() {
     // 元 without the phrase 0.4元, however spaced.
     assert_eq!(
         lines("元 -\"0.4元\"", "元"),
-        vec![at("a.txt", 4), at("a.txt", 5)]
+        vec![at("a.txt", 4), at("a.txt", 5), at("a.txt", 8)]
     );
     assert_eq!(
         lines("元 -\"0.4 元\"", "元"),
-        vec![at("a.txt", 4), at("a.txt", 5)]
+        vec![at("a.txt", 4), at("a.txt", 5), at("a.txt", 8)]
     );
     // The title is `Claude 4 評測`.
     assert_eq!(lines("上線 title:claude4", "上線"), vec![at("b.md", 5)]);
