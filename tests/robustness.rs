@@ -59,6 +59,54 @@ fn normalisation_maps_back_to_character_boundaries() {
     }
 }
 
+/// Spacing is typography: the index tokens of any text are the characters of its compact
+/// form (no whitespace) at consecutive positions, jieba's words fall inside that numbering,
+/// and an occurrence in the compact text maps back to a slice holding it, spaces aside.
+#[test]
+fn whitespace_takes_no_token_and_no_position() {
+    use tantivy::tokenizer::{TokenStream, Tokenizer};
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let mut words = analysis::TextTokenizer::default();
+    for _ in 0..1500 {
+        let s = analysis::normalize(&rng.text(30));
+        let compact = analysis::compact(&s).into_owned();
+        let mut stream = words.token_stream(&s);
+        let mut chars = String::new();
+        while stream.advance() {
+            let t = stream.token();
+            assert!(!t.text.contains(analysis::is_spacing), "{s:?}");
+            if chars.chars().count() == t.position && t.text.chars().count() == 1 {
+                chars.push_str(&t.text);
+            } else {
+                // A word: at the position of its first character in the compact text.
+                let at: String = compact.chars().skip(t.position).collect();
+                assert!(
+                    at.starts_with(&t.text),
+                    "{s:?}: {:?} at {}",
+                    t.text,
+                    t.position
+                );
+            }
+        }
+        assert_eq!(chars, compact, "{s:?}");
+        let raw = rng.text(30);
+        let n = analysis::normalize_mapped(&raw).compact();
+        assert_eq!(
+            n.text,
+            analysis::compact(&analysis::normalize(&raw)),
+            "{raw:?}"
+        );
+        if n.len() >= 2 {
+            let needle: String = n.text.chars().take(2).collect();
+            for hit in n.find_all(&needle) {
+                let orig = &raw[n.orig_range(hit)];
+                let got = analysis::compact(&analysis::normalize(orig)).into_owned();
+                assert!(got.contains(&needle) || orig.chars().count() > 2, "{raw:?}");
+            }
+        }
+    }
+}
+
 /// The fast t2s agrees with ferrous-opencc on random text thick with the first characters and
 /// pieces of OpenCC's t2s phrases (where longest-match decisions happen).
 #[test]

@@ -161,7 +161,8 @@ Query syntax:
   软件 OR 硬件        either term is enough
   source:'00*.txt'   only files whose path matches the glob (* ? ** [ab])
   title:阿里          only documents whose title contains the text
-Letters are matched without regard to case or width (５Ｋ = 5k). A bare term matches a
+Letters are matched without regard to case, width or spacing (５Ｋ = 5k, \"0.4元\" finds
+0.4 元, zero-width characters are ignored). A bare term matches a
 passage that holds it as a string, or that holds each of its words of two characters or
 more as words and each of its other characters. When fewer passages than --limit match
 every term, passages holding most of the query follow, marked partial (`match: partial`

@@ -1,6 +1,10 @@
 //! What a query finds in one passage, beyond the backend's score: where it matches (highlights,
 //! and through which regional variant), how close its words stand, whether the title matches,
 //! and how much of the query a partial match covers.
+//!
+//! Whitespace never decides a match: a passage and a term are compared with their whitespace
+//! removed ([`analysis::compact`]), and an occurrence maps back to the original bytes, spaces
+//! between its characters included.
 
 use std::ops::Range;
 
@@ -19,7 +23,7 @@ const MAX_COVER_CHARS: usize = 64;
 /// Share of the query's word weight (IDF) a partial match must hold.
 pub const MIN_COVERAGE: f32 = 0.5;
 
-/// A passage as the ranking sees it: its normalised raw and visible text.
+/// A passage as the ranking sees it: its normalised raw and visible text, without whitespace.
 pub struct Passage<'a> {
     /// The passage exactly as in the file; highlights are byte ranges into it.
     pub text: &'a str,
@@ -32,8 +36,8 @@ impl<'a> Passage<'a> {
     pub fn new(text: &'a str, visible: &[Piece], front_matter: bool) -> Passage<'a> {
         Passage {
             text,
-            raw: (!front_matter).then(|| analysis::normalize_mapped(text)),
-            vis: analysis::normalize_pieces(visible),
+            raw: (!front_matter).then(|| analysis::normalize_mapped(text).compact()),
+            vis: analysis::normalize_pieces(visible).compact(),
         }
     }
 
@@ -41,10 +45,12 @@ impl<'a> Passage<'a> {
         self.raw.iter().chain(std::iter::once(&self.vis))
     }
 
-    /// Occurrences of `norm` as original byte ranges, in the raw text else the visible text.
+    /// Occurrences of `norm` as original byte ranges, in the raw text else the visible text,
+    /// whitespace aside.
     fn find(&self, norm: &str) -> Vec<Range<usize>> {
+        let norm = analysis::compact(norm);
         for n in self.texts() {
-            let hits = n.find_all(norm);
+            let hits = n.find_all(&norm);
             if !hits.is_empty() {
                 return hits.into_iter().map(|h| n.orig_range(h)).collect();
             }
@@ -64,9 +70,10 @@ impl<'a> Passage<'a> {
         !self.vis.find_all(w).is_empty()
     }
 
-    /// Whether the normalised text (raw or visible) holds `s` as a string.
+    /// Whether the normalised text (raw or visible) holds `s` as a string, whitespace aside.
     fn holds(&self, s: &str) -> bool {
-        self.texts().any(|n| n.text.contains(s))
+        let s = analysis::compact(s);
+        self.texts().any(|n| n.text.contains(&*s))
     }
 }
 
@@ -230,8 +237,13 @@ fn distance(a: &Range<usize>, b: &Range<usize>) -> usize {
 /// How many of the query's terms `title` contains (in any of their forms).
 pub fn title_terms(q: &Plan, title: &str) -> usize {
     let title = analysis::normalize(title);
+    let title = analysis::compact(&title);
     q.terms()
-        .filter(|t| t.forms.iter().any(|f| title.contains(&f.norm)))
+        .filter(|t| {
+            t.forms
+                .iter()
+                .any(|f| title.contains(&*analysis::compact(&f.norm)))
+        })
         .count()
 }
 
@@ -356,7 +368,9 @@ mod tests {
         assert!(check(lin, "小雨和林先生"), "every piece, anywhere");
         assert!(!check(lin, "窗外下着小雨"), "林 is missing");
         // No word of two characters: the string or nothing.
-        assert!(!check(jingda, "東京 大阪"));
+        assert!(!check(jingda, "東京、大阪"));
+        // Whitespace is no separator: 東京 大阪 holds 京大 as 東京大阪 does.
+        assert!(check(jingda, "東京 大阪"));
         assert!(check(jingda, "京大學生"));
         // A piece that is a word of the passage only by string does not count: `is_word`
         // decides.
@@ -369,6 +383,37 @@ mod tests {
         let ex = segmented("小雨 -林", &["小雨"]);
         assert!(!matches_all(&ex, &p, &words(&p)));
         assert!(matches_all(&ex, &passage("小雨"), &|_: &str| true));
+    }
+
+    #[test]
+    fn whitespace_never_decides_a_match_and_highlights_span_it() {
+        let text = "降到 0.4 元，Claude4 發布於2022年底，零寬\u{200b}標記";
+        let p = passage(text);
+        let spans = |q: &Plan| -> Vec<String> {
+            let f = findings(q, &p, 0);
+            f.highlights
+                .iter()
+                .map(|r| text[r.clone()].to_string())
+                .collect()
+        };
+        let q = segmented("\"0.4元\" \"claude 4\" \"2022 年 底\"", &[]);
+        assert!(matches_all(&q, &p, &|_: &str| false));
+        assert_eq!(spans(&q), vec!["0.4 元", "Claude4", "2022年底"]);
+        // Bare terms alike, and a zero-width character inside a word.
+        let q = segmented("0.4元 零寬標記", &["零宽", "标记"]);
+        assert!(matches_all(&q, &p, &|_: &str| false));
+        assert_eq!(spans(&q), vec!["0.4 元", "零寬\u{200b}標記"]);
+        // Exclusions and titles read the same rule.
+        let ex = segmented("降到 -\"0.4元\"", &[]);
+        assert!(!matches_all(&ex, &p, &|_: &str| true));
+        assert_eq!(
+            title_terms(&segmented("\"claude 4\"", &[]), "Claude4 發布"),
+            1
+        );
+        assert_eq!(title_terms(&segmented("claude4", &[]), "Claude 4 發布"), 1);
+        // Characters still count: a space is no wildcard.
+        let q = segmented("\"0.5元\"", &[]);
+        assert!(!matches_all(&q, &p, &|_: &str| true));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::ingest::corpus::{Meta, Passage};
 use crate::text::analysis::{self, CHARS_ONLY, Piece, TextTokenizer};
 
 /// Bumped whenever the schema or the analysis changes in a way that needs a rebuild.
-pub const SCHEMA_VERSION: u32 = 12;
+pub const SCHEMA_VERSION: u32 = 13;
 /// The `format` of every head and marker zhsearch writes: what makes them ours.
 pub const FORMAT: &str = "zhsearch-index";
 const TEXT_TOKENIZER: &str = "zh_text";
@@ -43,12 +43,13 @@ pub struct Fields {
     pub text: Field,
     /// Visible pieces, stored only when markup makes them differ from `text`.
     pub visible: Field,
-    /// One token per normalised character, position = character index (exact substrings), and
+    /// One token per normalised character but whitespace, position = index among those
+    /// characters (exact substrings, spacing aside), and
     /// jieba's longer words of the visible text (BM25); see [`TextTokenizer`].
     pub chars: Field,
     /// The document's title, on its metadata entry.
     pub title: Field,
-    /// Character tokens of the normalised title, for `title:` filters.
+    /// Character tokens of the normalised title (whitespace aside), for `title:` filters.
     pub title_chars: Field,
     /// From the front matter.
     pub date: Field,

@@ -2,11 +2,15 @@
 //! original bytes, character tokens (the exact-substring path) and jieba words (the ranking path).
 //!
 //! Normalisation is `t2s(lowercase(NFKC(s)))`, the same order as the evaluation oracle, with
-//! invisible format characters (zero-width space, soft hyphen, …) dropped. Every
+//! invisible format characters (zero-width space, soft hyphen, …) dropped. Whitespace is
+//! typography, not content ([`is_spacing`]): it stays in the normalised text (jieba needs it to
+//! cut Latin words apart) but is no token of the index and takes no position, and matching
+//! compares texts without it ([`compact`], [`Normalized::compact`]). Every
 //! normalised character remembers the original byte range it came from, so that highlights and
 //! crops always land on the original characters, in their original script, whatever NFKC or
 //! OpenCC did to the length.
 
+use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::OnceLock;
 
@@ -96,6 +100,31 @@ impl Normalized {
         first.start.min(last.start)..first.end.max(last.end)
     }
 
+    /// The same text without its whitespace (see [`is_spacing`]), each remaining character
+    /// keeping its original bytes: an occurrence in it maps back to a range of the original
+    /// text that spans the spaces between its characters.
+    pub fn compact(self) -> Normalized {
+        if !self.text.contains(is_spacing) {
+            return self;
+        }
+        let mut text = String::with_capacity(self.text.len());
+        let mut byte_at = Vec::with_capacity(self.byte_at.len());
+        let mut orig = Vec::with_capacity(self.orig.len());
+        for ((_, c), range) in self.text.char_indices().zip(self.orig) {
+            if !is_spacing(c) {
+                byte_at.push(text.len());
+                text.push(c);
+                orig.push(range);
+            }
+        }
+        byte_at.push(text.len());
+        Normalized {
+            text,
+            byte_at,
+            orig,
+        }
+    }
+
     /// Every occurrence of `needle` (already normalised) as a range of character indices.
     pub fn find_all(&self, needle: &str) -> Vec<Range<usize>> {
         if needle.is_empty() {
@@ -111,6 +140,23 @@ impl Normalized {
             from = start + self.text[start..].chars().next().map_or(1, char::len_utf8);
         }
         out
+    }
+}
+
+/// Whitespace, which never decides a match: Chinese typesetting puts spaces around Latin words
+/// and numbers, or not, at the writer's whim (`0.4 元` is `0.4元`). Unicode's White_Space
+/// (after NFKC, the ideographic and no-break spaces are a space), as `str::trim` and the query
+/// language's term separators read it; line breaks included.
+pub fn is_spacing(c: char) -> bool {
+    c.is_whitespace()
+}
+
+/// `s` without its whitespace (see [`is_spacing`]): what a normalised phrase must be found as.
+pub fn compact(s: &str) -> Cow<'_, str> {
+    if s.contains(is_spacing) {
+        Cow::Owned(s.chars().filter(|&c| !is_spacing(c)).collect())
+    } else {
+        Cow::Borrowed(s)
     }
 }
 
@@ -274,10 +320,13 @@ pub fn is_long_word(w: &str) -> bool {
     w.chars().nth(1).is_some()
 }
 
-/// Tantivy tokenizer of normalised text. Every character is a token positioned by its
-/// character index, so a phrase query over characters is an exact substring search. Unless
+/// Tantivy tokenizer of normalised text. Every character but whitespace is a token positioned
+/// by its index among those characters, so a phrase query over characters is an exact
+/// substring search of the text without its whitespace ([`compact`]): spacing never decides a
+/// match (`0.4元` finds `0.4 元`). Unless
 /// `chars_only` (or the value starts with [`CHARS_ONLY`]), jieba's words of two characters or
-/// more follow, each at the position of its first character, for BM25: one field and one pass
+/// more follow, each at the position of its first character (numbered the same way), for
+/// BM25: one field and one pass
 /// serve both paths, and a one-character word is its character's token (see [`is_long_word`]).
 ///
 /// Words are jieba's search mode (whole words plus their dictionary sub-words), so a query
@@ -293,6 +342,10 @@ pub struct TextTokenizer {
 pub struct TextTokenStream<'a> {
     text: &'a str,
     chars: std::str::CharIndices<'a>,
+    /// Character index in `text` of the next character.
+    next_char: usize,
+    /// Character indices of the whitespace skipped (when words follow), to number the words.
+    spaces: Vec<usize>,
     position: usize,
     /// Words still to emit; filled when the characters are done.
     words: Option<std::vec::IntoIter<jieba_rs::Token<'a>>>,
@@ -312,6 +365,8 @@ impl Tokenizer for TextTokenizer {
         TextTokenStream {
             text,
             chars: text.char_indices(),
+            next_char: 0,
+            spaces: Vec::new(),
             position: usize::MAX,
             words: None,
             with_words: !self.chars_only && !marked,
@@ -322,7 +377,16 @@ impl Tokenizer for TextTokenizer {
 
 impl TokenStream for TextTokenStream<'_> {
     fn advance(&mut self) -> bool {
-        if let Some((at, c)) = self.chars.next() {
+        for (at, c) in self.chars.by_ref() {
+            let index = self.next_char;
+            self.next_char += 1;
+            if is_spacing(c) {
+                // No token and no position: a phrase runs across it.
+                if self.with_words {
+                    self.spaces.push(index);
+                }
+                continue;
+            }
             self.position = self.position.wrapping_add(1);
             self.token.text.clear();
             self.token.text.push(c);
@@ -345,7 +409,8 @@ impl TokenStream for TextTokenStream<'_> {
                 self.token.text.push_str(w.word);
                 self.token.offset_from = w.byte_start;
                 self.token.offset_to = w.byte_end;
-                self.token.position = w.start;
+                // Numbered as the characters are: less the whitespace before it.
+                self.token.position = w.start - self.spaces.partition_point(|&i| i < w.start);
                 self.token.position_length = w.end - w.start;
                 return true;
             }
@@ -530,6 +595,53 @@ mod tests {
         // A marked value is characters only, and the mark is no token.
         let marked = format!("{CHARS_ONLY}突破");
         assert_eq!(tokens(&mut text, &marked), chars("突破"));
+    }
+
+    #[test]
+    fn whitespace_is_no_token_and_takes_no_position() {
+        let mut chars_only = TextTokenizer { chars_only: true };
+        let spaced = tokens(&mut chars_only, "0.4 元\t和\u{3000}a\nb");
+        let tight = tokens(&mut chars_only, "0.4元和a b");
+        let want: Vec<(String, usize)> = ["0", ".", "4", "元", "和", "a", "b"]
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.to_string(), i))
+            .collect();
+        assert_eq!(spaced, want);
+        assert_eq!(tight, want);
+        // Words are numbered as the characters are, the whitespace before them left out.
+        let all = tokens(&mut TextTokenizer::default(), "发布 huggingface 的 5k瓶颈");
+        let at = |w: &str| all.iter().find(|t| t.0 == w).map(|t| t.1);
+        assert_eq!(at("发布"), Some(0));
+        assert_eq!(at("huggingface"), Some(2));
+        assert_eq!(at("5k"), Some(14));
+        assert_eq!(at("瓶颈"), Some(16));
+        assert_eq!(all.iter().find(|t| t.0 == "瓶").map(|t| t.1), Some(16));
+        assert!(all.iter().all(|t| !t.0.contains(is_spacing)));
+        // Only whitespace: no token at all.
+        assert!(tokens(&mut TextTokenizer::default(), " \t\n").is_empty());
+    }
+
+    #[test]
+    fn compact_text_maps_back_across_the_spaces() {
+        assert_eq!(compact("2022 年底"), "2022年底");
+        assert!(matches!(compact("年底"), Cow::Borrowed(_)));
+        let src = "Claude 4 與 0.4\u{3000}元";
+        let n = normalize_mapped(src).compact();
+        assert_eq!(n.text, "claude4与0.4元");
+        assert_eq!(n.len(), n.text.chars().count());
+        let hit = n.find_all("claude4");
+        assert_eq!(hit, vec![0..7]);
+        assert_eq!(&src[n.orig_range(hit[0].clone())], "Claude 4");
+        let hit = n.find_all("4元");
+        assert_eq!(&src[n.orig_range(hit[0].clone())], "4\u{3000}元");
+        // A zero-width character inside a word, and spaces around it.
+        let src = "零寬\u{200b} 標記";
+        let n = normalize_mapped(src).compact();
+        let hit = n.find_all("零宽标记");
+        assert_eq!(&src[n.orig_range(hit[0].clone())], src);
+        // Nothing to take out: the same text.
+        assert_eq!(normalize_mapped("阿里雲").compact().text, "阿里云");
     }
 
     #[test]

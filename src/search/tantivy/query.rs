@@ -12,7 +12,7 @@ use crate::search::fuzzy;
 use crate::search::glob::glob_regex;
 use crate::search::plan::{Plan, Term as PlanTerm};
 use crate::store::index::Fields;
-use crate::text::analysis::is_long_word;
+use crate::text::analysis::{is_long_word, is_spacing};
 
 /// The strict tier: every group matched, as a string or by all of a term's pieces (see
 /// `term_query`). The searcher verifies each candidate against its text.
@@ -147,7 +147,7 @@ fn word_query(f: &Fields, w: &str) -> Box<dyn TQuery> {
 /// A term: its exact string (or a regional variant's), or for a bare term every piece of one
 /// form's segmentation: its words of two characters or more as words of the passage, its other
 /// characters as characters. A form without such a word is matched as a string only (`京大`
-/// is not `东京 大阪`). BM25 over the words ranks the passages that match.
+/// is not `东京、大阪`). BM25 over the words ranks the passages that match.
 fn term_query(f: &Fields, t: &PlanTerm) -> Box<dyn TQuery> {
     let mut gate: Vec<Box<dyn TQuery>> = Vec::new();
     let mut words: Vec<&String> = Vec::new();
@@ -183,17 +183,22 @@ fn term_query(f: &Fields, t: &PlanTerm) -> Box<dyn TQuery> {
     ]))
 }
 
-/// Passages whose normalised text contains `norm`: consecutive character tokens.
+/// Passages whose normalised text contains `norm`, whitespace aside: consecutive character
+/// tokens (whitespace is no token and takes no position, see `TextTokenizer`).
 pub(super) fn exact_query(field: Field, norm: &str) -> Box<dyn TQuery> {
     let mut terms: Vec<Term> = norm
         .chars()
+        .filter(|&c| !is_spacing(c))
         .map(|c| Term::from_field_text(field, c.encode_utf8(&mut [0; 4])))
         .collect();
-    if terms.len() == 1 {
-        let term = terms.pop().expect("one term");
-        Box::new(TermQuery::new(term, IndexRecordOption::Basic))
-    } else {
-        Box::new(PhraseQuery::new(terms))
+    match terms.len() {
+        // A blank phrase is dropped when the query is parsed.
+        0 => Box::new(EmptyQuery),
+        1 => {
+            let term = terms.pop().expect("one term");
+            Box::new(TermQuery::new(term, IndexRecordOption::Basic))
+        }
+        _ => Box::new(PhraseQuery::new(terms)),
     }
 }
 
