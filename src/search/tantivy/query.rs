@@ -71,10 +71,10 @@ pub(super) fn relaxed(plan: &Plan, f: &Fields) -> Box<dyn TQuery> {
 /// At most this many character pairs of a query are looked up.
 const MAX_BIGRAMS: usize = 64;
 
-/// Pairs of letters or digits side by side in `norm` (punctuation and spaces are no part of
-/// what a writer remembers).
+/// Pairs of letters or digits side by side in `norm` once its whitespace is gone, as in the
+/// index (punctuation is no part of what a writer remembers; spacing is typography).
 fn bigrams(norm: &str) -> Vec<[char; 2]> {
-    let chars: Vec<char> = norm.chars().collect();
+    let chars: Vec<char> = norm.chars().filter(|c| !c.is_whitespace()).collect();
     chars
         .windows(2)
         .filter(|w| w.iter().all(|c| c.is_alphanumeric()))
@@ -226,7 +226,13 @@ mod tests {
     fn bigrams_are_pairs_of_letters_or_digits_side_by_side() {
         assert_eq!(
             bigrams("近身，藥裹a1 b"),
-            vec![['近', '身'], ['藥', '裹'], ['裹', 'a'], ['a', '1']]
+            vec![
+                ['近', '身'],
+                ['藥', '裹'],
+                ['裹', 'a'],
+                ['a', '1'],
+                ['1', 'b']
+            ]
         );
         assert!(bigrams("近").is_empty());
     }
