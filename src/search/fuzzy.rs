@@ -6,6 +6,7 @@
 use std::ops::Range;
 
 use crate::search::plan::{Plan, Term};
+use crate::search::rank;
 use crate::text::analysis::{self, Normalized, Piece, is_long_word};
 
 /// Words that carry the form of a question or a sentence, not its content: they weigh
@@ -339,20 +340,12 @@ fn swapped(query: &[char], text: &[char], i: usize, j: usize) -> Option<()> {
 /// passage's text, merged and sorted. `visible` is the passage's visible text.
 pub fn highlights(visible: &[Piece], spans: &[Range<usize>]) -> Vec<Range<usize>> {
     let vis = analysis::normalize_pieces(visible);
-    let mut ranges: Vec<Range<usize>> = spans
+    let ranges = spans
         .iter()
         .filter(|r| r.start < r.end && r.end <= vis.len())
         .map(|r| vis.orig_range(r.clone()))
         .collect();
-    ranges.sort_by_key(|r| (r.start, r.end));
-    let mut out: Vec<Range<usize>> = Vec::new();
-    for r in ranges {
-        match out.last_mut() {
-            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
-            _ => out.push(r),
-        }
-    }
-    out
+    rank::merge(ranges)
 }
 
 #[cfg(test)]

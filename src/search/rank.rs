@@ -20,8 +20,6 @@ const TITLE: f32 = 3.0;
 const COVER: f32 = 8.0;
 /// Terms longer than this (in characters) are not scanned for covered runs.
 const MAX_COVER_CHARS: usize = 64;
-/// Share of the query's word weight (IDF) a partial match must hold.
-pub const MIN_COVERAGE: f32 = 0.5;
 
 /// A passage as the ranking sees it: its normalised raw and visible text, without whitespace.
 pub struct Passage<'a> {
@@ -247,36 +245,8 @@ pub fn title_terms(q: &Plan, title: &str) -> usize {
         .count()
 }
 
-/// Share of the bare terms' word weight that the passage holds: a term found as a string
-/// (in any form) holds all of its words. `idf` gives a word's weight.
-pub fn coverage(q: &Plan, p: &Passage, idf: impl Fn(&str) -> f32) -> f32 {
-    let mut total = 0.0;
-    let mut held = 0.0;
-    for group in &q.groups {
-        // A group counts as well as its best alternative.
-        let mut best = (0.0f32, 0.0f32);
-        for t in group.iter().filter(|t| !t.quoted) {
-            let weight: f32 = t.words().iter().map(|w| idf(w)).sum::<f32>().max(1e-3);
-            let have = if p.form_match(t).is_some() {
-                weight
-            } else {
-                t.words()
-                    .iter()
-                    .filter(|w| p.has_word(w))
-                    .map(|w| idf(w))
-                    .sum()
-            };
-            if best.0 == 0.0 || have / weight > best.1 / best.0 {
-                best = (weight, have);
-            }
-        }
-        total += best.0;
-        held += best.1;
-    }
-    if total == 0.0 { 1.0 } else { held / total }
-}
-
-fn merge(mut ranges: Vec<Range<usize>>) -> Vec<Range<usize>> {
+/// Byte ranges sorted, overlapping and touching ones joined.
+pub(crate) fn merge(mut ranges: Vec<Range<usize>>) -> Vec<Range<usize>> {
     ranges.sort_by_key(|r| (r.start, r.end));
     let mut out: Vec<Range<usize>> = Vec::new();
     for r in ranges {
@@ -331,25 +301,6 @@ mod tests {
         assert_eq!(title_terms(&q, "突破瓶頸"), 2);
         let titled = findings(&q, &passage("终于突破瓶颈"), 1).boost;
         assert!(titled > near);
-    }
-
-    #[test]
-    fn coverage_weighs_words_by_idf() {
-        let q = segmented(
-            "阿里云什么时候突破",
-            &["阿里", "云", "什么", "时候", "突破"],
-        );
-        let idf = |w: &str| {
-            if w == "什么" || w == "时候" {
-                0.1
-            } else {
-                2.0
-            }
-        };
-        let most = coverage(&q, &passage("阿里雲終於突破"), idf);
-        let little = coverage(&q, &passage("什么时候"), idf);
-        assert!(most > MIN_COVERAGE, "{most}");
-        assert!(little < MIN_COVERAGE, "{little}");
     }
 
     #[test]
