@@ -217,7 +217,7 @@ impl Relaxed {
             // Characters scattered over a passage that holds little of the term in order
             // are no highlight.
             if score >= MIN_ALIGN * term.len() as f32 {
-                spans.extend(matched.into_iter().map(|k| idx[k]..idx[k] + 1));
+                spans.extend(aligned_runs(matched, &chars, &idx));
             }
         }
         let (mut all, mut held) = (0.0, 0.0);
@@ -265,6 +265,29 @@ impl TermWords {
         }
         held
     }
+}
+
+/// The runs of consecutive aligned characters as ranges of the normalised text (spaces and
+/// punctuation between them included); a lone stop word (`的` aligned on its own) is no
+/// highlight.
+fn aligned_runs(mut matched: Vec<usize>, chars: &[char], idx: &[usize]) -> Vec<Range<usize>> {
+    matched.sort_unstable();
+    matched.dedup();
+    let mut out = Vec::new();
+    let mut k = 0;
+    while k < matched.len() {
+        let start = k;
+        while k + 1 < matched.len() && matched[k + 1] == matched[k] + 1 {
+            k += 1;
+        }
+        let (first, last) = (matched[start], matched[k]);
+        let lone_stop = first == last && is_stop_word(chars[first].encode_utf8(&mut [0; 4]));
+        if !lone_stop {
+            out.push(idx[first]..idx[last] + 1);
+        }
+        k += 1;
+    }
+    out
 }
 
 /// The best local alignment of `query` in `text` (Smith–Waterman: a character in place
@@ -392,6 +415,19 @@ mod tests {
         let other = measure(&r, "這是哪一年的事?第一次");
         assert!(answer.share > other.share, "{answer:?} {other:?}");
         assert!(r.enough(&answer));
+    }
+
+    #[test]
+    fn aligned_runs_join_across_spaces_and_leave_out_a_lone_stop_word() {
+        // 阿 里 云 … 的: positions in the text without spaces, and in the normalised text.
+        let chars: Vec<char> = "阿里云是拿命换的".chars().collect();
+        let idx = [0, 2, 4, 6, 7, 8, 9, 12];
+        let runs = aligned_runs(vec![2, 1, 0, 7], &chars, &idx);
+        assert_eq!(runs, vec![0..5]);
+        assert_eq!(
+            aligned_runs(vec![3], &chars, &idx),
+            Vec::<Range<usize>>::new()
+        );
     }
 
     #[test]
