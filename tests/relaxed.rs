@@ -159,3 +159,26 @@ fn exact_means_full_matches_only() {
     let hits = json_lines(&stdout(&o));
     assert!(!hits.is_empty() && hits.iter().all(|h| h["match"] == "all"));
 }
+
+/// A misremembered sentence typed without quotes is no full match of a passage that holds its
+/// words scattered: a term of more than four pieces (words and characters) matches only as a
+/// string, so the line meant comes first labelled partial, and `--exact` prints nothing.
+#[test]
+fn a_sentence_typed_bare_is_a_full_match_only_as_a_string() {
+    let dir = corpus_copy("relaxed-sentence");
+    // The passage reads …技术积淀的一个体现…: 淀 dropped, 体现 swapped.
+    let q = "阿里云,只是阿里多年技术积的一个现体";
+    let out = zhsearch(&dir, &["search", "--json", "--limit", "3", "--", q]);
+    let hits = json_lines(&stdout(&out));
+    assert!(!hits.is_empty(), "{}", stderr(&out));
+    assert!(hits.iter().all(|h| h["match"] == "partial"), "{hits:?}");
+    assert_eq!(hits[0]["id"], "003_850e64a8af7dec3e.txt#L35");
+    let exact = zhsearch(&dir, &["search", "--exact", "--json", "--", q]);
+    assert_eq!(
+        (exact.status.code(), stdout(&exact)),
+        (Some(1), String::new())
+    );
+    // A short term still matches by its pieces: 林小雨 needs 林 beside the word 小雨.
+    let few = search("阿里 盈利", 10);
+    assert!(few.iter().any(|h| h.match_kind == MatchKind::All));
+}

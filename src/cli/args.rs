@@ -163,8 +163,9 @@ Query syntax:
   title:阿里          only documents whose title contains the text
 Letters are matched without regard to case, width or spacing (５Ｋ = 5k, \"0.4元\" finds
 0.4 元, zero-width characters are ignored). A bare term matches a
-passage that holds it as a string, or that holds each of its words of two characters or
-more as words and each of its other characters. When fewer passages than --limit match
+passage that holds it as a string, or (a term of at most four words and characters) that
+holds each of its words of two characters or more as words and each of its other
+characters; a longer term, a sentence, only as a string. When fewer passages than --limit match
 every term, passages holding most of the query follow, marked partial (`match: partial`
 in JSON): its characters in order (a line with a character or two wrong) or its rarest
 words (a question; 是 的 什么 哪 weigh little). A quoted phrase that matches nothing shows

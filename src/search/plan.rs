@@ -53,7 +53,20 @@ impl Form {
     pub fn long_words(&self) -> impl Iterator<Item = &String> {
         self.words.iter().filter(|w| is_long_word(w))
     }
+
+    /// Whether a passage may match this form by its pieces (each word of two characters or
+    /// more as a word, each other character as a character) instead of as a string: only a
+    /// form with such a word and at most [`MAX_WORD_PIECES`] pieces. A longer term is a
+    /// sentence, which a passage holds as a string or not at all: its words scattered over
+    /// a passage are a partial match (see `search::fuzzy`).
+    pub fn matches_by_words(&self) -> bool {
+        let long = self.long_words().count();
+        long > 0 && long + self.singles.len() <= MAX_WORD_PIECES
+    }
 }
+
+/// Most pieces (words and single characters) of a term matched piece by piece.
+pub const MAX_WORD_PIECES: usize = 4;
 
 /// A term of the query, bound to the index.
 #[derive(Debug, Clone, PartialEq, Eq)]

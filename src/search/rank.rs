@@ -85,10 +85,9 @@ pub fn term_matches(t: &Term, p: &Passage, is_word: &dyn Fn(&str) -> bool) -> bo
         if p.holds(&form.norm) {
             return true;
         }
-        let mut long = form.long_words().peekable();
         !t.quoted
-            && long.peek().is_some()
-            && long.all(|w| is_word(w))
+            && form.matches_by_words()
+            && form.long_words().all(|w| is_word(w))
             && form.singles.iter().all(|c| p.holds(c))
     })
 }

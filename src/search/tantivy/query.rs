@@ -157,9 +157,8 @@ fn term_query(f: &Fields, t: &PlanTerm) -> Box<dyn TQuery> {
             exact_query(f.chars, &form.norm),
             score,
         )));
-        let long: Vec<&String> = form.long_words().collect();
-        if !t.quoted && !long.is_empty() {
-            let pieces = long.into_iter().chain(&form.singles);
+        if !t.quoted && form.matches_by_words() {
+            let pieces = form.long_words().chain(&form.singles);
             let all = pieces.map(|w| (Occur::Must, word_query(f, w))).collect();
             gate.push(Box::new(ConstScoreQuery::new(
                 Box::new(BooleanQuery::new(all)),
