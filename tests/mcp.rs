@@ -318,6 +318,16 @@ fn bad_input_is_an_error_never_a_crash() {
     let garbage = server.read();
     assert_eq!(garbage["error"]["code"], -32700);
     assert_eq!(garbage["id"], Value::Null);
+    let huge = json!({ "jsonrpc": "2.0", "id": 99, "method": "ping", "params": { "pad": "x".repeat(1 << 21) } });
+    server.send_raw(&huge.to_string());
+    let too_large = server.read();
+    assert_eq!(too_large["error"]["code"], -32600, "{too_large}");
+    assert!(
+        too_large["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("too large")
+    );
     server.send_raw(r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{}}"#);
     // Still serving, and the notification got no reply (the next line is the ping's).
     assert_eq!(server.request("ping", json!({}))["result"], json!({}));
