@@ -60,6 +60,7 @@ pub mod cli;
 pub mod engine;
 pub mod error;
 pub mod ingest;
+pub mod mcp;
 pub mod model;
 pub mod present;
 pub mod search;

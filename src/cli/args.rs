@@ -116,6 +116,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the tools search, cite and show to an AI assistant: a Model Context Protocol
+    /// server on stdin/stdout (the index is brought up to date before each call)
+    Mcp {
+        #[command(flatten)]
+        location: Location,
+    },
 }
 
 const CITE_HELP: &str = "\
