@@ -63,6 +63,7 @@ pub mod ingest;
 pub mod model;
 pub mod present;
 pub mod search;
+pub mod serve;
 pub mod store;
 pub mod text;
 

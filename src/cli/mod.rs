@@ -31,7 +31,8 @@ pub fn run() -> Result<bool> {
         Command::Index { location, .. }
         | Command::Search { location, .. }
         | Command::Cite { location, .. }
-        | Command::Show { location, .. } => location.index.clone(),
+        | Command::Show { location, .. }
+        | Command::Serve { location, .. } => location.index.clone(),
     };
     run_command(cli.command).map_err(|e| explain(e, &index))
 }
@@ -75,6 +76,9 @@ fn run_command(command: Command) -> Result<bool, Error> {
             context,
             json,
         } => run_show(&engine(&location)?, &at, context, json),
+        Command::Serve { location, bind } => {
+            crate::serve::run(engine(&location)?, &bind).map(|()| true)
+        }
     }
 }
 
