@@ -263,6 +263,12 @@ fn errors_are_json_with_their_status() {
     // Sources never lead out of the corpus: a glob only narrows the indexed files.
     let out = s.json(&format!("/api/search?q={q}&source={}", enc("../../**")));
     assert!(out["hits"].as_array().unwrap().is_empty());
+    let big = format!(
+        "GET /api/status HTTP/1.0\r\nHost: {}\r\nX-Big: {}\r\n\r\n",
+        s.addr,
+        "a".repeat(20_000)
+    );
+    assert_eq!(request(&s.addr, &big).0, 431);
     let post = format!("POST /api/status HTTP/1.0\r\nHost: {}\r\n\r\n", s.addr);
     assert_eq!(request(&s.addr, &post).0, 405);
     s.stop("TERM");

@@ -100,7 +100,18 @@ fn respond(request: Request, engine: &Engine, status: &Status, addr: SocketAddr)
         .find(|h| h.field.equiv("Host"))
         .map(|h| h.value.as_str().to_string());
     let url = request.url().to_string();
-    let (code, body) = if !host.is_some_and(|h| params::host_allowed(&h, addr)) {
+    let header_bytes: usize = request
+        .headers()
+        .iter()
+        .map(|h| h.field.as_str().as_str().len() + h.value.as_str().len() + 4)
+        .sum();
+    let (code, body) = if header_bytes > params::MAX_HEADERS {
+        let max = params::MAX_HEADERS;
+        (
+            431,
+            serde_json::json!({ "error": format!("the request headers are over {max} bytes") }),
+        )
+    } else if !host.is_some_and(|h| params::host_allowed(&h, addr)) {
         (
             403,
             serde_json::json!({ "error": "the Host header does not name this server" }),

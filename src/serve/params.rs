@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 /// The longest request target (path and query string) answered, in bytes: room for a query
 /// of the most characters the engine takes, percent-encoded.
 pub const MAX_URL: usize = 16 * 1024;
+/// The most bytes of request headers answered.
+pub const MAX_HEADERS: usize = 16 * 1024;
 /// The most hits a search or citation request may ask for.
 pub const MAX_LIMIT: usize = 1000;
 /// The most paragraphs of context a request may ask for.
