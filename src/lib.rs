@@ -64,6 +64,7 @@ pub mod mcp;
 pub mod model;
 pub mod present;
 pub mod search;
+pub mod serve;
 pub mod store;
 pub mod text;
 

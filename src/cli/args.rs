@@ -122,6 +122,14 @@ pub enum Command {
         #[command(flatten)]
         location: Location,
     },
+    /// Serve a JSON API over HTTP, keeping the index up to date as the corpus changes
+    Serve {
+        #[command(flatten)]
+        location: Location,
+        /// Address to listen on; one other than loopback makes the corpus readable by the network
+        #[arg(long, value_name = "ADDR:PORT", default_value = crate::serve::DEFAULT_BIND)]
+        bind: String,
+    },
 }
 
 const CITE_HELP: &str = "\

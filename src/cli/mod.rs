@@ -32,7 +32,8 @@ pub fn run() -> Result<bool> {
         | Command::Search { location, .. }
         | Command::Cite { location, .. }
         | Command::Show { location, .. }
-        | Command::Mcp { location } => location.index.clone(),
+        | Command::Mcp { location }
+        | Command::Serve { location, .. } => location.index.clone(),
     };
     run_command(cli.command).map_err(|e| explain(e, &index))
 }
@@ -80,6 +81,9 @@ fn run_command(command: Command) -> Result<bool, Error> {
             let engine = std::sync::Arc::new(engine(&location)?);
             crate::mcp::run_stdio(engine).map_err(anyhow::Error::from)?;
             Ok(true)
+        }
+        Command::Serve { location, bind } => {
+            crate::serve::run(engine(&location)?, &bind).map(|()| true)
         }
     }
 }

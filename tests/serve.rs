@@ -1,0 +1,374 @@
+//! `zhsearch serve` over a real socket: the binary is started on an ephemeral port on a copy
+//! of the bundled corpus and spoken to in plain HTTP over a `TcpStream`.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A running server: its process, address and stderr lines.
+struct Served {
+    child: Child,
+    addr: String,
+    lines: Receiver<String>,
+    dir: PathBuf,
+    /// What it printed before its address.
+    before: Vec<String>,
+}
+
+impl Served {
+    fn start(dir: &Path, bind: &str) -> Served {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_zhsearch"))
+            .args(["serve", "--bind", bind, "--corpus"])
+            .arg(dir.join("corpus"))
+            .arg("--index")
+            .arg(dir.join("index"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = mpsc::channel();
+        let err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut served = Served {
+            child,
+            addr: String::new(),
+            lines,
+            dir: dir.to_path_buf(),
+            before: Vec::new(),
+        };
+        let (line, before) = served.wait_for("zhsearch: serving http://");
+        served.before = before;
+        let rest = line.split("http://").nth(1).unwrap();
+        served.addr = rest.split('/').next().unwrap().to_string();
+        served
+    }
+
+    /// The first stderr line containing `what` (within 60 s), and the lines before it.
+    fn wait_for(&self, what: &str) -> (String, Vec<String>) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut before = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(what) => return (line, before),
+                Ok(line) => before.push(line),
+                Err(e) => panic!("no line with {what:?} from the server: {e}"),
+            }
+        }
+    }
+
+    fn get(&self, target: &str) -> (u16, String, Value) {
+        let host = format!("Host: {}\r\n", self.addr);
+        request(&self.addr, &format!("GET {target} HTTP/1.0\r\n{host}\r\n"))
+    }
+
+    fn json(&self, target: &str) -> Value {
+        let (code, _, body) = self.get(target);
+        assert_eq!(code, 200, "{target}: {body}");
+        body
+    }
+
+    /// Sends `signal` (`TERM`, `INT`) and waits for a clean exit.
+    fn stop(mut self, signal: &str) {
+        let pid = self.child.id().to_string();
+        let flag = format!("-{signal}");
+        assert!(
+            Command::new("kill")
+                .args([&flag, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "{status}");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not stop on {signal}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.wait_for("zhsearch: stopped");
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends `raw` and reads the whole answer: status, headers, JSON body.
+fn request(addr: &str, raw: &str) -> (u16, String, Value) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(raw.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let answer = String::from_utf8(answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    let code = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = serde_json::from_str(body).unwrap_or(Value::Null);
+    (code, head.to_string(), body)
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn error_of(s: &Served, target: &str) -> (u16, String) {
+    let (code, _, body) = s.get(target);
+    let error = body["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{target}: {body}"));
+    (code, error.to_string())
+}
+
+#[test]
+fn endpoints_answer_as_the_command_line_does() {
+    let dir = common::corpus_copy("serve-api");
+    let s = Served::start(&dir, "127.0.0.1:0");
+    let q = enc("5k瓶颈");
+    let page = s.json(&format!("/api/search?q={q}&limit=3"));
+    assert_eq!(page["query"], "5k瓶颈");
+    assert_eq!(page["partial"], false);
+    let index = dir.join("index");
+    let index = index.to_str().unwrap();
+    let cli = common::zhsearch(
+        &dir,
+        &["search", "5k瓶颈", "--json", "-n", "3", "--index", index],
+    );
+    let cli: Vec<Value> = common::stdout(&cli)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(page["hits"].as_array().unwrap(), &cli);
+    let ids: Vec<&str> = cli.iter().map(|h| h["id"].as_str().unwrap()).collect();
+    assert_eq!(ids[0], "001_f0acb97a223aa501.txt#L53");
+
+    let paged = s.json(&format!("/api/search?q={q}&limit=1&offset=1&context=1"));
+    assert_eq!(paged["hits"][0]["id"], cli[1]["id"]);
+    assert!(
+        !paged["hits"][0]["context_before"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let part = format!("/api/search?q={}", enc("5k瓶颈 不存在"));
+    let partial = s.json(&part);
+    assert_eq!(partial["partial"], true);
+    assert_eq!(partial["hits"][0]["match"], "partial");
+    let exact = s.json(&format!("{part}&exact=true"));
+    assert!(exact["hits"].as_array().unwrap().is_empty());
+    assert_eq!(exact["partial"], false);
+    let only = s.json(&format!("/api/search?q={q}&source=nothing*.txt"));
+    assert!(only["hits"].as_array().unwrap().is_empty());
+
+    let cited = s.json(&format!("/api/cite?q={q}&format=plain&limit=2"));
+    let cli = common::zhsearch(
+        &dir,
+        &[
+            "cite", "5k瓶颈", "--format", "plain", "-n", "2", "--index", index,
+        ],
+    );
+    assert_eq!(cited["text"], common::stdout(&cli));
+    assert_eq!(
+        cited["citations"][0]["attribution"],
+        "《001_f0acb97a223aa501》, 001_f0acb97a223aa501.txt:53, ¶50"
+    );
+    let converted = s.json(&format!(
+        "/api/cite?q={q}&to=simplified&quote=paragraph&limit=1"
+    ));
+    assert!(
+        converted["citations"][0]["converted"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("5k瓶颈")
+    );
+
+    let shown = s.json("/api/show?loc=001_f0acb97a223aa501.txt:53&context=1");
+    assert_eq!(shown["text"], page["hits"][0]["text"]);
+    assert_eq!(shown["context_before"].as_array().unwrap().len(), 1);
+
+    let status = s.json("/api/status");
+    assert_eq!(status["documents"], 4);
+    assert!(status["corpus"].as_str().unwrap().ends_with("corpus"));
+    assert!(
+        status["last_update"]["report"]
+            .as_str()
+            .unwrap()
+            .contains("4 added")
+    );
+    s.stop("TERM");
+}
+
+#[test]
+fn errors_are_json_with_their_status() {
+    let dir = common::corpus_copy("serve-errors");
+    let s = Served::start(&dir, "127.0.0.1:0");
+    let q = enc("5k瓶颈");
+    let cases = [
+        ("/api/search".to_string(), 400),
+        (format!("/api/search?q={q}&limit=1001"), 400),
+        (format!("/api/search?q={q}&limit=0"), 400),
+        (format!("/api/search?q={q}&limit=ten"), 400),
+        (format!("/api/search?q={q}&context=11"), 400),
+        (format!("/api/search?q={q}&sort=date"), 400),
+        (format!("/api/search?q={q}&source=%5B"), 400),
+        (format!("/api/search?q={}", enc(&"字".repeat(1001))), 400),
+        ("/api/search?q=%E7%93".to_string(), 400),
+        (format!("/api/cite?q={q}&format=html"), 400),
+        (format!("/api/cite?q={q}&quote=word"), 400),
+        (format!("/api/cite?q={q}&to=klingon"), 400),
+        (format!("/api/cite?q={q}&partial=maybe"), 400),
+        ("/api/show?loc=001_f0acb97a223aa501.txt".to_string(), 400),
+        (
+            "/api/show?loc=001_f0acb97a223aa501.txt:9999".to_string(),
+            400,
+        ),
+        ("/api/show?loc=../../etc/passwd:1".to_string(), 400),
+        ("/api/show?loc=%2Fetc%2Fpasswd:1".to_string(), 400),
+        ("/api/show?loc=nope.txt:1".to_string(), 404),
+        ("/api/nothing".to_string(), 404),
+        (format!("/api/search?q={}", "x".repeat(17_000)), 414),
+    ];
+    for (target, code) in cases {
+        let (got, error) = error_of(&s, &target);
+        assert_eq!(got, code, "{}: {error}", &target[..target.len().min(80)]);
+        assert!(!error.is_empty());
+    }
+    // Sources never lead out of the corpus: a glob only narrows the indexed files.
+    let out = s.json(&format!("/api/search?q={q}&source={}", enc("../../**")));
+    assert!(out["hits"].as_array().unwrap().is_empty());
+    let big = format!(
+        "GET /api/status HTTP/1.0\r\nHost: {}\r\nX-Big: {}\r\n\r\n",
+        s.addr,
+        "a".repeat(20_000)
+    );
+    assert_eq!(request(&s.addr, &big).0, 431);
+    let post = format!("POST /api/status HTTP/1.0\r\nHost: {}\r\n\r\n", s.addr);
+    assert_eq!(request(&s.addr, &post).0, 405);
+    s.stop("TERM");
+}
+
+#[test]
+fn only_requests_naming_this_server_are_answered_and_no_cors() {
+    let dir = common::corpus_copy("serve-host");
+    let s = Served::start(&dir, "127.0.0.1:0");
+    let port = s.addr.rsplit(':').next().unwrap().to_string();
+    for host in [
+        "evil.example",
+        "evil.example:80",
+        "localhost.evil.example",
+        "127.0.0.2",
+    ] {
+        let raw = format!("GET /api/status HTTP/1.0\r\nHost: {host}\r\n\r\n");
+        assert_eq!(request(&s.addr, &raw).0, 403, "{host}");
+    }
+    assert_eq!(request(&s.addr, "GET /api/status HTTP/1.0\r\n\r\n").0, 403);
+    for host in [
+        format!("localhost:{port}"),
+        "127.0.0.1".into(),
+        format!("[::1]:{port}"),
+    ] {
+        let raw = format!(
+            "GET /api/status HTTP/1.0\r\nHost: {host}\r\nOrigin: http://evil.example\r\n\r\n"
+        );
+        let (code, head, _) = request(&s.addr, &raw);
+        assert_eq!(code, 200, "{host}");
+        assert!(
+            !head.to_ascii_lowercase().contains("access-control"),
+            "{head}"
+        );
+    }
+    // 50 requests at once, all answered.
+    let q = enc("钉");
+    let threads: Vec<_> = (0..50)
+        .map(|i| {
+            let addr = s.addr.clone();
+            let target = if i % 2 == 0 {
+                format!("/api/search?q={q}")
+            } else {
+                "/api/status".into()
+            };
+            std::thread::spawn(move || {
+                let raw = format!("GET {target} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+                request(&addr, &raw).0
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), 200);
+    }
+    s.stop("TERM");
+}
+
+#[test]
+fn a_saved_file_is_found_and_a_deleted_one_gone() {
+    let dir = common::corpus_copy("serve-live");
+    let s = Served::start(&dir, "127.0.0.1:0");
+    let q = format!("/api/search?q={}", enc("蓝色鲸鱼飞翔"));
+    assert!(s.json(&q)["hits"].as_array().unwrap().is_empty());
+    let new = s.dir.join("corpus").join("新文章.md");
+    std::fs::write(&new, "# 新\n\n今天看見藍色鯨魚飛翔。\n").unwrap();
+    let found = |want: bool| {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            let hits = s.json(&q)["hits"].as_array().unwrap().len();
+            if (hits > 0) == want {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not {} within 3 s",
+                if want { "found" } else { "gone" }
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    found(true);
+    assert_eq!(s.json(&q)["hits"][0]["source"], "新文章.md");
+    std::fs::remove_file(&new).unwrap();
+    found(false);
+    let shown = s.get(&format!("/api/show?loc={}", enc("新文章.md:3")));
+    assert_eq!(shown.0, 404, "{}", shown.2);
+    s.stop("INT");
+}
+
+#[test]
+fn a_bind_beyond_loopback_is_warned_about() {
+    let dir = common::corpus_copy("serve-bind");
+    let s = Served::start(&dir, "0.0.0.0:0");
+    assert!(
+        s.before
+            .iter()
+            .any(|l| l.contains("warning: listening on 0.0.0.0:")
+                && l.contains("can read the corpus")),
+        "{:?}",
+        s.before
+    );
+    s.stop("TERM");
+}
