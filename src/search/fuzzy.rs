@@ -10,7 +10,7 @@ use crate::search::rank;
 use crate::text::analysis::{self, Normalized, Piece, is_long_word};
 
 /// Words that carry the form of a question or a sentence, not its content: they weigh
-/// [`STOP_WEIGHT`] of their rarity, and are never highlighted in a partial match.
+/// `STOP_WEIGHT` of their rarity, and are never highlighted in a partial match.
 pub const STOP_WORDS: &[&str] = &[
     "是",
     "的",
@@ -93,7 +93,7 @@ const SWAP: f32 = 2.0 * MATCH + MISMATCH;
 pub const MIN_ALIGN: f32 = 0.5;
 /// ... or this share of its words' weight...
 pub const MIN_SHARE: f32 = 0.5;
-/// ... or, for a query of [`SENTENCE_WORDS`] content words or more (a question, a sentence),
+/// ... or, for a query of `SENTENCE_WORDS` content words or more (a question, a sentence),
 /// this share: a full list of the passages sharing its rarest words.
 pub const MIN_SHARE_SENTENCE: f32 = 0.1;
 /// Content words (not stop words) that make a query a sentence.
