@@ -10,12 +10,14 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::error::{Error, Result};
-use crate::model::{Hit, LineSpan, MatchKind, Page};
+use crate::model::{DocMeta, Hit, LineSpan, MatchKind, Page};
 use crate::present::cite::{self, Citation, QuoteMode, Script};
 use crate::present::show::{self, Excerpt, Listed, Refused};
-use crate::search::Searcher;
 use crate::search::query::{self, Query, QueryError};
-use crate::store::{self, IndexStore, Reporter, StoreError, UpdateOptions, UpdateReport};
+use crate::search::{Backend, Searcher};
+use crate::store::{
+    self, IndexStats, IndexStore, Reporter, StoreError, UpdateOptions, UpdateReport,
+};
 
 /// Where an engine's index is and what it indexes.
 #[derive(Debug, Clone)]
@@ -107,6 +109,23 @@ pub struct Cited {
     pub not_quoted: Vec<Refused>,
     /// Partial matches left out (without [`CiteOptions::partial`]).
     pub partial_left_out: usize,
+}
+
+/// A document of the index, as `zhsearch list` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Document {
+    /// Its path relative to the corpus, with `/`.
+    pub source: String,
+    /// Title, author, date, address and encoding.
+    #[serde(flatten)]
+    pub meta: DocMeta,
+    /// How many passages of it are indexed.
+    pub passages: u64,
+    /// Its size in bytes when it was read.
+    pub bytes: u64,
+    /// Why it is not indexed, when it is not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }
 
 /// What bringing the index up to date came to.
@@ -327,6 +346,21 @@ impl Engine {
         Ok((self.search(&query, options)?, refresh))
     }
 
+    /// How many passages match every term of `text` (within `options.sources`), counting at
+    /// most `cap` candidates: the file of each, best first by the backend's score, and
+    /// whether that is all of them (else at least as many match).
+    pub fn full_matches(
+        &self,
+        text: &str,
+        options: &SearchOptions,
+        cap: usize,
+    ) -> Result<(Vec<String>, bool)> {
+        let query = with_sources(&self.parse(text, options)?, options)?;
+        let snapshot = self.snapshot()?;
+        let found = |searcher: &Searcher| searcher.full_matches(&searcher.bind(&query)?, cap);
+        found(&snapshot.searcher).map_err(|e| damaged(self.index_dir(), e))
+    }
+
     /// Fills in up to `n` paragraphs around each hit, reading each file once; the files that
     /// changed since they were indexed get none (their paragraphs are not those of the hit)
     /// and are returned.
@@ -411,6 +445,38 @@ impl Engine {
     /// The files of the last commit, as the index recorded them.
     pub fn files(&self) -> Result<Vec<store::FileState>> {
         Ok(self.snapshot()?.store.files().to_vec())
+    }
+
+    /// What the last commit holds: documents, passages, sizes, when it was written.
+    pub fn stats(&self) -> Result<IndexStats> {
+        let snapshot = self.snapshot()?;
+        store::stats::stats(&snapshot.store).map_err(|e| damaged(self.index_dir(), e))
+    }
+
+    /// The documents of the last commit with their metadata and passage counts, by path
+    /// (files read but not indexed too, with why).
+    pub fn documents(&self) -> Result<Vec<Document>> {
+        let snapshot = self.snapshot()?;
+        let counts = store::stats::passages_by_source(snapshot.store.index())
+            .map_err(|e| damaged(self.index_dir(), e))?;
+        let backend = snapshot.searcher.backend();
+        let mut documents = Vec::new();
+        for f in snapshot.store.files() {
+            let meta = match f.skipped() {
+                Some(_) => DocMeta::default(),
+                None => backend
+                    .doc_meta(&f.source)
+                    .map_err(|e| damaged(self.index_dir(), e))?,
+            };
+            documents.push(Document {
+                source: f.source.clone(),
+                passages: counts.get(&f.source).copied().unwrap_or(0),
+                bytes: f.size,
+                skipped: f.skipped().map(str::to_string),
+                meta,
+            });
+        }
+        Ok(documents)
     }
 
     /// Whether the index folder holds a commit of ours.

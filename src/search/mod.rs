@@ -168,6 +168,22 @@ impl<B: Backend> Searcher<B> {
         Ok(Page { hits, full_matches })
     }
 
+    /// The file of each passage that matches every term, in the backend's order, judging
+    /// at most `cap` candidates; whether that was all of them (else at least as many match).
+    pub fn full_matches(&self, plan: &Plan, cap: usize) -> Result<(Vec<String>, bool)> {
+        // Never more than there are passages: the backend may reserve room for `cap`.
+        let cap = cap.min(self.backend.passages() as usize + 1);
+        let candidates = self.backend.fetch(plan, Tier::Strict)?.top(cap)?;
+        let mut sources = Vec::new();
+        for &(score, id) in &candidates.top {
+            if let Some(cand) = self.judge(plan, id, score, None)? {
+                sources.push(cand.stored.source);
+            }
+        }
+        let complete = candidates.complete || candidates.top.len() < cap;
+        Ok((sources, complete))
+    }
+
     /// A candidate of its tier, or `None` when it does not belong there: in the strict tier
     /// (`partial` is `None`), a passage that does not match every term; in the partial tier,
     /// a full match, an excluded passage, or one that covers too little of the query.
