@@ -405,7 +405,9 @@ impl Engine {
             not_quoted: Vec::new(),
             partial_left_out: 0,
         };
-        for hit in hits {
+        // A front matter line (`author: 林小雨`) is quoted only when no body passage is.
+        let body = hits.iter().any(|h| !h.front_matter);
+        for hit in hits.into_iter().filter(|h| !(body && h.front_matter)) {
             let key = (hit.source.clone(), hit.indexed.clone());
             let ok = match verdicts.iter().find(|(k, _)| *k == key) {
                 Some((_, ok)) => *ok,

@@ -347,3 +347,47 @@ fn wide(c: char) -> bool {
     matches!(c as u32, 0x1100..=0x115F | 0x2E80..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF
         | 0xFE30..=0xFE4F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6 | 0x20000..=0x3FFFD)
 }
+
+/// Front matter (YAML `---` or Hugo's TOML `+++`, keys in any case) is metadata: its lines
+/// rank below the body's and are quoted only when nothing in the body matches.
+#[test]
+fn front_matter_ranks_below_the_body_and_is_quoted_last() {
+    let dir = scratch("shell-front-matter");
+    let corpus = dir.join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    let yaml = "---\nTitle: 喝茶笔记\nauthor: 林小雨\ntags: [茶, 旅行]\n---\n\n今天和朋友去喝茶，林小雨说这家的茶最好。\n";
+    std::fs::write(corpus.join("a.md"), yaml).unwrap();
+    let toml = "+++\ntitle = \"旅行\"\nAuthor = \"王五\"\n+++\n\n旅途中喝到的茶。\n";
+    std::fs::write(corpus.join("b.md"), toml).unwrap();
+    let o = zhsearch(&dir, &["cite", "林小雨"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "> 今天和朋友去喝茶，林小雨说这家的茶最好。\n\n— 林小雨, 《喝茶笔记》, a.md:7, ¶1\n"
+    );
+    let hits = json_lines(&stdout(&zhsearch(&dir, &["search", "茶", "--json"])));
+    let places: Vec<(String, u64)> = hits
+        .iter()
+        .map(|h| {
+            (
+                h["source"].as_str().unwrap().into(),
+                h["line_start"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let body = |p: &(String, u64)| *p == ("a.md".into(), 7) || *p == ("b.md".into(), 6);
+    assert!(
+        places.len() == 4 && places[..2].iter().all(body),
+        "{places:?}"
+    );
+    let scores: Vec<f64> = hits.iter().map(|h| h["score"].as_f64().unwrap()).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    // Only front matter matches: then it is quoted.
+    let out = stdout(&zhsearch(&dir, &["cite", "王五"]));
+    assert!(out.starts_with("> Author = \"王五\"\n"), "{out}");
+    let list = json_lines(&stdout(&zhsearch(&dir, &["list", "--json"])));
+    assert_eq!(
+        (&list[1]["title"], &list[1]["author"]),
+        (&"旅行".into(), &"王五".into())
+    );
+}
