@@ -299,6 +299,9 @@ fn keys_copy_context_paging_and_history_work_in_a_driven_browser() {
         json!(want).as_array().unwrap()[..]
     );
 
+    // One page of hits: no pager shown.
+    let pager = "return getComputedStyle(document.getElementById('pager')).display";
+    assert_eq!(d.eval(pager), "none");
     copying_gives_what_cite_prints(&d, &dir);
     let before = cli(&dir, &["show", &format!("{file}:53"), "--context", "2"]);
     d.click(".hit:nth-child(1) button.context");
@@ -324,8 +327,12 @@ fn copying_gives_what_cite_prints(d: &Driver, dir: &Path) {
     let cite = cli(dir, &["cite", "5k瓶颈", "-n", "1", "--offset", "1"]);
     assert_eq!(copied, cite.as_str());
     assert!(cite.contains("001_f0acb97a223aa501.txt:57"), "{cite}");
-    let said = d.until("return document.querySelector('.hit:nth-child(2) .said').textContent");
-    assert!(said.as_str().unwrap().contains("Cop"), "{said}");
+    // A click is a user's gesture: the browser lets the page write the clipboard.
+    let said = d.until(
+        "const t = document.querySelector('.hit:nth-child(2) .said').textContent;\
+         return t !== '…' && t",
+    );
+    assert_eq!(said, "已复制 Copied");
     d.eval("const f = document.getElementById('format'); f.value = 'plain'");
     d.click(".hit:nth-child(4) button.copy");
     let copied =
@@ -343,6 +350,10 @@ fn paging_and_history(d: &Driver) {
     d.keys("阿里\u{E007}");
     d.until("return location.search === '?q=%E9%98%BF%E9%87%8C' && document.querySelectorAll('.hit').length === 10");
     let first = d.eval(CITATIONS);
+    assert_eq!(
+        d.eval("return document.getElementById('prev').disabled"),
+        true
+    );
     d.click("#next");
     d.until("return location.search.endsWith('&offset=10') && document.querySelector('.hit .rank')?.textContent === '11'");
     let second = d.eval(CITATIONS);
@@ -354,6 +365,19 @@ fn paging_and_history(d: &Driver) {
     d.until("return document.getElementById('q').value === '5k瓶颈' && document.querySelectorAll('.hit').length > 3");
     d.call("POST", "/forward", Some(json!({})));
     d.until("return document.getElementById('q').value === '阿里'");
+    // Esc leaves the box; a match through a regional variant is labelled with the file's words.
+    d.click("#q");
+    d.keys("\u{E00C}");
+    assert_eq!(
+        d.eval("return document.activeElement === document.body"),
+        true
+    );
+    d.click("#q");
+    d.eval("document.getElementById('q').value = ''");
+    d.keys("字节跳动\u{E007}");
+    let variant =
+        d.until("return document.querySelector('.hit:nth-child(1) .label.variant')?.textContent");
+    assert_eq!(variant, "地区用词 Regional variant: 位元組跳動");
 }
 
 /// An error of the API is shown as it says; text that looks like markup stays text.
@@ -415,7 +439,8 @@ fn the_page_is_served_from_the_binary_with_a_strict_policy() {
     // Nothing is fetched from elsewhere.
     let (_, html) = fetch(&addr, "/", &addr);
     let (_, js) = fetch(&addr, "/app.js", &addr);
-    for text in [html, js] {
+    let (_, css) = fetch(&addr, "/style.css", &addr);
+    for text in [html, js, css] {
         let text = String::from_utf8(text).unwrap();
         assert!(!text.contains("http://") && !text.contains("https://"));
     }
