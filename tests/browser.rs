@@ -148,7 +148,10 @@ impl Driver {
             .unwrap_or_else(|e| {
                 panic!("{CHROMEDRIVER} cannot run ({e}): apt-get install chromium-driver")
             });
-        first_line_with(child.stdout.take().unwrap(), "started successfully");
+        let out = child.stdout.take().unwrap();
+        // Killed from here on, even when what follows fails.
+        let process = Running(child);
+        first_line_with(out, "started successfully");
         let addr = format!("127.0.0.1:{port}");
         let mut args: Vec<String> = FLAGS.iter().map(|f| f.to_string()).collect();
         args.extend([profile(dir), "--window-size=1200,900".into()]);
@@ -158,7 +161,7 @@ impl Driver {
         let session = webdriver(&addr, "POST", "/session", Some(caps));
         let session = session["sessionId"].as_str().unwrap().to_string();
         Driver {
-            _process: Running(child),
+            _process: process,
             addr,
             session,
         }
