@@ -21,6 +21,7 @@ use crate::store::NoReport;
 
 pub mod api;
 pub mod live;
+pub mod page;
 pub mod params;
 
 use live::Status;
@@ -124,6 +125,8 @@ fn respond(request: Request, engine: &Engine, status: &Status, addr: SocketAddr)
         )
     } else if *request.method() != tiny_http::Method::Get {
         (405, serde_json::json!({ "error": "only GET is answered" }))
+    } else if let Some(asset) = page::asset(url.split('?').next().unwrap_or("")) {
+        return send_page(request, asset);
     } else {
         let (path, query) = url.split_once('?').unwrap_or((&url, ""));
         let engine_call = std::panic::AssertUnwindSafe(|| api::answer(engine, status, path, query));
@@ -137,6 +140,17 @@ fn respond(request: Request, engine: &Engine, status: &Status, addr: SocketAddr)
     let mut response = Response::from_string(body.to_string()).with_status_code(code);
     if let Ok(h) = json {
         response = response.with_header(h);
+    }
+    let _ = request.respond(response);
+}
+
+/// Sends one file of the web page with its content type and [`page::HEADERS`].
+fn send_page(request: Request, (kind, bytes): (&str, &'static [u8])) {
+    let mut response = Response::from_data(bytes);
+    for (name, value) in [("Content-Type", kind)].into_iter().chain(page::HEADERS) {
+        if let Ok(h) = Header::from_bytes(name.as_bytes(), value.as_bytes()) {
+            response = response.with_header(h);
+        }
     }
     let _ = request.respond(response);
 }
