@@ -413,6 +413,24 @@ impl Engine {
         Ok(self.snapshot()?.store.files().to_vec())
     }
 
+    /// The passages (the searchable pieces of the documents) in the last commit.
+    pub fn passages(&self) -> Result<u64> {
+        let snapshot = self.snapshot()?;
+        let store = &snapshot.store;
+        let reader: tantivy::IndexReader = store
+            .index()
+            .reader_builder()
+            .reload_policy(tantivy::ReloadPolicy::Manual)
+            .try_into()
+            .map_err(|e: tantivy::TantivyError| damaged(store.dir(), e.into()))?;
+        // Each indexed file has one entry for its metadata besides its passages.
+        let files = store.files().iter().filter(|f| f.skipped().is_none());
+        Ok(reader
+            .searcher()
+            .num_docs()
+            .saturating_sub(files.count() as u64))
+    }
+
     /// Whether the index folder holds a commit of ours.
     pub fn has_index(&self) -> bool {
         self.snapshot().is_ok()
