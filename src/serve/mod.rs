@@ -26,7 +26,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{Semaphore, oneshot};
 
 use crate::engine::Engine;
@@ -84,22 +84,24 @@ pub struct Options {
 /// Serves `engine` as `options` say until SIGTERM or SIGINT, building or updating the index
 /// in the background meanwhile.
 pub fn run(engine: Engine, options: Options) -> Result<()> {
-    let bind = options.bind.clone();
-    let listener = std::net::TcpListener::bind(&bind)
-        .map_err(|e| Error::Other(anyhow::anyhow!("cannot listen on {bind}: {e}")))?;
-    listener
-        .set_nonblocking(true)
+    // Blocking threads run engine calls only, at most `engine_calls` at once: as many threads,
+    // kept rather than made anew (each new thread grows the allocator's arenas).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(options.limits.engine_calls)
+        .thread_keep_alive(Duration::from_secs(600))
+        .enable_all()
+        .build()
         .map_err(anyhow::Error::from)?;
+    let bind = options.bind.clone();
+    let listener = runtime
+        .block_on(listen(&bind))
+        .map_err(|e| Error::Other(anyhow::anyhow!("cannot listen on {bind}: {e}")))?;
     let addr = listener.local_addr().map_err(anyhow::Error::from)?;
     if !addr.ip().is_loopback() {
         eprintln!(
             "zhsearch: warning: listening on {addr}, not on loopback: anyone who can reach it over the network can read the corpus"
         );
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(anyhow::Error::from)?;
     let engine = Arc::new(engine);
     let status = Arc::new(Status::default());
     // An index already there answers at once; otherwise searches wait for the first build.
@@ -119,10 +121,13 @@ pub fn run(engine: Engine, options: Options) -> Result<()> {
         engine_calls: Arc::new(Semaphore::new(options.limits.engine_calls)),
         time_limit: options.limits.time_limit,
     });
-    let outcome = runtime.block_on(async move {
-        let listener = TcpListener::from_std(listener).map_err(anyhow::Error::from)?;
-        accept_until_stopped(listener, shared, options.limits.connections, first_failure).await
-    });
+    let connections = options.limits.connections;
+    let outcome = runtime.block_on(accept_until_stopped(
+        listener,
+        shared,
+        connections,
+        first_failure,
+    ));
     stop.store(true, Ordering::Relaxed);
     // A first build is not waited for: the index starts it over at the next start.
     if status.ready() {
@@ -132,6 +137,23 @@ pub fn run(engine: Engine, options: Options) -> Result<()> {
     outcome?;
     eprintln!("zhsearch: stopped");
     Ok(())
+}
+
+/// A listener on `bind` (the first address it names), with room for a burst of connections
+/// waiting to be accepted.
+async fn listen(bind: &str) -> std::io::Result<TcpListener> {
+    let addr = tokio::net::lookup_host(bind)
+        .await?
+        .next()
+        .ok_or_else(|| std::io::Error::other("no address"))?;
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
 }
 
 /// Accepts connections until a signal (or a failed first build, returned as the error), then
