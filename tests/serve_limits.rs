@@ -284,3 +284,20 @@ fn five_hundred_simultaneous_searches_all_answer() {
     }
     s.stop("TERM");
 }
+
+#[test]
+fn a_first_build_that_fails_stops_the_server() {
+    let dir = common::scratch("serve-nocorpus");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zhsearch"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--corpus"])
+        .arg(dir.join("corpus"))
+        .arg("--index")
+        .arg(dir.join("index"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = common::stderr(&out);
+    assert!(err.contains("zhsearch: serving http://"), "{err}");
+    assert!(err.contains("cannot read corpus folder"), "{err}");
+    assert!(!err.contains("stopped"), "{err}");
+}
