@@ -298,3 +298,31 @@ fn a_first_build_that_fails_stops_the_server() {
     assert!(err.contains("cannot read corpus folder"), "{err}");
     assert!(!err.contains("stopped"), "{err}");
 }
+
+#[test]
+fn a_stop_during_the_first_build_leaves_an_index_that_builds_next_time() {
+    let dir = common::scratch("serve-stop-build");
+    let files = 2500;
+    generate_corpus(&dir, files, 40);
+    let s = Served::launch(&dir, &["--bind", "127.0.0.1:0"]);
+    // Stopped as soon as some files are read, well before the commit.
+    let started = Instant::now();
+    while s.json("/api/status")["progress"]["done"]
+        .as_u64()
+        .unwrap_or(0)
+        == 0
+    {
+        assert!(started.elapsed() < Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(s.json("/api/status")["ready"], false);
+    let stopping = Instant::now();
+    s.stop("TERM");
+    assert!(stopping.elapsed() < Duration::from_secs(3));
+    let s = Served::launch(&dir, &["--bind", "127.0.0.1:0"]);
+    s.wait_for("zhsearch: index ready");
+    let status = s.json("/api/status");
+    assert_eq!(status["documents"], files, "{status}");
+    assert_eq!(status["passages"], files * 40);
+    s.stop("TERM");
+}
