@@ -326,3 +326,36 @@ fn a_stop_during_the_first_build_leaves_an_index_that_builds_next_time() {
     assert_eq!(status["passages"], files * 40);
     s.stop("TERM");
 }
+
+#[test]
+fn a_client_that_stops_reading_is_cut_off() {
+    let dir = common::scratch("serve-noread");
+    generate_corpus(&dir, 200, 40);
+    let s = Served::start(&dir, "127.0.0.1:0");
+    assert_eq!(s.json("/api/status")["connections"], 1);
+    // Twenty big answers asked for at once, none read: far more than the sockets buffer.
+    let big = format!(
+        "GET /api/search?q={}&limit=1000&context=10 HTTP/1.1\r\nHost: {}\r\n\r\n",
+        enc("钉子"),
+        s.addr
+    );
+    let mut stalled = TcpStream::connect(&s.addr).unwrap();
+    stalled.write_all(big.repeat(20).as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(s.json("/api/status")["connections"], 2);
+    let t = Instant::now();
+    let page = s.json(&format!("/api/search?q={}", enc("钉子第7号")));
+    assert_eq!(page["hits"][0]["source"], "gen00000.txt");
+    assert!(t.elapsed() < Duration::from_secs(2));
+    // Closed once writing has made no progress for 10 s (`serve::WRITE_TIMEOUT`).
+    let started = Instant::now();
+    while s.json("/api/status")["connections"] != 1 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "a client that reads nothing is still connected"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(stalled);
+    s.stop("TERM");
+}

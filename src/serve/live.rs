@@ -4,7 +4,7 @@
 //! commit meanwhile. [`Status`] records what the updates did and how far one is.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -26,6 +26,7 @@ pub const QUIET: Duration = Duration::from_millis(300);
 pub struct Status {
     inner: Mutex<StatusInner>,
     ready: AtomicBool,
+    connections: AtomicIsize,
 }
 
 #[derive(Debug, Default)]
@@ -79,6 +80,11 @@ impl Status {
         self.ready.load(Ordering::Acquire)
     }
 
+    /// Counts connections opened (`1`) and closed (`-1`).
+    pub fn connections(&self, change: isize) {
+        self.connections.fetch_add(change, Ordering::Relaxed);
+    }
+
     /// Files read and files to read by the update under way, if any.
     pub fn progress(&self) -> Option<(usize, usize)> {
         self.lock().progress
@@ -102,6 +108,7 @@ impl Status {
         json!({
             "corpus": s.corpus.display().to_string(),
             "ready": self.ready(),
+            "connections": self.connections.load(Ordering::Relaxed),
             "updating": s.updating,
             "progress": progress,
             "last_update": last,

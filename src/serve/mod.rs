@@ -7,7 +7,8 @@
 //!
 //! Connections are served by hyper on a tokio runtime: reading a request costs no thread,
 //! so a slow or idle client holds only its socket, and is cut off after
-//! [`HEADER_TIMEOUT`]. Engine calls run on blocking threads, at most [`Limits::engine_calls`]
+//! [`HEADER_TIMEOUT`]; one that stops reading its answers, after [`WRITE_TIMEOUT`]
+//! ([`conn`]). Engine calls run on blocking threads, at most [`Limits::engine_calls`]
 //! at once, each answered within [`Limits::time_limit`] (503 past it). Open connections
 //! are bounded by [`Limits::connections`].
 //!
@@ -33,6 +34,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 
 pub mod api;
+pub mod conn;
 pub mod http;
 pub mod live;
 pub mod params;
@@ -47,6 +49,9 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 /// The most bytes hyper buffers while reading a request's line and headers: more is
 /// answered 431 before any of it is looked at.
 pub const MAX_HEAD: usize = 64 * 1024;
+/// How long writing an answer may make no progress (the client not reading it) before the
+/// connection is closed.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the server allows.
 #[derive(Debug, Clone)]
@@ -196,11 +201,17 @@ async fn accept_until_stopped(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let shared = shared.clone();
-        let service = hyper::service::service_fn(move |req| http::respond(req, shared.clone()));
-        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        let io = TokioIo::new(conn::WriteDeadline::new(stream, WRITE_TIMEOUT));
+        let service = {
+            let shared = shared.clone();
+            hyper::service::service_fn(move |req| http::respond(req, shared.clone()))
+        };
+        let connection = graceful.watch(builder.serve_connection(io, service));
+        let status = shared.status.clone();
+        status.connections(1);
         tokio::spawn(async move {
             let _ = connection.await;
+            status.connections(-1);
             drop(permit);
         });
     }
