@@ -359,3 +359,30 @@ fn a_client_that_stops_reading_is_cut_off() {
     drop(stalled);
     s.stop("TERM");
 }
+
+#[test]
+fn a_kept_alive_connection_left_idle_is_closed() {
+    let dir = common::corpus_copy("serve-keepalive");
+    let s = Served::start(&dir, "127.0.0.1:0");
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    let ask = format!("GET /api/status HTTP/1.1\r\nHost: {}\r\n\r\n", s.addr);
+    c.write_all(ask.as_bytes()).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    // The whole answer (its JSON ends the body), the connection still open after it.
+    while !answer.ends_with(b"}") {
+        let n = c.read(&mut buf).unwrap();
+        assert!(n > 0, "closed after one answer");
+        answer.extend_from_slice(&buf[..n]);
+    }
+    assert!(answer.starts_with(b"HTTP/1.1 200"));
+    let answered = Instant::now();
+    let after = closed_after(&mut c, answered);
+    assert!(
+        after >= HEADER_TIMEOUT - Duration::from_millis(500)
+            && after < HEADER_TIMEOUT + Duration::from_secs(3),
+        "an idle kept-alive connection was closed after {after:?}"
+    );
+    s.stop("TERM");
+}
