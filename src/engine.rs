@@ -481,6 +481,16 @@ impl Engine {
         Ok(documents)
     }
 
+    /// The passages (the searchable pieces of the documents) in the last commit.
+    pub fn passages(&self) -> Result<u64> {
+        use crate::search::Vocabulary;
+        let snapshot = self.snapshot()?;
+        // Each indexed file has one entry for its metadata besides its passages.
+        let files = snapshot.store.files().iter().filter(|f| f.skipped().is_none());
+        let entries = snapshot.searcher.backend().passages();
+        Ok(entries.saturating_sub(files.count() as u64))
+    }
+
     /// Whether the index folder holds a commit of ours.
     pub fn has_index(&self) -> bool {
         self.snapshot().is_ok()

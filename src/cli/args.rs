@@ -152,6 +152,12 @@ pub enum Command {
         /// Address to listen on; one other than loopback makes the corpus readable by the network
         #[arg(long, value_name = "ADDR:PORT", default_value = crate::serve::DEFAULT_BIND)]
         bind: String,
+        /// Send CORS headers to this origin (exact match, e.g. http://localhost:3000); repeatable
+        #[arg(long = "allow-origin", value_name = "ORIGIN")]
+        allow_origins: Vec<String>,
+        /// Answer 503 to a request not answered within this many milliseconds
+        #[arg(long, value_name = "MS", default_value_t = 10_000)]
+        time_limit_ms: u64,
     },
     /// List the documents of the index: path, title, author, date, passages, encoding
     List {

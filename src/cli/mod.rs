@@ -101,8 +101,22 @@ fn run_command(command: Command) -> Result<bool, Error> {
             crate::mcp::run_stdio(engine).map_err(anyhow::Error::from)?;
             Ok(true)
         }
-        Command::Serve { location, bind } => {
-            crate::serve::run(engine(&location)?, &bind).map(|()| true)
+        Command::Serve {
+            location,
+            bind,
+            allow_origins,
+            time_limit_ms,
+        } => {
+            let limits = crate::serve::Limits {
+                time_limit: std::time::Duration::from_millis(time_limit_ms),
+                ..Default::default()
+            };
+            let options = crate::serve::Options {
+                bind,
+                allow_origins,
+                limits,
+            };
+            crate::serve::run(engine(&location)?, options).map(|()| true)
         }
         Command::List { location, json } => inventory::run_list(&engine(&location)?, json),
         Command::Stats { location, json } => inventory::run_stats(&engine(&location)?, json),
