@@ -486,7 +486,11 @@ impl Engine {
         use crate::search::Vocabulary;
         let snapshot = self.snapshot()?;
         // Each indexed file has one entry for its metadata besides its passages.
-        let files = snapshot.store.files().iter().filter(|f| f.skipped().is_none());
+        let files = snapshot
+            .store
+            .files()
+            .iter()
+            .filter(|f| f.skipped().is_none());
         let entries = snapshot.searcher.backend().passages();
         Ok(entries.saturating_sub(files.count() as u64))
     }
