@@ -14,7 +14,7 @@ use crate::model::{DocMeta, Hit, LineSpan, MatchKind, Page};
 use crate::present::cite::{self, Citation, QuoteMode, Script};
 use crate::present::show::{self, Excerpt, Listed, Refused};
 use crate::search::query::{self, Query, QueryError};
-use crate::search::{Backend, Searcher};
+use crate::search::{Backend, Plan, Searcher};
 use crate::store::{
     self, IndexStats, IndexStore, Reporter, StoreError, UpdateOptions, UpdateReport,
 };
@@ -142,15 +142,45 @@ pub enum Refresh {
 struct Snapshot {
     store: IndexStore,
     searcher: Searcher,
+    /// Each indexed document's metadata, read at the first `author:` or `date:` filter.
+    metas: std::sync::OnceLock<Vec<(String, DocMeta)>>,
 }
 
 impl Snapshot {
+    /// `query` bound to this commit, its `author:` and `date:` filters resolved to files.
+    fn plan(&self, query: &Query, exact: bool) -> anyhow::Result<Plan> {
+        let mut plan = self.searcher.bind(query)?;
+        plan.exact = exact;
+        if !query.meta.is_empty() {
+            let metas = match self.metas.get() {
+                Some(m) => m,
+                None => {
+                    let indexed = self.store.files().iter().filter(|f| f.skipped().is_none());
+                    let backend = self.searcher.backend();
+                    let read = indexed
+                        .map(|f| Ok((f.source.clone(), backend.doc_meta(&f.source)?)))
+                        .collect::<anyhow::Result<Vec<_>>>()?;
+                    self.metas.get_or_init(|| read)
+                }
+            };
+            let kept = metas
+                .iter()
+                .filter(|(_, m)| query.meta.iter().all(|f| f.keeps(m)));
+            let kept: Vec<String> = kept.map(|(s, _)| s.clone()).collect();
+            plan.title_sources = Some(match plan.title_sources.take() {
+                Some(titled) => titled.into_iter().filter(|s| kept.contains(s)).collect(),
+                None => kept,
+            });
+        }
+        Ok(plan)
+    }
+
     /// A page of `query` on this commit, each hit stamped with its file's content hash here.
     fn page(&self, query: &Query, options: &SearchOptions) -> Result<Page> {
-        let mut page = self
-            .searcher
-            .page_query_exact(query, options.limit, options.offset, options.exact)
-            .map_err(|e| damaged(self.store.dir(), e))?;
+        let page = self
+            .plan(query, options.exact)
+            .and_then(|plan| self.searcher.page(&plan, options.limit, options.offset));
+        let mut page = page.map_err(|e| damaged(self.store.dir(), e))?;
         let files = self.store.files();
         for hit in &mut page.hits {
             let at = files.binary_search_by(|f| f.source.as_str().cmp(&hit.source));
@@ -167,7 +197,14 @@ impl Snapshot {
         let mut tries = 0;
         loop {
             match Searcher::new(store.index().clone()) {
-                Ok(searcher) => return Ok(Snapshot { store, searcher }),
+                Ok(searcher) => {
+                    let metas = std::sync::OnceLock::new();
+                    return Ok(Snapshot {
+                        store,
+                        searcher,
+                        metas,
+                    });
+                }
                 Err(e) if tries < 2 && store::is_missing_file(&e) => {
                     tries += 1;
                     store = IndexStore::open(store.dir())?
@@ -357,8 +394,8 @@ impl Engine {
     ) -> Result<(Vec<String>, bool)> {
         let query = with_sources(&self.parse(text, options)?, options)?;
         let snapshot = self.snapshot()?;
-        let found = |searcher: &Searcher| searcher.full_matches(&searcher.bind(&query)?, cap);
-        found(&snapshot.searcher).map_err(|e| damaged(self.index_dir(), e))
+        let found = |s: &Snapshot| s.searcher.full_matches(&s.plan(&query, true)?, cap);
+        found(&snapshot).map_err(|e| damaged(self.index_dir(), e))
     }
 
     /// Fills in up to `n` paragraphs around each hit, reading each file once; the files that

@@ -391,3 +391,59 @@ fn front_matter_ranks_below_the_body_and_is_quoted_last() {
         (&"旅行".into(), &"王五".into())
     );
 }
+
+/// `author:` and `date:` keep documents by their front matter; `--sort date` puts the newest
+/// first; a date that is no date is an error naming the filter.
+#[test]
+fn author_and_date_filters_and_sorting_by_date() {
+    let dir = scratch("shell-dates");
+    let corpus = dir.join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    for (name, front, body) in [
+        ("a.md", "author: 林小雨\ndate: 2022-05-01", "今天去喝茶。"),
+        ("b.md", "author: 王五\ndate: 2023/4/1", "春天的茶最香。"),
+        ("c.md", "date: 2024年12月1日", "冬天也喝茶。"),
+        ("d.md", "title: 无日期", "没有日期的茶。"),
+    ] {
+        std::fs::write(corpus.join(name), format!("---\n{front}\n---\n\n{body}\n")).unwrap();
+    }
+    let files = |args: &[&str]| -> Vec<String> {
+        let o = zhsearch(
+            &dir,
+            &[&["search", "--exact", "-n", "50"][..], args].concat(),
+        );
+        let mut seen = Vec::new();
+        for h in json_lines(&stdout(&o)) {
+            let s = h["source"].as_str().unwrap().to_string();
+            if !seen.contains(&s) {
+                seen.push(s);
+            }
+        }
+        seen
+    };
+    let json = |q: &str| vec!["茶".to_string(), q.to_string(), "--json".to_string()];
+    let run = |q: &str| files(&json(q).iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(run("date:2023"), ["b.md"]);
+    let mut recent = run("date:>=2023-04");
+    recent.sort();
+    assert_eq!(recent, ["b.md", "c.md"]);
+    assert_eq!(run("date:<2023"), ["a.md"]);
+    assert_eq!(run("author:王五"), ["b.md"]);
+    assert!(run("author:张三").is_empty());
+    let by_date = files(&["茶", "--json", "--sort", "date"]);
+    assert_eq!(by_date, ["c.md", "b.md", "a.md", "d.md"]);
+    let o = zhsearch(&dir, &["search", "茶", "date:soon"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("`date:soon` is not a date"),
+        "{}",
+        stderr(&o)
+    );
+    // cite and --count take the same filters.
+    let out = stdout(&zhsearch(&dir, &["cite", "茶", "author:林小雨"]));
+    assert!(out.starts_with("> 今天去喝茶。\n\n— 林小雨"), "{out}");
+    assert_eq!(
+        stdout(&zhsearch(&dir, &["search", "茶", "date:2024", "--count"])),
+        "1\n"
+    );
+}

@@ -249,6 +249,17 @@ pub struct QueryArgs {
     /// passages to a quoted phrase that matches nothing
     #[arg(long)]
     pub exact: bool,
+    /// Order of the hits: by relevance, or the best 1000 by their document's date, newest
+    /// first (undated last)
+    #[arg(long, value_enum, default_value = "relevance")]
+    pub sort: SortArg,
+}
+
+/// `--sort`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SortArg {
+    Relevance,
+    Date,
 }
 
 const QUERY_HELP: &str = "\
@@ -262,6 +273,9 @@ Query syntax:
   软件 OR 硬件        either term is enough
   source:'00*.txt'   only files whose path matches the glob (* ? ** [ab])
   title:阿里          only documents whose title contains the text
+  author:林小雨       only documents whose front matter author contains the name
+  date:2024          only documents dated 2024 (date:2024-03, date:>=2023-06,
+                     date:<2024-01-15: as precise as written; undated ones never)
 Letters are matched without regard to case, width or spacing (５Ｋ = 5k, \"0.4元\" finds
 0.4 元, zero-width characters are ignored). A bare term matches a
 passage that holds it as a string, or (a term of at most four words and characters) that

@@ -21,7 +21,10 @@ pub mod progress;
 mod shell;
 pub mod wording;
 
-use args::{Cli, ColorArg, Command, Location, QueryArgs, SearchOutput};
+use args::{Cli, ColorArg, Command, Location, QueryArgs, SearchOutput, SortArg};
+
+/// How many of the best hits `--sort date` orders by date.
+const SORT_CAP: usize = 1000;
 use args::{argument_error, protect_exclusions};
 use progress::Terminal;
 
@@ -280,15 +283,30 @@ fn run_query(engine: &Engine, query: &QueryArgs, limit: u64) -> Result<Page, Err
         crate::search::query::check_glob(glob)
             .map_err(|e| Error::Other(anyhow::anyhow!("--source: {e}")))?;
     }
+    let by_date = query.sort == SortArg::Date;
     let options = SearchOptions {
-        limit: limit as usize,
-        offset: query.offset as usize,
+        limit: if by_date { SORT_CAP } else { limit as usize },
+        offset: if by_date { 0 } else { query.offset as usize },
         sources: query.sources.clone(),
         exact: query.exact,
     };
     let reporter = Terminal::new(true, true);
-    let (page, refresh) = engine.search_fresh(&query.query.join(" "), &options, &reporter)?;
+    let (mut page, refresh) = engine.search_fresh(&query.query.join(" "), &options, &reporter)?;
     report_refresh(engine, &refresh, "searching its last commit");
+    if by_date {
+        // Newest first, undated last; a stable sort keeps relevance within one date.
+        let key = |h: &crate::model::Hit| crate::search::meta::sort_key(&h.meta);
+        page.hits.sort_by(|a, b| match (key(a), key(b)) {
+            (Some(a), Some(b)) => b.cmp(&a),
+            (a, b) => b.is_some().cmp(&a.is_some()),
+        });
+        let rows = page
+            .hits
+            .drain(..)
+            .skip(query.offset as usize)
+            .take(limit as usize);
+        page.hits = rows.collect();
+    }
     Ok(page)
 }
 

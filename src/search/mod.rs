@@ -11,6 +11,7 @@
 pub mod backend;
 pub mod fuzzy;
 pub mod glob;
+pub mod meta;
 pub mod plan;
 pub mod query;
 pub mod rank;
