@@ -84,3 +84,13 @@ fn an_index_of_another_corpus_or_of_a_corpus_gone_is_not_served() {
     let o = run(&dir.join("corpus"));
     assert_eq!(o.status.code(), Some(2), "{}", common::stderr(&o));
 }
+
+#[test]
+fn deep_pages_are_refused_over_http() {
+    let dir = common::corpus_copy("serve-deep");
+    let s = Served::start(&dir, "127.0.0.1:0");
+    let (code, _, body) = s.get("/api/search?q=%E7%9A%84&offset=999000&limit=1000");
+    assert_eq!(code, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("10000"), "{body}");
+    s.stop("TERM");
+}
