@@ -15,6 +15,7 @@ use crate::present::cite::{self, Citation, QuoteMode, Script};
 use crate::present::show::{self, Excerpt, Listed, Refused};
 use crate::search::Searcher;
 use crate::search::query::{self, Query, QueryError};
+use crate::search::sphinx::remote::Remote;
 use crate::store::{self, IndexStore, Reporter, StoreError, UpdateOptions, UpdateReport};
 
 /// Where an engine's index is and what it indexes.
@@ -27,6 +28,10 @@ pub struct EngineOptions {
     /// File name extensions of documents [default: as the index remembers, else
     /// `txt, md, markdown`].
     pub extensions: Option<Vec<String>>,
+    /// A SphinxQL engine holding the index (`sphinxql://HOST:PORT/TABLE`) instead of the
+    /// folder, which then keeps only the manifest of what was written (see
+    /// [`crate::search::sphinx`]); searches never write it: `update` does.
+    pub backend: Option<String>,
 }
 
 impl EngineOptions {
@@ -36,6 +41,7 @@ impl EngineOptions {
             index: index.into(),
             corpus: None,
             extensions: None,
+            backend: None,
         }
     }
 
@@ -167,6 +173,8 @@ pub struct Engine {
     /// One update at a time from this engine (other processes are kept out by the index's
     /// writer lock).
     writing: Mutex<()>,
+    /// The SphinxQL engine of [`EngineOptions::backend`], when given.
+    remote: Option<Remote>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -186,7 +194,11 @@ impl Engine {
         if let Some(ext) = &options.extensions {
             options.extensions = Some(store::parse_extensions(ext)?);
         }
+        let remote = options.backend.as_deref();
+        let remote = remote.map(|u| Remote::new(u, &options.index));
+        let remote = remote.transpose().map_err(anyhow::Error::from)?;
         Ok(Engine {
+            remote,
             options,
             snapshot: RwLock::new(None),
             writing: Mutex::new(()),
@@ -222,6 +234,13 @@ impl Engine {
         reporter: &dyn Reporter,
     ) -> Result<UpdateReport> {
         let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(r) = &self.remote {
+            let (corpus, ext) = (
+                self.options.corpus.as_deref(),
+                self.options.extensions.as_deref(),
+            );
+            return Ok(r.update(corpus, ext, rebuild, reporter)?);
+        }
         let options = UpdateOptions {
             rebuild,
             extensions: self.options.extensions.clone(),
@@ -254,6 +273,10 @@ impl Engine {
         current: Option<Arc<Snapshot>>,
         reporter: &dyn Reporter,
     ) -> Result<Refresh> {
+        if self.remote.is_some() {
+            // A search never writes the cluster: `update` does.
+            return Ok(Refresh::Done(UpdateReport::default()));
+        }
         let had = current.is_some();
         match self.update_from(current, false, reporter) {
             Ok(report) => Ok(Refresh::Done(report)),
@@ -270,6 +293,10 @@ impl Engine {
     /// This engine's snapshot: commits made by other processes since it was opened are seen
     /// after [`Engine::refresh`]. `options.sources` narrow the query's own `source:` globs.
     pub fn search(&self, query: &Query, options: &SearchOptions) -> Result<Page> {
+        if let Some(r) = &self.remote {
+            let (q, o) = (with_sources(query, options)?, options);
+            return Ok(r.page(&q, o.limit, o.offset, o.exact)?);
+        }
         self.snapshot()?
             .page(&with_sources(query, options)?, options)
     }
@@ -289,6 +316,10 @@ impl Engine {
         options: &SearchOptions,
         reporter: &dyn Reporter,
     ) -> Result<(Page, Refresh)> {
+        if self.remote.is_some() {
+            let done = Refresh::Done(UpdateReport::default());
+            return Ok((self.search_text(text, options)?, done));
+        }
         let (refreshed, parsed, early) = std::thread::scope(|scope| {
             let (opened, current) = mpsc::channel::<Option<Arc<Snapshot>>>();
             let (parsed_ok, may_build) = mpsc::channel::<bool>();
@@ -405,16 +436,29 @@ impl Engine {
 
     /// The documents of the last commit: the only files the engine reads back.
     pub fn listed(&self) -> Result<Listed> {
+        if let Some(r) = &self.remote {
+            return r
+                .listed()?
+                .ok_or_else(|| Error::NoIndex(self.index_dir().to_path_buf()));
+        }
         Ok(Listed::of_store(&self.snapshot()?.store))
     }
 
     /// The files of the last commit, as the index recorded them.
     pub fn files(&self) -> Result<Vec<store::FileState>> {
+        if let Some(r) = &self.remote {
+            return r
+                .files()?
+                .ok_or_else(|| Error::NoIndex(self.index_dir().to_path_buf()));
+        }
         Ok(self.snapshot()?.store.files().to_vec())
     }
 
     /// Whether the index folder holds a commit of ours.
     pub fn has_index(&self) -> bool {
+        if let Some(r) = &self.remote {
+            return r.files().is_ok_and(|f| f.is_some());
+        }
         self.snapshot().is_ok()
     }
 

@@ -94,6 +94,7 @@ fn engine(location: &Location) -> Result<Engine, Error> {
         index: location.index.clone(),
         corpus: location.corpus.clone(),
         extensions: location.ext.clone(),
+        backend: location.backend.clone(),
     })
 }
 

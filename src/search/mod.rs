@@ -14,6 +14,7 @@ pub mod glob;
 pub mod plan;
 pub mod query;
 pub mod rank;
+pub mod sphinx;
 pub mod tantivy;
 mod tier;
 
