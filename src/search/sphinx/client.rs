@@ -78,9 +78,12 @@ impl std::fmt::Display for Url {
     }
 }
 
+/// A statement's rows, and the `SHOW META` variables that followed it.
+pub type Answer = (Vec<Row>, Vec<(String, String)>);
+
 /// One searchd's SphinxQL listener, with connections kept for reuse.
 pub struct Server {
-    /// `host:port`.
+    /// What errors call it: `sphinxql://host:port/table`.
     pub at: String,
     host: String,
     port: u16,
@@ -88,10 +91,10 @@ pub struct Server {
 }
 
 impl Server {
-    /// The server at `host:port`; nothing is connected yet.
-    pub fn new(host: &str, port: u16) -> Server {
+    /// The server at `host:port`, serving `table`; nothing is connected yet.
+    pub fn new(host: &str, port: u16, table: &str) -> Server {
         Server {
-            at: format!("{host}:{port}"),
+            at: format!("sphinxql://{host}:{port}/{table}"),
             host: host.to_string(),
             port,
             idle: Mutex::new(Vec::new()),
@@ -116,11 +119,7 @@ impl Server {
     }
 
     /// The rows of `sql`, and the `SHOW META` that follows it when `meta`.
-    pub fn query(
-        &self,
-        sql: &str,
-        meta: bool,
-    ) -> Result<(Vec<Row>, Vec<(String, String)>), SphinxError> {
+    pub fn query(&self, sql: &str, meta: bool) -> Result<Answer, SphinxError> {
         let mut conn = self.conn()?;
         let rows: Vec<Row> = conn.query(sql).map_err(|e| self.error(e))?;
         let meta = if meta {

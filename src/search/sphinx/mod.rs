@@ -66,7 +66,7 @@ impl SphinxBackend {
     /// The table at `url`; nothing is connected yet.
     pub fn new(url: Url) -> SphinxBackend {
         SphinxBackend {
-            front: Server::new(&url.host, url.port),
+            front: Server::new(&url.host, url.port, &url.table),
             url,
             shards: OnceLock::new(),
             rows: Mutex::new(HashMap::new()),

@@ -142,12 +142,12 @@ pub fn shards(front: &Server, url: &Url) -> Result<Vec<Shard>> {
             .first()
             .is_some_and(|c| c.name_str() == "Agent")
     });
-    let here = || Server::new(&url.host, url.port);
+    let here = |table: &str| Server::new(&url.host, url.port, table);
     if !distributed {
         return Ok(vec![Shard {
-            server: here(),
+            server: here(&url.table),
             table: url.table.clone(),
-            agent: front.at.clone(),
+            agent: format!("{}:{}", url.host, url.port),
         }]);
     }
     let mut out = Vec::new();
@@ -155,9 +155,9 @@ pub fn shards(front: &Server, url: &Url) -> Result<Vec<Shard>> {
         let (agent, kind) = (string(r, 0), string(r, 1));
         if kind == "local" {
             out.push(Shard {
-                server: here(),
+                server: here(&agent),
                 table: agent,
-                agent: front.at.clone(),
+                agent: format!("{}:{}", url.host, url.port),
             });
             continue;
         }
@@ -170,7 +170,7 @@ pub fn shards(front: &Server, url: &Url) -> Result<Vec<Shard>> {
             .parse()
             .map_err(|_| anyhow::anyhow!("cannot read the agent {agent} of {url}"))?;
         out.push(Shard {
-            server: Server::new(host, port.wrapping_add(1)),
+            server: Server::new(host, port.wrapping_add(1), table),
             table: table.to_string(),
             agent: format!("{host}:{port}"),
         });
