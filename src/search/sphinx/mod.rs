@@ -76,6 +76,14 @@ impl SphinxBackend {
         }
     }
 
+    /// The table at `url`, whose passages are known to number `n` (as the writer's manifest
+    /// records them): no count is asked of the engine, which scans every row for it.
+    pub fn with_passages(url: Url, n: u64) -> SphinxBackend {
+        let b = SphinxBackend::new(url);
+        let _ = b.passages.set(n);
+        b
+    }
+
     /// The table's shards, each at its own SphinxQL address.
     pub fn shards(&self) -> Result<&[Shard]> {
         if let Some(s) = self.shards.get() {

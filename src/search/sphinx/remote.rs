@@ -3,6 +3,7 @@
 //! Each search opens a fresh [`SphinxBackend`] (its statistics and stored rows are read for
 //! that search only), so a long-lived engine sees every update of the cluster.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -72,11 +73,24 @@ impl Remote {
     /// Rows `offset+1 ..= offset+limit` of `query` (see [`Searcher::page`]), each hit
     /// stamped with its file's hash as written.
     pub fn page(&self, query: &Query, limit: usize, offset: usize, exact: bool) -> Result<Page> {
-        let searcher = Searcher::with_backend(SphinxBackend::new(self.url.clone()));
-        let mut page = searcher.page_query_exact(query, limit, offset, exact)?;
-        if let Some(listed) = self.listed()? {
+        let manifest = self.manifest()?;
+        let backend = match &manifest {
+            Some(m) => {
+                let passages = m.files.iter().map(|e| e.rows).sum();
+                SphinxBackend::with_passages(self.url.clone(), passages)
+            }
+            None => SphinxBackend::new(self.url.clone()),
+        };
+        let mut page =
+            Searcher::with_backend(backend).page_query_exact(query, limit, offset, exact)?;
+        if let Some(m) = manifest {
+            let hashes: HashMap<&str, &str> = m
+                .files
+                .iter()
+                .filter_map(|e| Some((e.state.source.as_str(), e.state.hash()?)))
+                .collect();
             for hit in &mut page.hits {
-                hit.indexed = listed.hash(&hit.source).map(str::to_string);
+                hit.indexed = hashes.get(hit.source.as_str()).map(|h| h.to_string());
             }
         }
         Ok(page)

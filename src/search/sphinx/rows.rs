@@ -134,7 +134,7 @@ impl Shard {
 /// The shards of the table at `url`: itself when it is a real-time table; for a
 /// distributed one, its local tables (at `url`'s address) and its agents, whose SphinxQL
 /// listener is taken to be on the port after their API one (as `scripts/sphinx-local.sh`
-/// sets them up).
+/// sets them up); of an agent's mirrors, the first.
 pub fn shards(front: &Server, url: &Url) -> Result<Vec<Shard>> {
     let (rows, _) = front.query(&format!("DESCRIBE {}", url.table), false)?;
     let distributed = rows.first().is_some_and(|r| {
@@ -161,7 +161,10 @@ pub fn shards(front: &Server, url: &Url) -> Result<Vec<Shard>> {
             });
             continue;
         }
-        let mut parts = agent.rsplitn(3, ':');
+        // Mirrors (`a|b`) hold the same rows (the engine replicates them): the first is
+        // written.
+        let first = agent.split('|').next().unwrap_or_default();
+        let mut parts = first.rsplitn(3, ':');
         let (Some(table), Some(port), Some(host)) = (parts.next(), parts.next(), parts.next())
         else {
             anyhow::bail!("cannot read the agent {agent} of {url}");
