@@ -194,9 +194,8 @@ impl Engine {
         if let Some(ext) = &options.extensions {
             options.extensions = Some(store::parse_extensions(ext)?);
         }
-        let remote = options.backend.as_deref();
-        let remote = remote.map(|u| Remote::new(u, &options.index));
-        let remote = remote.transpose().map_err(anyhow::Error::from)?;
+        let (b, c, e) = (&options.backend, &options.corpus, &options.extensions);
+        let remote = Remote::of(b, &options.index, c, e)?;
         Ok(Engine {
             remote,
             options,
@@ -235,11 +234,7 @@ impl Engine {
     ) -> Result<UpdateReport> {
         let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(r) = &self.remote {
-            let (corpus, ext) = (
-                self.options.corpus.as_deref(),
-                self.options.extensions.as_deref(),
-            );
-            return Ok(r.update(corpus, ext, rebuild, reporter)?);
+            return Ok(r.update(rebuild, reporter)?);
         }
         let options = UpdateOptions {
             rebuild,
@@ -316,10 +311,6 @@ impl Engine {
         options: &SearchOptions,
         reporter: &dyn Reporter,
     ) -> Result<(Page, Refresh)> {
-        if self.remote.is_some() {
-            let done = Refresh::Done(UpdateReport::default());
-            return Ok((self.search_text(text, options)?, done));
-        }
         let (refreshed, parsed, early) = std::thread::scope(|scope| {
             let (opened, current) = mpsc::channel::<Option<Arc<Snapshot>>>();
             let (parsed_ok, may_build) = mpsc::channel::<bool>();
@@ -437,9 +428,7 @@ impl Engine {
     /// The documents of the last commit: the only files the engine reads back.
     pub fn listed(&self) -> Result<Listed> {
         if let Some(r) = &self.remote {
-            return r
-                .listed()?
-                .ok_or_else(|| Error::NoIndex(self.index_dir().to_path_buf()));
+            return r.listed()?.ok_or_else(|| self.no_index());
         }
         Ok(Listed::of_store(&self.snapshot()?.store))
     }
@@ -447,9 +436,7 @@ impl Engine {
     /// The files of the last commit, as the index recorded them.
     pub fn files(&self) -> Result<Vec<store::FileState>> {
         if let Some(r) = &self.remote {
-            return r
-                .files()?
-                .ok_or_else(|| Error::NoIndex(self.index_dir().to_path_buf()));
+            return r.files()?.ok_or_else(|| self.no_index());
         }
         Ok(self.snapshot()?.store.files().to_vec())
     }
@@ -460,6 +447,10 @@ impl Engine {
             return r.files().is_ok_and(|f| f.is_some());
         }
         self.snapshot().is_ok()
+    }
+
+    fn no_index(&self) -> Error {
+        Error::NoIndex(self.index_dir().to_path_buf())
     }
 
     /// The snapshot already open, if any.

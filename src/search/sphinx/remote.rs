@@ -21,6 +21,8 @@ use crate::store::{FileState, Reporter, UpdateReport};
 pub struct Remote {
     url: Url,
     index: PathBuf,
+    corpus: Option<PathBuf>,
+    extensions: Option<Vec<String>>,
 }
 
 impl Remote {
@@ -29,22 +31,34 @@ impl Remote {
         Ok(Remote {
             url: Url::parse(url)?,
             index: index.to_path_buf(),
+            corpus: None,
+            extensions: None,
         })
     }
 
+    /// The engine at `backend`, if given, its manifest in `index`, writing `corpus` with
+    /// `extensions` (defaults: the manifest's).
+    pub fn of(
+        backend: &Option<String>,
+        index: &Path,
+        corpus: &Option<PathBuf>,
+        extensions: &Option<Vec<String>>,
+    ) -> Result<Option<Remote>> {
+        let Some(url) = backend else { return Ok(None) };
+        Ok(Some(Remote {
+            corpus: corpus.clone(),
+            extensions: extensions.clone(),
+            ..Remote::new(url, index)?
+        }))
+    }
+
     /// Writes the corpus into the engine, or brings it up to date (see [`writer::update`]).
-    pub fn update(
-        &self,
-        corpus: Option<&Path>,
-        extensions: Option<&[String]>,
-        rebuild: bool,
-        reporter: &dyn Reporter,
-    ) -> Result<UpdateReport> {
+    pub fn update(&self, rebuild: bool, reporter: &dyn Reporter) -> Result<UpdateReport> {
         let target = Target {
             url: &self.url,
             index: &self.index,
-            corpus,
-            extensions,
+            corpus: self.corpus.as_deref(),
+            extensions: self.extensions.as_deref(),
         };
         writer::update(&target, rebuild, reporter)
     }
