@@ -311,6 +311,11 @@ impl Engine {
         options: &SearchOptions,
         reporter: &dyn Reporter,
     ) -> Result<(Page, Refresh)> {
+        if self.remote.is_some() {
+            // The cluster is searched as it is (a local index in the folder is not).
+            let done = Refresh::Done(UpdateReport::default());
+            return Ok((self.search_text(text, options)?, done));
+        }
         let (refreshed, parsed, early) = std::thread::scope(|scope| {
             let (opened, current) = mpsc::channel::<Option<Arc<Snapshot>>>();
             let (parsed_ok, may_build) = mpsc::channel::<bool>();
