@@ -290,6 +290,17 @@ fn a_changed_file_is_written_again_and_a_removed_one_goes() {
     let file = dir.join("corpus/001_f0acb97a223aa501.txt");
     let mut text = std::fs::read_to_string(&file).unwrap();
     assert_eq!(found("\"5k瓶颈\"").len(), 3);
+    // A local index of the corpus as it is now, left behind by the change below.
+    let stale = dir.join("local");
+    let args = [
+        "index",
+        "--corpus",
+        "corpus",
+        "--index",
+        stale.to_str().unwrap(),
+        "-q",
+    ];
+    assert!(zhsearch(&dir, &args).status.success());
     text = text.replace("5k瓶頸", "五千之限");
     text.push_str("\n新增的一行：分片集群测试\n");
     std::fs::write(&file, &text).unwrap();
@@ -299,6 +310,9 @@ fn a_changed_file_is_written_again_and_a_removed_one_goes() {
     let last = text.lines().count() as u64;
     assert_eq!(new.iter().map(|h| h.1).collect::<Vec<_>>(), vec![last]);
     assert_eq!(found("五千之限").len(), 3);
+    // With --backend, the cluster answers, not a local index in the --index folder.
+    let args = ["search", "五千之限", "--json", "--exact"];
+    assert_eq!(hits(&run(&dir, &c, &stale, &args)).len(), 3);
     std::fs::remove_file(&file).unwrap();
     assert!(update().contains("1 removed"));
     assert!(found("分片集群").is_empty());
