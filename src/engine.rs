@@ -14,6 +14,7 @@ use crate::model::{DocMeta, Hit, LineSpan, MatchKind, Page};
 use crate::present::cite::{self, Citation, QuoteMode, Script};
 use crate::present::show::{self, Excerpt, Listed, Refused};
 use crate::search::query::{self, Query, QueryError};
+use crate::search::sphinx::remote::Remote;
 use crate::search::{Backend, Plan, Searcher};
 use crate::store::{
     self, IndexStats, IndexStore, Reporter, StoreError, UpdateOptions, UpdateReport,
@@ -29,6 +30,10 @@ pub struct EngineOptions {
     /// File name extensions of documents [default: as the index remembers, else
     /// `txt, md, markdown`].
     pub extensions: Option<Vec<String>>,
+    /// A SphinxQL engine holding the index (`sphinxql://HOST:PORT/TABLE`) instead of the
+    /// folder, which then keeps only the manifest of what was written (see
+    /// [`crate::search::sphinx`]); searches never write it: `update` does.
+    pub backend: Option<String>,
 }
 
 impl EngineOptions {
@@ -38,6 +43,7 @@ impl EngineOptions {
             index: index.into(),
             corpus: None,
             extensions: None,
+            backend: None,
         }
     }
 
@@ -223,6 +229,8 @@ pub struct Engine {
     /// One update at a time from this engine (other processes are kept out by the index's
     /// writer lock).
     writing: Mutex<()>,
+    /// The SphinxQL engine of [`EngineOptions::backend`], when given.
+    remote: Option<Remote>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -242,7 +250,10 @@ impl Engine {
         if let Some(ext) = &options.extensions {
             options.extensions = Some(store::parse_extensions(ext)?);
         }
+        let (b, c, e) = (&options.backend, &options.corpus, &options.extensions);
+        let remote = Remote::of(b, &options.index, c, e)?;
         Ok(Engine {
+            remote,
             options,
             snapshot: RwLock::new(None),
             writing: Mutex::new(()),
@@ -282,6 +293,9 @@ impl Engine {
         reporter: &dyn Reporter,
     ) -> Result<UpdateReport> {
         let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(r) = &self.remote {
+            return Ok(r.update(rebuild, reporter)?);
+        }
         let options = UpdateOptions {
             rebuild,
             extensions: self.options.extensions.clone(),
@@ -314,6 +328,10 @@ impl Engine {
         current: Option<Arc<Snapshot>>,
         reporter: &dyn Reporter,
     ) -> Result<Refresh> {
+        if self.remote.is_some() {
+            // A search never writes the cluster: `update` does.
+            return Ok(Refresh::Done(UpdateReport::default()));
+        }
         let had = current.is_some();
         match self.update_from(current, false, reporter) {
             Ok(report) => Ok(Refresh::Done(report)),
@@ -330,6 +348,10 @@ impl Engine {
     /// This engine's snapshot: commits made by other processes since it was opened are seen
     /// after [`Engine::refresh`]. `options.sources` narrow the query's own `source:` globs.
     pub fn search(&self, query: &Query, options: &SearchOptions) -> Result<Page> {
+        if let Some(r) = &self.remote {
+            let (q, o) = (with_sources(query, options)?, options);
+            return Ok(r.page(&q, o.limit, o.offset, o.exact)?);
+        }
         self.snapshot()?
             .page(&with_sources(query, options)?, options)
     }
@@ -349,6 +371,11 @@ impl Engine {
         options: &SearchOptions,
         reporter: &dyn Reporter,
     ) -> Result<(Page, Refresh)> {
+        if self.remote.is_some() {
+            // The cluster is searched as it is (a local index in the folder is not).
+            let done = Refresh::Done(UpdateReport::default());
+            return Ok((self.search_text(text, options)?, done));
+        }
         let (refreshed, parsed, early) = std::thread::scope(|scope| {
             let (opened, current) = mpsc::channel::<Option<Arc<Snapshot>>>();
             let (parsed_ok, may_build) = mpsc::channel::<bool>();
@@ -482,11 +509,17 @@ impl Engine {
 
     /// The documents of the last commit: the only files the engine reads back.
     pub fn listed(&self) -> Result<Listed> {
+        if let Some(r) = &self.remote {
+            return r.listed()?.ok_or_else(|| self.no_index());
+        }
         Ok(Listed::of_store(&self.snapshot()?.store))
     }
 
     /// The files of the last commit, as the index recorded them.
     pub fn files(&self) -> Result<Vec<store::FileState>> {
+        if let Some(r) = &self.remote {
+            return r.files()?.ok_or_else(|| self.no_index());
+        }
         Ok(self.snapshot()?.store.files().to_vec())
     }
 
@@ -538,7 +571,14 @@ impl Engine {
 
     /// Whether the index folder holds a commit of ours.
     pub fn has_index(&self) -> bool {
+        if let Some(r) = &self.remote {
+            return r.files().is_ok_and(|f| f.is_some());
+        }
         self.snapshot().is_ok()
+    }
+
+    fn no_index(&self) -> Error {
+        Error::NoIndex(self.index_dir().to_path_buf())
     }
 
     /// The snapshot already open, if any.

@@ -65,6 +65,10 @@ pub struct Location {
     /// else txt,md,markdown]; changing them takes `zhsearch index --rebuild`
     #[arg(long, global = true, value_name = "EXT,...", value_delimiter = ',')]
     pub ext: Option<Vec<String>>,
+    /// A SphinxQL engine (Manticore Search, Sphinx) holding the index instead of --index,
+    /// which keeps only what was written; `index` writes it, searches only read it
+    #[arg(long, global = true, value_name = "sphinxql://HOST:PORT/TABLE")]
+    pub backend: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

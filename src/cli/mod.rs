@@ -134,6 +134,7 @@ fn engine(location: &Location) -> Result<Engine, Error> {
         index: location::index_dir(location)?,
         corpus: location.corpus.clone(),
         extensions: location.ext.clone(),
+        backend: location.backend.clone(),
     })
 }
 

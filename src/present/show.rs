@@ -75,6 +75,21 @@ impl Listed {
         }
     }
 
+    /// The documents `files` of `corpus`, as recorded in the folder `index` (an index kept
+    /// elsewhere, such as a SphinxQL engine's manifest).
+    pub fn new(
+        corpus: PathBuf,
+        index: PathBuf,
+        files: impl IntoIterator<Item = FileState>,
+    ) -> Listed {
+        Listed {
+            corpus,
+            index,
+            files: files.into_iter().map(|f| (f.source.clone(), f)).collect(),
+            not_updated: None,
+        }
+    }
+
     /// The index folder.
     pub fn index(&self) -> &Path {
         &self.index

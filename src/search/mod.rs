@@ -15,6 +15,7 @@ pub mod meta;
 pub mod plan;
 pub mod query;
 pub mod rank;
+pub mod sphinx;
 pub mod tantivy;
 mod tier;
 

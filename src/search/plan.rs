@@ -138,6 +138,14 @@ pub trait Vocabulary {
 
     /// The files whose title holds every one of `titles` (normalised texts).
     fn titled_sources(&self, titles: &[String]) -> Result<Vec<String>>;
+
+    /// Told before a query is bound which words [`Vocabulary::doc_freq`] may be asked
+    /// (every substring of a term's forms up to the longest word looked up), so that a
+    /// remote index can look them up at once; nothing by default.
+    fn prefetch(&self, words: &[String]) -> Result<()> {
+        let _ = words;
+        Ok(())
+    }
 }
 
 /// Binds `q` to an index: its vocabulary statistics segment the terms, its titles resolve
@@ -148,8 +156,34 @@ pub fn bind(q: &Query, index: &dyn Vocabulary) -> Result<Plan> {
     } else {
         Some(index.titled_sources(&q.titles)?)
     };
+    index.prefetch(&lookups(q))?;
     let freq = |w: &str| index.doc_freq(w);
     Ok(bind_with(q, index.total_tokens(), &freq, title_sources))
+}
+
+/// What segmenting `q`'s terms may look up: every substring of their forms (as typed and
+/// regional variants) of at most `analysis::MAX_WORD_CHARS` characters.
+fn lookups(q: &Query) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for t in q.groups.iter().flatten().chain(&q.excluded) {
+        let mut forms = vec![t.norm.clone()];
+        if !t.quoted {
+            forms.extend(regional::variants(&t.raw));
+        }
+        for f in forms {
+            let chars: Vec<char> = f.chars().collect();
+            for i in 0..chars.len() {
+                for j in i + 1..=chars.len().min(i + analysis::MAX_WORD_CHARS) {
+                    let w: String = chars[i..j].iter().collect();
+                    if seen.insert(w.clone()) {
+                        out.push(w);
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// [`bind`] with the statistics given: `total` tokens in the index, `freq` a word's

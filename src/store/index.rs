@@ -211,7 +211,7 @@ pub fn stored_pieces(text: &str, encoded: Option<&str>) -> Vec<Piece> {
 }
 
 /// Visible pieces as stored: `[start, end]` for a verbatim slice, `[start, end, text]` else.
-fn encode_pieces(pieces: &[Piece]) -> String {
+pub(crate) fn encode_pieces(pieces: &[Piece]) -> String {
     let v: Vec<serde_json::Value> = pieces
         .iter()
         .map(|p| {

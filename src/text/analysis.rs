@@ -426,7 +426,7 @@ impl TokenStream for TextTokenStream<'_> {
 }
 
 /// Longest word looked up when segmenting a query, in characters.
-const MAX_WORD_CHARS: usize = 16;
+pub const MAX_WORD_CHARS: usize = 16;
 
 /// Segments a normalised query into words the way jieba would (most probable path through
 /// the word graph, runs of single ASCII letters and digits kept together), but with the
