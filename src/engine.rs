@@ -349,6 +349,10 @@ impl Engine {
     /// after [`Engine::refresh`]. `options.sources` narrow the query's own `source:` globs.
     pub fn search(&self, query: &Query, options: &SearchOptions) -> Result<Page> {
         if let Some(r) = &self.remote {
+            if !query.meta.is_empty() {
+                let why = "author: and date: filters are not supported with --backend yet";
+                return Err(Error::Other(anyhow::anyhow!(why)));
+            }
             let (q, o) = (with_sources(query, options)?, options);
             return Ok(r.page(&q, o.limit, o.offset, o.exact)?);
         }

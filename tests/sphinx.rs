@@ -162,6 +162,15 @@ fn the_cluster_answers_as_the_local_index() {
     assert!(cited.contains("001_f0acb97a223aa501.txt:53"), "{cited}");
     let shown = run(&dir, &c, &remote, &["show", "001_f0acb97a223aa501.txt:53"]);
     assert!(shown.contains("5k瓶頸"), "{shown}");
+    // Filters on front matter are not answered by the cluster yet: said, never ignored.
+    let args = ["search", "云", "date:2025", "--backend", &c.url, "--index"];
+    let o = zhsearch(&dir, &[&args[..], &[remote.to_str().unwrap()]].concat());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("not supported with --backend"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 /// Phrases of the corpus: the eval kit's public set when it is beside the repository (with
