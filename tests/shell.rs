@@ -76,6 +76,14 @@ fn the_index_is_found_through_the_environment_or_kept_per_corpus() {
     let o = with_env(&elsewhere, &env, &["stats", "--json", "--index", "given"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(elsewhere.join("given/meta.json").exists());
+    // An empty variable is an unset one.
+    let empty = [
+        ("ZHSEARCH_INDEX", Path::new("")),
+        ("ZHSEARCH_CORPUS", &*dir.join("notes")),
+    ];
+    let empty = [empty[0], empty[1], ("XDG_CACHE_HOME", &*cache)];
+    let o = with_env(&elsewhere, &empty, &["search", "乌龙", "--json"]);
+    assert_eq!((o.status.code(), stderr(&o)), (Some(0), String::new()));
     // The bundled layout keeps ./index: `--corpus corpus` beside it is the same corpus.
     let repo = corpus_copy("shell-bundled");
     let o = zhsearch(&repo, &["index", "--quiet", "--corpus", "corpus"]);

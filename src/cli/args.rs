@@ -52,14 +52,14 @@ pub enum ColorArg {
 
 #[derive(Args, Debug, Clone)]
 pub struct Location {
-    /// Folder of documents (.txt, .md, .markdown) [default: the corpus the index was built
-    /// from, else ./corpus]
-    #[arg(long, global = true, value_name = "DIR", env = "ZHSEARCH_CORPUS")]
+    /// Folder of documents (.txt, .md, .markdown) [default: $ZHSEARCH_CORPUS, else the corpus
+    /// the index was built from, else ./corpus]
+    #[arg(long, global = true, value_name = "DIR")]
     pub corpus: Option<PathBuf>,
     /// Folder of the index: new, empty, or one zhsearch made (others are refused) [default:
-    /// ./index, or a folder of its own per corpus under ~/.cache/zhsearch when a corpus other
-    /// than ./corpus is named]
-    #[arg(long, global = true, value_name = "DIR", env = "ZHSEARCH_INDEX")]
+    /// $ZHSEARCH_INDEX, else ./index, or a folder of its own per corpus under
+    /// ~/.cache/zhsearch when a corpus other than ./corpus is named]
+    #[arg(long, global = true, value_name = "DIR")]
     pub index: Option<PathBuf>,
     /// File name extensions of documents, comma-separated [default: as the index remembers,
     /// else txt,md,markdown]; changing them takes `zhsearch index --rebuild`

@@ -7,14 +7,35 @@ use std::path::{Path, PathBuf};
 
 use super::args::Location;
 
-/// The index folder `location` names, or the default for its corpus.
+/// `--corpus`, else `$ZHSEARCH_CORPUS` (an empty one is unset).
+pub fn corpus(location: &Location) -> Option<PathBuf> {
+    location
+        .corpus
+        .clone()
+        .or_else(|| from_env("ZHSEARCH_CORPUS"))
+}
+
+/// The path in environment variable `name`, unless it is unset or empty.
+fn from_env(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The index folder `location` names (`--index`, else `$ZHSEARCH_INDEX`), or the default for
+/// its corpus.
 pub fn index_dir(location: &Location) -> anyhow::Result<PathBuf> {
-    if let Some(index) = &location.index {
-        return Ok(index.clone());
+    if let Some(index) = location
+        .index
+        .clone()
+        .or_else(|| from_env("ZHSEARCH_INDEX"))
+    {
+        return Ok(index);
     }
-    let Some(corpus) = &location.corpus else {
+    let Some(corpus) = corpus(location) else {
         return Ok(PathBuf::from("index"));
     };
+    let corpus = &corpus;
     let named = resolved(corpus);
     if named == resolved(Path::new("corpus")) {
         return Ok(PathBuf::from("index"));

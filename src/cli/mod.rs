@@ -132,7 +132,7 @@ fn run_command(command: Command) -> Result<bool, Error> {
 fn engine(location: &Location) -> Result<Engine, Error> {
     Engine::open(EngineOptions {
         index: location::index_dir(location)?,
-        corpus: location.corpus.clone(),
+        corpus: location::corpus(location),
         extensions: location.ext.clone(),
         backend: location.backend.clone(),
     })
