@@ -9,12 +9,13 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 
+use crate::embed::EmbedderConfig;
 use crate::error::{Error, Result};
 use crate::model::{Hit, LineSpan, MatchKind, Page};
 use crate::present::cite::{self, Citation, QuoteMode, Script};
 use crate::present::show::{self, Excerpt, Listed, Refused};
-use crate::search::Searcher;
 use crate::search::query::{self, Query, QueryError};
+use crate::search::{Meaning, Searcher};
 use crate::store::{self, IndexStore, Reporter, StoreError, UpdateOptions, UpdateReport};
 
 /// Where an engine's index is and what it indexes.
@@ -107,6 +108,8 @@ pub struct Cited {
     pub not_quoted: Vec<Refused>,
     /// Partial matches left out (without [`CiteOptions::partial`]).
     pub partial_left_out: usize,
+    /// Semantic hits left out (without [`Engine::quote_semantic`]).
+    pub semantic_left_out: usize,
 }
 
 /// What bringing the index up to date came to.
@@ -127,10 +130,16 @@ struct Snapshot {
 
 impl Snapshot {
     /// A page of `query` on this commit, each hit stamped with its file's content hash here.
-    fn page(&self, query: &Query, options: &SearchOptions) -> Result<Page> {
+    fn page(
+        &self,
+        query: &Query,
+        options: &SearchOptions,
+        meaning: Option<&Meaning>,
+    ) -> Result<Page> {
+        let (limit, offset) = (options.limit, options.offset);
         let mut page = self
             .searcher
-            .page_query_exact(query, options.limit, options.offset, options.exact)
+            .page_meaning(query, limit, offset, options.exact, meaning)
             .map_err(|e| damaged(self.store.dir(), e))?;
         let files = self.store.files();
         for hit in &mut page.hits {
@@ -167,6 +176,8 @@ pub struct Engine {
     /// One update at a time from this engine (other processes are kept out by the index's
     /// writer lock).
     writing: Mutex<()>,
+    /// The semantic tier: its settings, its vectors, the last query's vector.
+    meaning: crate::embed::engine::Tier,
 }
 
 impl std::fmt::Debug for Engine {
@@ -190,7 +201,33 @@ impl Engine {
             options,
             snapshot: RwLock::new(None),
             writing: Mutex::new(()),
+            meaning: Default::default(),
         })
+    }
+
+    /// Embeds passages with `embedder` from the next [`Engine::update`] on (recorded in the
+    /// index, so later engines use it without being told); `None`: the one recorded, if any.
+    pub fn embedder(mut self, embedder: Option<EmbedderConfig>) -> Engine {
+        self.meaning.given = embedder;
+        self
+    }
+
+    /// Whether searches add semantic hits when the index has vectors [default: yes].
+    pub fn semantic(mut self, on: bool) -> Engine {
+        self.meaning.on = on;
+        self
+    }
+
+    /// Whether [`Engine::cite`] quotes semantic hits (labelled) [default: no].
+    pub fn quote_semantic(mut self, on: bool) -> Engine {
+        self.meaning.quote = on;
+        self
+    }
+
+    /// How many passages of the index are embedded, of how many with something to embed:
+    /// `None` when the index has no embedder.
+    pub fn semantic_status(&self) -> Option<(usize, usize)> {
+        crate::embed::sync::status(self.index_dir())
     }
 
     /// The index folder.
@@ -211,8 +248,26 @@ impl Engine {
     /// Builds the index, or brings it up to date with the corpus (only changed files are
     /// read); `rebuild` reads every file again. Progress and skipped files go to `reporter`.
     /// Searches running meanwhile answer from the last commit; the next ones from the new one.
+    ///
+    /// With an embedder (given, or recorded in the index), the passages without a vector are
+    /// then embedded: an embedding error leaves the lexical commit in place (searches use it)
+    /// and is returned; the next update resumes the embedding.
     pub fn update(&self, rebuild: bool, reporter: &dyn Reporter) -> Result<UpdateReport> {
-        self.update_from(self.cached(), rebuild, reporter)
+        let report = self.update_from(self.cached(), rebuild, reporter)?;
+        self.embed(reporter)?;
+        Ok(report)
+    }
+
+    /// Embeds the passages of the current commit that have no vector yet.
+    fn embed(&self, reporter: &dyn Reporter) -> Result<()> {
+        let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        let snapshot = self.snapshot()?;
+        let backend = snapshot.searcher.backend();
+        let passages = || crate::embed::engine::passages(backend);
+        let commit = snapshot.store.head().files_in.clone().unwrap_or_default();
+        self.meaning
+            .embed(self.index_dir(), &commit, &passages, reporter)
+            .map_err(Error::from)
     }
 
     fn update_from(
@@ -270,8 +325,10 @@ impl Engine {
     /// This engine's snapshot: commits made by other processes since it was opened are seen
     /// after [`Engine::refresh`]. `options.sources` narrow the query's own `source:` globs.
     pub fn search(&self, query: &Query, options: &SearchOptions) -> Result<Page> {
-        self.snapshot()?
-            .page(&with_sources(query, options)?, options)
+        let snapshot = self.snapshot()?;
+        self.meaning.with(self.index_dir(), |meaning| {
+            snapshot.page(&with_sources(query, options)?, options, meaning)
+        })
     }
 
     /// Parses `text` (see [`Engine::parse`]) and searches the index as it is.
@@ -303,8 +360,11 @@ impl Engine {
             let parsed = self.parse(text, options);
             let _ = parsed_ok.send(parsed.is_ok());
             let early = match (&parsed, current.recv().ok().flatten()) {
-                (Ok(q), Some(snapshot)) => with_sources(q, options)
-                    .and_then(|q| snapshot.page(&q, options))
+                (Ok(q), Some(snapshot)) => self
+                    .meaning
+                    .with(self.index_dir(), |meaning| {
+                        snapshot.page(&with_sources(q, options)?, options, meaning)
+                    })
                     .ok(),
                 _ => None,
             };
@@ -370,6 +430,7 @@ impl Engine {
             quotes: Vec::new(),
             not_quoted: Vec::new(),
             partial_left_out: 0,
+            semantic_left_out: 0,
         };
         for hit in hits {
             let key = (hit.source.clone(), hit.indexed.clone());
@@ -383,7 +444,9 @@ impl Engine {
                     ok
                 }
             };
-            if ok && !options.partial && hit.match_kind != MatchKind::All {
+            if ok && hit.match_kind == MatchKind::Semantic && !self.meaning.quote {
+                cited.semantic_left_out += 1;
+            } else if ok && !options.partial && hit.match_kind == MatchKind::Partial {
                 cited.partial_left_out += 1;
             } else if ok {
                 let c = cite::cite(&hit, options.quote, options.to);

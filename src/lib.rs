@@ -57,6 +57,7 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod embed;
 pub mod engine;
 pub mod error;
 pub mod ingest;

@@ -45,14 +45,21 @@ fn run_command(command: Command) -> Result<bool, Error> {
             rebuild,
             quiet,
             verbose,
-        } => run_index(&engine(&location)?, rebuild, quiet, verbose),
+            embed,
+        } => {
+            let engine = engine(&location)?.embedder(embed.config());
+            run_index(&engine, rebuild, quiet, verbose)
+        }
         Command::Search {
             location,
             query,
             limit,
             json,
             context,
-        } => run_search(&engine(&location)?, &query, limit, json, context),
+        } => {
+            let engine = engine(&location)?.semantic(!query.no_semantic);
+            run_search(&engine, &query, limit, json, context)
+        }
         Command::Cite {
             location,
             query,
@@ -61,8 +68,12 @@ fn run_command(command: Command) -> Result<bool, Error> {
             quote,
             to,
             partial,
+            semantic,
         } => {
-            let engine = engine(&location)?;
+            // Without --semantic, no semantic hit takes the place of a quote.
+            let engine = engine(&location)?
+                .semantic(semantic && !query.no_semantic)
+                .quote_semantic(semantic);
             let hits = run_query(&engine, &query, limit)?.hits;
             let options = CiteOptions {
                 quote: quote.into(),
@@ -112,7 +123,15 @@ fn explain(e: Error, index: &Path) -> anyhow::Error {
 /// `zhsearch index`: builds or updates the index and says what it did.
 fn run_index(engine: &Engine, rebuild: bool, quiet: bool, verbose: bool) -> Result<bool, Error> {
     // Skipped files are listed after the files (--verbose), as the report has them.
-    let report = engine.update(rebuild, &Terminal::new(!quiet, false))?;
+    let report = match engine.update(rebuild, &Terminal::new(!quiet, false)) {
+        Err(Error::Embed(e)) => {
+            // The lexical commit stands: say so with the error.
+            return Err(Error::Other(anyhow::anyhow!(
+                "{e}; the index is updated and searchable without the semantic tier; `zhsearch index` resumes the embedding"
+            )));
+        }
+        other => other?,
+    };
     if verbose && let Ok(files) = engine.files() {
         for f in &files {
             match (f.encoding(), f.skipped()) {
@@ -134,6 +153,9 @@ fn run_index(engine: &Engine, rebuild: bool, quiet: bool, verbose: bool) -> Resu
             report.corpus.display(),
             engine.index_dir().display()
         );
+        if let Some((embedded, total)) = engine.semantic_status() {
+            eprintln!("zhsearch: semantic tier: {embedded} of {total} passages embedded");
+        }
     }
     Ok(true)
 }
@@ -147,6 +169,9 @@ fn run_search(
     context: usize,
 ) -> Result<bool, Error> {
     let mut hits = run_query(engine, query, limit)?;
+    if let Some(why) = &hits.semantic_unavailable {
+        eprintln!("zhsearch: warning: no semantic hits: {why}");
+    }
     if context > 0 {
         for source in engine.add_context(&mut hits, context)? {
             eprintln!(
