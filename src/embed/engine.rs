@@ -112,11 +112,18 @@ impl Tier {
             config.model = r.model.clone();
         }
         config.check()?;
-        let ran = sync::run(dir, commit, &mut config, passages, reporter);
+        let record = |c: &EmbedderConfig| {
+            c.record(dir)
+                .map_err(|e| EmbedError::io("write", &dir.join(super::CONFIG_FILE), e))
+        };
+        // Recorded before the run, so that a killed one resumes without being told again.
         if recorded.as_ref() != Some(&config) {
-            config
-                .record(dir)
-                .map_err(|e| EmbedError::io("write", &dir.join(super::CONFIG_FILE), e))?;
+            record(&config)?;
+        }
+        let before = config.clone();
+        let ran = sync::run(dir, commit, &mut config, passages, reporter);
+        if config != before {
+            record(&config)?;
         }
         *self.loaded.lock().unwrap_or_else(|e| e.into_inner()) = None;
         ran.map(|_| ())

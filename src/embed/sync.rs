@@ -309,6 +309,9 @@ impl Semantic {
                 places.push(p);
             }
         }
+        if places.is_empty() {
+            return Ok(None);
+        }
         Ok(Some(Semantic {
             config,
             places,

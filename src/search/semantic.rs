@@ -16,7 +16,7 @@ use crate::model::{Hit, MatchKind};
 use crate::search::backend::{Backend, PassagePlace, StoredPassage};
 use crate::search::plan::Plan;
 use crate::search::{fuzzy, rank, tier};
-use crate::text::analysis::normalize_pieces;
+use crate::text::analysis::normalize;
 
 /// A semantic hit's score: [`SCORE_PER_SIMILARITY`] per unit of similarity above this, on
 /// the scale of a partial match's (see [`closeness`]).
@@ -140,25 +140,28 @@ fn hit(stored: StoredPassage, similarity: f32, shared: &HashSet<char>) -> Hit {
 
 /// The letters, digits and CJK characters of the query, folded, but the most common.
 fn query_chars(plan: &Plan) -> HashSet<char> {
+    // The term as typed, not its regional variants: those are not the query's characters.
     plan.terms()
-        .flat_map(|t| t.forms.iter())
-        .flat_map(|f| f.norm.chars())
+        .flat_map(|t| t.norm().chars())
         .filter(|c| c.is_alphanumeric() && !fuzzy::is_stop_word(&c.to_string()))
         .collect()
 }
 
-/// Byte ranges of the passage's visible characters that (folded) are in `shared`.
+/// Byte ranges of the passage's visible characters that, each folded alone, are in `shared`
+/// (folded one by one, not as phrases: a highlight never spans a character the query lacks).
 fn shared_highlights(stored: &StoredPassage, shared: &HashSet<char>) -> Vec<Range<usize>> {
-    let n = normalize_pieces(&stored.visible);
     let mut out: Vec<Range<usize>> = Vec::new();
-    for (i, c) in n.chars() {
-        if !c.chars().all(|c| shared.contains(&c)) {
-            continue;
-        }
-        let r = n.orig_range(i..i + 1);
-        match out.last_mut() {
-            Some(last) if last.end >= r.start => last.end = last.end.max(r.end),
-            _ => out.push(r),
+    for piece in stored.visible.iter().filter(|p| p.verbatim) {
+        for (at, c) in piece.text.char_indices() {
+            let folded = normalize(c.encode_utf8(&mut [0; 4]));
+            if folded.is_empty() || !folded.chars().all(|f| shared.contains(&f)) {
+                continue;
+            }
+            let r = piece.orig.start + at..piece.orig.start + at + c.len_utf8();
+            match out.last_mut() {
+                Some(last) if last.end == r.start => last.end = r.end,
+                _ => out.push(r),
+            }
         }
     }
     out
