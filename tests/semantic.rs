@@ -76,7 +76,7 @@ fn a_paraphrase_finds_its_passage_and_literal_results_do_not_change() {
     let folded = zhsearch::text::t2s::convert(query);
     for hit in semantic {
         let similarity = hit["similarity"].as_f64().unwrap();
-        assert!(similarity >= 0.8 && similarity <= 1.0, "{hit}");
+        assert!((0.8..=1.0).contains(&similarity), "{hit}");
         let text = hit["text"].as_str().unwrap();
         for h in hit["highlights"].as_array().unwrap() {
             let (a, b) = (

@@ -12,6 +12,9 @@ use crate::search::backend::StoredPassage;
 use crate::search::{Meaning, TantivyBackend};
 use crate::store::Reporter;
 
+/// A query's vector, or why there is none.
+type QueryVector = Result<Vec<f32>, EmbedError>;
+
 /// What an engine knows of its semantic tier.
 #[derive(Debug)]
 pub struct Tier {
@@ -24,7 +27,7 @@ pub struct Tier {
     /// The vectors, once read (an error: why they cannot be).
     loaded: Mutex<Option<Result<Option<Arc<Semantic>>, String>>>,
     /// The last query text and its vector (or why there is none).
-    last: Mutex<Option<(String, Result<Vec<f32>, EmbedError>)>>,
+    last: Mutex<Option<(String, QueryVector)>>,
 }
 
 impl Default for Tier {

@@ -201,6 +201,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_files_of_the_tier_are_ours_to_the_store() {
+        let vectors = vectors::path(std::path::Path::new("x"), "m");
+        let name = vectors.file_name().unwrap().to_str().unwrap();
+        for f in [CONFIG_FILE, sync::TABLE_FILE, name] {
+            assert!(crate::store::clear::is_semantic_file(f), "{f}");
+        }
+    }
+
+    #[test]
     fn loopback_hosts_are_told_from_others() {
         for url in [
             "http://127.0.0.1:8000/v1",
@@ -221,8 +230,9 @@ mod tests {
 
     #[test]
     fn markup_lines_are_not_embedded() {
-        assert!(!worth_embedding("</a> --- ***"));
+        // What a reader sees of a markup line: punctuation and rules at most.
+        assert!(!worth_embedding("--- *** ——「」 "));
         assert!(worth_embedding("营收"));
-        assert!(worth_embedding("<p>5</p>"));
+        assert!(worth_embedding("5"));
     }
 }

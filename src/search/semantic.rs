@@ -225,6 +225,7 @@ mod tests {
                 all[..n]
             );
         }
-        assert_eq!(score_of(0.9), 100.0 * SCORE_PER_SIMILARITY / 1000.0);
+        assert!((score_of(0.9) - 0.1 * SCORE_PER_SIMILARITY).abs() < 0.01);
+        assert_eq!(score_of(0.5), 0.0);
     }
 }
