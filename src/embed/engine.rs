@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use crate::embed::sync::{self, Passage};
 use crate::embed::{EmbedError, EmbedderConfig, Semantic};
@@ -11,6 +12,9 @@ use crate::model::Page;
 use crate::search::backend::StoredPassage;
 use crate::search::{Meaning, TantivyBackend};
 use crate::store::Reporter;
+
+/// The vectors of an index (none without an embedder), or why they cannot be read.
+type Loaded = Result<Option<Arc<Semantic>>, String>;
 
 /// A query's vector, or why there is none.
 type QueryVector = Result<Vec<f32>, EmbedError>;
@@ -24,8 +28,9 @@ pub struct Tier {
     pub on: bool,
     /// Whether citations quote semantic hits.
     pub quote: bool,
-    /// The vectors, once read (an error: why they cannot be).
-    loaded: Mutex<Option<Result<Option<Arc<Semantic>>, String>>>,
+    /// The vectors, as read when the table had this modification time (an error: why they
+    /// cannot be read).
+    loaded: Mutex<Option<(Option<SystemTime>, Loaded)>>,
     /// The last query text and its vector (or why there is none).
     last: Mutex<Option<(String, QueryVector)>>,
 }
@@ -53,16 +58,7 @@ impl Tier {
         if !self.on {
             return search(None);
         }
-        let semantic = {
-            let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
-            loaded
-                .get_or_insert_with(|| {
-                    Semantic::load(dir)
-                        .map(|s| s.map(Arc::new))
-                        .map_err(|e| e.to_string())
-                })
-                .clone()
-        };
+        let semantic = self.loaded(dir);
         match semantic {
             Ok(Some(semantic)) => {
                 let vector = |text: &str| self.vector(&semantic, text);
@@ -77,6 +73,25 @@ impl Tier {
                 let mut page = search(None)?;
                 page.semantic_unavailable = Some(why);
                 Ok(page)
+            }
+        }
+    }
+
+    /// The vectors of the index in `dir`, read again when an embedding run (of this process
+    /// or another) has written the table since.
+    fn loaded(&self, dir: &Path) -> Loaded {
+        let written = std::fs::metadata(dir.join(sync::TABLE_FILE))
+            .and_then(|m| m.modified())
+            .ok();
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        match loaded.as_ref() {
+            Some((when, l)) if *when == written => l.clone(),
+            _ => {
+                let l = Semantic::load(dir)
+                    .map(|s| s.map(Arc::new))
+                    .map_err(|e| e.to_string());
+                *loaded = Some((written, l.clone()));
+                l
             }
         }
     }

@@ -2,6 +2,8 @@
 
 use std::cmp::Ordering;
 
+use crate::embed::vectors::quantise;
+
 /// Finds the rows most similar to a query: best first, in one total order (similarity
 /// descending, then row), so that a longer list starts with a shorter one.
 pub trait Neighbours: Send + Sync {
@@ -49,20 +51,10 @@ impl ExactScan {
     }
 }
 
-/// The dot product of a float query with an int8 row.
-fn dot(query: &[f32], row: &[i8]) -> f32 {
-    query.iter().zip(row).map(|(a, &b)| a * b as f32).sum()
-}
-
-/// `v` scaled to unit length.
-pub fn unit(v: &[f32]) -> Vec<f32> {
-    let norm = v
-        .iter()
-        .map(|x| x * x)
-        .sum::<f32>()
-        .sqrt()
-        .max(f32::MIN_POSITIVE);
-    v.iter().map(|x| x / norm).collect()
+/// The dot product of two int8 vectors, in integers (which the compiler vectorises; a float
+/// sum it may not reorder).
+fn dot(a: &[i8], b: &[i8]) -> i32 {
+    a.iter().zip(b).map(|(&x, &y)| x as i32 * y as i32).sum()
 }
 
 /// Best first, ties by row.
@@ -75,13 +67,14 @@ impl Neighbours for ExactScan {
         if self.dim == 0 || query.len() != self.dim || k == 0 {
             return Vec::new();
         }
-        let q = unit(query);
+        // The query quantised as the rows are: its rounding moves a similarity by ~0.002.
+        let (qs, q) = quantise(query);
         let mut all: Vec<(f32, usize)> = self
             .data
             .chunks_exact(self.dim)
             .zip(&self.scales)
             .enumerate()
-            .map(|(i, (row, s))| (dot(&q, row) * s, i))
+            .map(|(i, (row, s))| (dot(&q, row) as f32 * qs * s, i))
             .collect();
         if all.len() > k {
             all.select_nth_unstable_by(k - 1, by_similarity);
@@ -95,8 +88,12 @@ impl Neighbours for ExactScan {
         let Some(scale) = self.scales.get(row) else {
             return 0.0;
         };
+        if query.len() != self.dim {
+            return 0.0;
+        }
         let data = &self.data[row * self.dim..(row + 1) * self.dim];
-        dot(&unit(query), data) * scale
+        let (qs, q) = quantise(query);
+        dot(&q, data) as f32 * qs * scale
     }
 
     fn len(&self) -> usize {
@@ -107,7 +104,6 @@ impl Neighbours for ExactScan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::embed::vectors::quantise;
 
     #[test]
     fn the_scan_ranks_by_cosine_then_row() {

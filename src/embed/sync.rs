@@ -23,7 +23,7 @@ use crate::store::{Progress, Reporter};
 pub const TABLE_FILE: &str = "zhsearch-semantic.json";
 
 /// How long a search waits for its query's vector (connecting included): an embedder that
-/// is down or stalled adds at most this to a search.
+/// is down or stalled adds at most this to a search (`ZHSEARCH_QUERY_TIMEOUT_MS` sets another).
 pub const QUERY_TIMEOUT: Duration = Duration::from_millis(2000);
 
 /// A passage as the embedding run sees it.
@@ -324,7 +324,11 @@ impl Semantic {
 
     /// The vector of a query, asked for with a short timeout.
     pub fn query_vector(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
-        let client = Client::new(&self.config, QUERY_TIMEOUT)?;
+        let timeout = std::env::var("ZHSEARCH_QUERY_TIMEOUT_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map_or(QUERY_TIMEOUT, Duration::from_millis);
+        let client = Client::new(&self.config, timeout)?;
         let mut v = client.embed(&[fold(text)], Kind::Query, Some(self.dim))?;
         Ok(v.pop().unwrap_or_default())
     }
