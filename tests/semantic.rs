@@ -104,6 +104,9 @@ fn a_paraphrase_finds_its_passage_and_literal_results_do_not_change() {
         hits.iter()
             .all(|h| h["match"] != "semantic" || h["similarity"].is_number())
     );
+    // --exact: full matches only, no semantic hit either.
+    let exact = search(&dir, &["第一行代码 北京", "--limit", "30", "--exact"]);
+    assert!(!exact.is_empty() && exact.iter().all(|h| h["match"] == "all"));
     // The query's filters and exclusions hold for semantic hits too.
     let o = patient(&dir, &["search", query, "--source", "zzz*", "-n", "30"]);
     assert_eq!((o.status.code(), stdout(&o)), (Some(1), String::new()));
