@@ -48,8 +48,8 @@ impl Default for Tier {
 }
 
 impl Tier {
-    /// Runs `search` with the semantic tier of the index in `dir` when it has one (and it is
-    /// on); vectors that cannot be read make the page say so.
+    /// Runs `search` with the semantic tier of the index in `dir` (unless it is off): the
+    /// vectors and the query's are read and asked for only when the search reaches the tier.
     pub fn with(
         &self,
         dir: &Path,
@@ -58,23 +58,14 @@ impl Tier {
         if !self.on {
             return search(None);
         }
-        let semantic = self.loaded(dir);
-        match semantic {
-            Ok(Some(semantic)) => {
-                let vector = |text: &str| self.vector(&semantic, text);
-                let meaning = Meaning {
-                    semantic: &semantic,
-                    vector: &vector,
-                };
-                search(Some(&meaning))
+        let load = |text: &str| match self.loaded(dir)? {
+            Some(semantic) => {
+                let v = self.vector(&semantic, text).map_err(|e| e.to_string())?;
+                Ok(Some((semantic, v)))
             }
-            Ok(None) => search(None),
-            Err(why) => {
-                let mut page = search(None)?;
-                page.semantic_unavailable = Some(why);
-                Ok(page)
-            }
-        }
+            None => Ok(None),
+        };
+        search(Some(&Meaning { load: &load }))
     }
 
     /// The vectors of the index in `dir`, read again when an embedding run (of this process

@@ -206,14 +206,14 @@ impl<B: Backend> Searcher<B> {
         };
         let measure = fuzzy::Relaxed::new(plan, &idf);
         let mut why = None;
-        let vector = meaning.and_then(|m| match (m.vector)(&semantic::query_text(plan)) {
-            Ok(v) => Some((m.semantic, v)),
+        let loaded = meaning.and_then(|m| match (m.load)(&semantic::query_text(plan)) {
+            Ok(near) => near,
             Err(e) => {
-                why = Some(e.to_string());
+                why = Some(e);
                 None
             }
         });
-        let near = vector.as_ref().map(|(s, v)| (*s, v.as_slice()));
+        let near = loaded.as_ref().map(|(s, v)| (s.as_ref(), v.as_slice()));
         let relaxed = self.backend.fetch(plan, Tier::Relaxed)?;
         let tier = Some((full, &measure));
         let partial = ranked(

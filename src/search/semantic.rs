@@ -8,10 +8,11 @@
 
 use std::collections::HashSet;
 use std::ops::Range;
+use std::sync::Arc;
 
 use anyhow::Result;
 
-use crate::embed::{EmbedError, Semantic};
+use crate::embed::Semantic;
 use crate::model::{Hit, MatchKind};
 use crate::search::backend::{Backend, PassagePlace, StoredPassage};
 use crate::search::plan::Plan;
@@ -45,13 +46,15 @@ pub(super) fn closeness(near: Option<(&Semantic, &[f32])>, stored: &StoredPassag
 /// language at about 0.7.
 pub const MIN_SIMILARITY: f32 = 0.80;
 
-/// What the semantic tier needs of a search: the embedded passages and a way to get the
-/// query's vector (asked only when the tier is reached).
+/// The embedded passages and a query's vector, or why they cannot be had (`None`: the index
+/// has no embedder).
+pub type Near = Result<Option<(Arc<Semantic>, Vec<f32>)>, String>;
+
+/// What the semantic tier needs of a search: the embedded passages and the vector of a query
+/// text, asked for only when the tier is reached.
 pub struct Meaning<'a> {
-    /// The embedded passages.
-    pub semantic: &'a Semantic,
-    /// The vector of a query text.
-    pub vector: &'a (dyn Fn(&str) -> Result<Vec<f32>, EmbedError> + Sync),
+    /// The embedded passages and the vector of a query text.
+    pub load: &'a (dyn Fn(&str) -> Near + Sync),
 }
 
 /// The text whose meaning is searched: the query's terms (not its exclusions or filters).
