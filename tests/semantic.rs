@@ -300,6 +300,20 @@ fn malformed_answers_are_refused_and_nothing_is_stored() {
         let (done, total) = embedded(&o);
         assert_eq!(done, total, "{mode:?}");
     }
+    // An address that is not loopback (0.0.0.0 reaches this machine, but is not known to):
+    // one notice that the text leaves the machine.
+    let dir = small_corpus("semantic-remote");
+    let port = fake.url.rsplit(':').next().unwrap();
+    let o = index(
+        &dir,
+        &format!("http://0.0.0.0:{port}"),
+        &["--embed-batch", "2"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let notices = stderr(&o)
+        .matches("notice: passages and queries are sent to")
+        .count();
+    assert_eq!(notices, 1, "{}", stderr(&o));
     // A changed dimension is refused too, and the vectors already there stay.
     let dir = small_corpus("semantic-dimension");
     fake.set(Mode::Fake(8));

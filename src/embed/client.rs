@@ -40,6 +40,7 @@ impl Client {
     /// included). The API key is read from the environment variable the config names.
     pub fn new(config: &EmbedderConfig, timeout: Duration) -> Result<Client, EmbedError> {
         config.check()?;
+        crate::embed::notice_remote(config);
         let key = match &config.key_env {
             Some(var) => Some(std::env::var(var).map_err(|_| {
                 EmbedError::Config(format!(
@@ -95,7 +96,6 @@ impl Client {
         dim: Option<usize>,
     ) -> Result<Vec<Vec<f32>>, EmbedError> {
         let url = format!("{}/embeddings", self.config.url);
-        notice_if_remote(&self.config);
         let body = self.request_body(texts, kind);
         let mut req = self
             .agent
@@ -138,10 +138,6 @@ impl Client {
             (QueryStyle::Models { .. }, Kind::Passage) => json!({"model": model, "input": texts}),
         }
     }
-}
-
-fn notice_if_remote(config: &EmbedderConfig) {
-    crate::embed::notice_remote(config);
 }
 
 /// The status and body of an answer (at most [`MAX_BODY`] bytes); an error status or a
