@@ -238,9 +238,12 @@ def main() -> None:
     log("building zhsearch (release) ...")
     subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "zhsearch",
                     "--example", "query_latency", "--example", "naive_stack"], cwd=ROOT, check=True)
-    zh = os.path.join(ROOT, "target", "release", "zhsearch")
-    example = os.path.join(ROOT, "target", "release", "examples", "query_latency")
-    naive = os.path.join(ROOT, "target", "release", "examples", "naive_stack")
+    # Where cargo put the binaries: CARGO_TARGET_DIR when set (relative to the repository, as
+    # cargo reads it), else target/.
+    target = os.path.join(ROOT, os.environ.get("CARGO_TARGET_DIR") or "target")
+    zh = os.path.join(target, "release", "zhsearch")
+    example = os.path.join(target, "release", "examples", "query_latency")
+    naive = os.path.join(target, "release", "examples", "naive_stack")
     if not shutil.which("rg"):
         log("rg not found: the ripgrep columns stay empty (apt-get install ripgrep)")
     corpus = build_corpus(args.work)

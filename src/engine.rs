@@ -11,12 +11,14 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use crate::embed::EmbedderConfig;
 use crate::error::{Error, Result};
-use crate::model::{Hit, LineSpan, MatchKind, Page};
+use crate::model::{DocMeta, Hit, LineSpan, MatchKind, Page};
 use crate::present::cite::{self, Citation, QuoteMode, Script};
 use crate::present::show::{self, Excerpt, Listed, Refused};
 use crate::search::query::{self, Query, QueryError};
-use crate::search::{Meaning, Searcher};
-use crate::store::{self, IndexStore, Reporter, StoreError, UpdateOptions, UpdateReport};
+use crate::search::{Backend, Meaning, Plan, Searcher};
+use crate::store::{
+    self, IndexStats, IndexStore, Reporter, StoreError, UpdateOptions, UpdateReport,
+};
 
 /// Where an engine's index is and what it indexes.
 #[derive(Debug, Clone)]
@@ -112,6 +114,23 @@ pub struct Cited {
     pub semantic_left_out: usize,
 }
 
+/// A document of the index, as `zhsearch list` shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Document {
+    /// Its path relative to the corpus, with `/`.
+    pub source: String,
+    /// Title, author, date, address and encoding.
+    #[serde(flatten)]
+    pub meta: DocMeta,
+    /// How many passages of it are indexed.
+    pub passages: u64,
+    /// Its size in bytes when it was read.
+    pub bytes: u64,
+    /// Why it is not indexed, when it is not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+}
+
 /// What bringing the index up to date came to.
 #[derive(Debug)]
 pub enum Refresh {
@@ -126,9 +145,39 @@ pub enum Refresh {
 struct Snapshot {
     store: IndexStore,
     searcher: Searcher,
+    /// Each indexed document's metadata, read at the first `author:` or `date:` filter.
+    metas: std::sync::OnceLock<Vec<(String, DocMeta)>>,
 }
 
 impl Snapshot {
+    /// `query` bound to this commit, its `author:` and `date:` filters resolved to files.
+    fn plan(&self, query: &Query, exact: bool) -> anyhow::Result<Plan> {
+        let mut plan = self.searcher.bind(query)?;
+        plan.exact = exact;
+        if !query.meta.is_empty() {
+            let metas = match self.metas.get() {
+                Some(m) => m,
+                None => {
+                    let indexed = self.store.files().iter().filter(|f| f.skipped().is_none());
+                    let backend = self.searcher.backend();
+                    let read = indexed
+                        .map(|f| Ok((f.source.clone(), backend.doc_meta(&f.source)?)))
+                        .collect::<anyhow::Result<Vec<_>>>()?;
+                    self.metas.get_or_init(|| read)
+                }
+            };
+            let kept = metas
+                .iter()
+                .filter(|(_, m)| query.meta.iter().all(|f| f.keeps(m)));
+            let kept: Vec<String> = kept.map(|(s, _)| s.clone()).collect();
+            plan.title_sources = Some(match plan.title_sources.take() {
+                Some(titled) => titled.into_iter().filter(|s| kept.contains(s)).collect(),
+                None => kept,
+            });
+        }
+        Ok(plan)
+    }
+
     /// A page of `query` on this commit, each hit stamped with its file's content hash here.
     fn page(
         &self,
@@ -137,10 +186,10 @@ impl Snapshot {
         meaning: Option<&Meaning>,
     ) -> Result<Page> {
         let (limit, offset) = (options.limit, options.offset);
-        let mut page = self
-            .searcher
-            .page_meaning(query, limit, offset, options.exact, meaning)
-            .map_err(|e| damaged(self.store.dir(), e))?;
+        let page = self
+            .plan(query, options.exact)
+            .and_then(|plan| self.searcher.page_with(&plan, limit, offset, meaning));
+        let mut page = page.map_err(|e| damaged(self.store.dir(), e))?;
         let files = self.store.files();
         for hit in &mut page.hits {
             let at = files.binary_search_by(|f| f.source.as_str().cmp(&hit.source));
@@ -157,7 +206,14 @@ impl Snapshot {
         let mut tries = 0;
         loop {
             match Searcher::new(store.index().clone()) {
-                Ok(searcher) => return Ok(Snapshot { store, searcher }),
+                Ok(searcher) => {
+                    let metas = std::sync::OnceLock::new();
+                    return Ok(Snapshot {
+                        store,
+                        searcher,
+                        metas,
+                    });
+                }
                 Err(e) if tries < 2 && store::is_missing_file(&e) => {
                     tries += 1;
                     store = IndexStore::open(store.dir())?
@@ -387,6 +443,21 @@ impl Engine {
         Ok((self.search(&query, options)?, refresh))
     }
 
+    /// How many passages match every term of `text` (within `options.sources`), counting at
+    /// most `cap` candidates: the file of each, best first by the backend's score, and
+    /// whether that is all of them (else at least as many match).
+    pub fn full_matches(
+        &self,
+        text: &str,
+        options: &SearchOptions,
+        cap: usize,
+    ) -> Result<(Vec<String>, bool)> {
+        let query = with_sources(&self.parse(text, options)?, options)?;
+        let snapshot = self.snapshot()?;
+        let found = |s: &Snapshot| s.searcher.full_matches(&s.plan(&query, true)?, cap);
+        found(&snapshot).map_err(|e| damaged(self.index_dir(), e))
+    }
+
     /// Fills in up to `n` paragraphs around each hit, reading each file once; the files that
     /// changed since they were indexed get none (their paragraphs are not those of the hit)
     /// and are returned.
@@ -432,7 +503,9 @@ impl Engine {
             partial_left_out: 0,
             semantic_left_out: 0,
         };
-        for hit in hits {
+        // A front matter line (`author: 林小雨`) is quoted only when no body passage is.
+        let body = hits.iter().any(|h| !h.front_matter);
+        for hit in hits.into_iter().filter(|h| !(body && h.front_matter)) {
             let key = (hit.source.clone(), hit.indexed.clone());
             let ok = match verdicts.iter().find(|(k, _)| *k == key) {
                 Some((_, ok)) => *ok,
@@ -474,6 +547,52 @@ impl Engine {
     /// The files of the last commit, as the index recorded them.
     pub fn files(&self) -> Result<Vec<store::FileState>> {
         Ok(self.snapshot()?.store.files().to_vec())
+    }
+
+    /// What the last commit holds: documents, passages, sizes, when it was written.
+    pub fn stats(&self) -> Result<IndexStats> {
+        let snapshot = self.snapshot()?;
+        store::stats::stats(&snapshot.store).map_err(|e| damaged(self.index_dir(), e))
+    }
+
+    /// The documents of the last commit with their metadata and passage counts, by path
+    /// (files read but not indexed too, with why).
+    pub fn documents(&self) -> Result<Vec<Document>> {
+        let snapshot = self.snapshot()?;
+        let counts = store::stats::passages_by_source(snapshot.store.index())
+            .map_err(|e| damaged(self.index_dir(), e))?;
+        let backend = snapshot.searcher.backend();
+        let mut documents = Vec::new();
+        for f in snapshot.store.files() {
+            let meta = match f.skipped() {
+                Some(_) => DocMeta::default(),
+                None => backend
+                    .doc_meta(&f.source)
+                    .map_err(|e| damaged(self.index_dir(), e))?,
+            };
+            documents.push(Document {
+                source: f.source.clone(),
+                passages: counts.get(&f.source).copied().unwrap_or(0),
+                bytes: f.size,
+                skipped: f.skipped().map(str::to_string),
+                meta,
+            });
+        }
+        Ok(documents)
+    }
+
+    /// The passages (the searchable pieces of the documents) in the last commit.
+    pub fn passages(&self) -> Result<u64> {
+        use crate::search::Vocabulary;
+        let snapshot = self.snapshot()?;
+        // Each indexed file has one entry for its metadata besides its passages.
+        let files = snapshot
+            .store
+            .files()
+            .iter()
+            .filter(|f| f.skipped().is_none());
+        let entries = snapshot.searcher.backend().passages();
+        Ok(entries.saturating_sub(files.count() as u64))
     }
 
     /// Whether the index folder holds a commit of ours.

@@ -72,9 +72,9 @@ pub mod serve;
 pub mod store;
 pub mod text;
 
-pub use engine::{CiteOptions, Cited, Engine, EngineOptions, Refresh, SearchOptions};
+pub use engine::{CiteOptions, Cited, Document, Engine, EngineOptions, Refresh, SearchOptions};
 pub use error::{Error, Result};
 pub use model::{DocMeta, Hit, LineSpan, MatchKind, Page};
 pub use present::cite::{Citation, QuoteMode, Script};
 pub use search::{Query, QueryError};
-pub use store::{NoReport, Progress, Reporter, StoreError, UpdateReport, Warning};
+pub use store::{IndexStats, NoReport, Progress, Reporter, StoreError, UpdateReport, Warning};

@@ -188,6 +188,10 @@ pub struct Hit {
     /// Paragraphs after, with `--context N`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub context_after: Vec<Neighbour>,
+    /// Whether the passage is a front matter line (`title: …`; not printed: its paragraph is
+    /// 0): ranked below body passages, and quoted only when no body passage is.
+    #[serde(skip)]
+    pub front_matter: bool,
     /// The hash of the file's content in the commit the hit was found in (not printed): a
     /// quote or context is cut from the file only while it still holds that content.
     #[serde(skip)]
@@ -218,6 +222,7 @@ impl Hit {
             highlights,
             context_before: Vec::new(),
             context_after: Vec::new(),
+            front_matter: false,
             indexed: None,
         }
     }

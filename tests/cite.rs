@@ -64,7 +64,7 @@ fn cite_quotes_verbatim_and_attributes() {
             "cite",
             "拿命换来的",
             "--format",
-            "json",
+            "jsonl",
             "--quote",
             "paragraph",
         ],
@@ -118,9 +118,10 @@ fn show_prints_lines_with_context_and_rejects_bad_locations() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
     let lines: Vec<&str> = out.lines().collect();
-    assert!(lines[0].starts_with("為此,阿里雲召集了"), "{out}");
+    // Context is marked, the cited line is exactly as in the file.
+    assert!(lines[0].starts_with("┆ 為此,阿里雲召集了"), "{out}");
     assert!(lines[1].starts_with("在服務器快要到頂"), "{out}");
-    assert_eq!(lines[2], "▲王堅與飛天紀念碑");
+    assert_eq!(lines[2], "┆ ▲王堅與飛天紀念碑");
     assert!(out.contains("— 《001_f0acb97a223aa501》, 001_f0acb97a223aa501.txt:57, ¶54"));
 
     let o = zhsearch(

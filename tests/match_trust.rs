@@ -298,7 +298,10 @@ fn partial_only_results_are_reported_as_such() {
         let quotes = out.matches("partial match").count();
         assert!(quotes >= 1, "{format}: {out}");
     }
-    let o = zhsearch(&dir, &["cite", "5k瓶颈四", "--partial", "--format", "json"]);
+    let o = zhsearch(
+        &dir,
+        &["cite", "5k瓶颈四", "--partial", "--format", "jsonl"],
+    );
     for c in json_lines(&stdout(&o)) {
         assert_eq!(c["match"], "partial");
         assert!(c["markdown"].as_str().unwrap().contains("partial match"));
@@ -307,7 +310,7 @@ fn partial_only_results_are_reported_as_such() {
     // Full matches only are quoted when both kinds are found; they carry no label.
     let o = zhsearch(
         &dir,
-        &["cite", "5k瓶颈", "--limit", "5", "--format", "json"],
+        &["cite", "5k瓶颈", "--limit", "5", "--format", "jsonl"],
     );
     assert_eq!(o.status.code(), Some(0));
     let cited = json_lines(&stdout(&o));
@@ -336,7 +339,7 @@ fn cited_emphasis_stays_balanced() {
             "--limit",
             "1",
             "--format",
-            "json",
+            "jsonl",
         ],
     );
     let c = &json_lines(&stdout(&o))[0];

@@ -325,7 +325,7 @@ fn invisible_characters_do_not_hide_a_word() {
         };
         assert_eq!(&line[a..b], want, "{q}");
     }
-    let o = zhsearch(&dir, &["cite", "零寬標記", "--format", "json"]);
+    let o = zhsearch(&dir, &["cite", "零寬標記", "--format", "jsonl"]);
     let c: serde_json::Value = serde_json::from_str(stdout(&o).lines().next().unwrap()).unwrap();
     assert_eq!(c["quote"], line);
 }

@@ -2,150 +2,12 @@
 //! of the bundled corpus and spoken to in plain HTTP over a `TcpStream`.
 
 mod common;
+mod served;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-/// A running server: its process, address and stderr lines.
-struct Served {
-    child: Child,
-    addr: String,
-    lines: Receiver<String>,
-    dir: PathBuf,
-    /// What it printed before its address.
-    before: Vec<String>,
-}
-
-impl Served {
-    fn start(dir: &Path, bind: &str) -> Served {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_zhsearch"))
-            .args(["serve", "--bind", bind, "--corpus"])
-            .arg(dir.join("corpus"))
-            .arg("--index")
-            .arg(dir.join("index"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, lines) = mpsc::channel();
-        let err = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let mut served = Served {
-            child,
-            addr: String::new(),
-            lines,
-            dir: dir.to_path_buf(),
-            before: Vec::new(),
-        };
-        let (line, before) = served.wait_for("zhsearch: serving http://");
-        served.before = before;
-        let rest = line.split("http://").nth(1).unwrap();
-        served.addr = rest.split('/').next().unwrap().to_string();
-        served
-    }
-
-    /// The first stderr line containing `what` (within 60 s), and the lines before it.
-    fn wait_for(&self, what: &str) -> (String, Vec<String>) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut before = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(what) => return (line, before),
-                Ok(line) => before.push(line),
-                Err(e) => panic!("no line with {what:?} from the server: {e}"),
-            }
-        }
-    }
-
-    fn get(&self, target: &str) -> (u16, String, Value) {
-        let host = format!("Host: {}\r\n", self.addr);
-        request(&self.addr, &format!("GET {target} HTTP/1.0\r\n{host}\r\n"))
-    }
-
-    fn json(&self, target: &str) -> Value {
-        let (code, _, body) = self.get(target);
-        assert_eq!(code, 200, "{target}: {body}");
-        body
-    }
-
-    /// Sends `signal` (`TERM`, `INT`) and waits for a clean exit.
-    fn stop(mut self, signal: &str) {
-        let pid = self.child.id().to_string();
-        let flag = format!("-{signal}");
-        assert!(
-            Command::new("kill")
-                .args([&flag, &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "{status}");
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server did not stop on {signal}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        self.wait_for("zhsearch: stopped");
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Sends `raw` and reads the whole answer: status, headers, JSON body.
-fn request(addr: &str, raw: &str) -> (u16, String, Value) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    stream.write_all(raw.as_bytes()).unwrap();
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).unwrap();
-    let answer = String::from_utf8(answer).unwrap();
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
-    let code = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = serde_json::from_str(body).unwrap_or(Value::Null);
-    (code, head.to_string(), body)
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn error_of(s: &Served, target: &str) -> (u16, String) {
-    let (code, _, body) = s.get(target);
-    let error = body["error"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{target}: {body}"));
-    (code, error.to_string())
-}
+use served::{Served, enc, error_of, request};
 
 #[test]
 fn endpoints_answer_as_the_command_line_does() {
@@ -215,6 +77,9 @@ fn endpoints_answer_as_the_command_line_does() {
 
     let status = s.json("/api/status");
     assert_eq!(status["documents"], 4);
+    let passages = format!("({} passages indexed)", status["passages"]);
+    assert!(status["index_bytes"].as_u64().unwrap() > 10_000);
+    assert_eq!(status["ready"], true);
     assert!(status["corpus"].as_str().unwrap().ends_with("corpus"));
     assert!(
         status["last_update"]["report"]
@@ -222,6 +87,8 @@ fn endpoints_answer_as_the_command_line_does() {
             .unwrap()
             .contains("4 added")
     );
+    let report = status["last_update"]["report"].as_str().unwrap();
+    assert!(report.contains(&passages), "{report} {passages}");
     s.stop("TERM");
 }
 
@@ -271,6 +138,25 @@ fn errors_are_json_with_their_status() {
     assert_eq!(request(&s.addr, &big).0, 431);
     let post = format!("POST /api/status HTTP/1.0\r\nHost: {}\r\n\r\n", s.addr);
     assert_eq!(request(&s.addr, &post).0, 405);
+    let body = format!(
+        "GET /api/status HTTP/1.0\r\nHost: {}\r\nContent-Length: 5\r\n\r\nhello",
+        s.addr
+    );
+    let (code, _, answer) = request(&s.addr, &body);
+    assert_eq!(code, 413, "{answer}");
+    // Headers past what the server buffers are refused before they are looked at.
+    let huge = format!(
+        "GET /api/status HTTP/1.0\r\nHost: {}\r\nX-Big: {}\r\n\r\n",
+        s.addr,
+        "a".repeat(300_000)
+    );
+    let mut stream = std::net::TcpStream::connect(&s.addr).unwrap();
+    let _ = std::io::Write::write_all(&mut stream, huge.as_bytes());
+    let mut answer = String::new();
+    let _ = std::io::Read::read_to_string(&mut stream, &mut answer);
+    assert!(answer.starts_with("HTTP/1.1 431 "), "{answer:.80}");
+    // Paths that are neither the API nor the page are 404 JSON.
+    assert_eq!(error_of(&s, "/no-such-page").0, 404);
     s.stop("TERM");
 }
 

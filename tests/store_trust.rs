@@ -357,13 +357,17 @@ fn corpus_and_extensions_change_only_with_rebuild() {
         );
         let o = zhsearch(&dir, &[cmd, "奶茶", "--ext", "txt,md"]);
         assert_error(&o, &["not .txt, .md", "--rebuild"]);
-        let o = zhsearch(&dir, &[cmd, "奶茶", "--corpus", "other"]);
+        // (The index named: without --index, another corpus gets an index of its own.)
+        let o = zhsearch(
+            &dir,
+            &[cmd, "奶茶", "--corpus", "other", "--index", "index"],
+        );
         let (old, new) = (corpus_abs.to_str().unwrap(), other_abs.to_str().unwrap());
         assert_error(&o, &[old, new, "--rebuild --corpus"]);
     }
     for args in [
         vec!["index", "--ext", "md"],
-        vec!["index", "--corpus", "other"],
+        vec!["index", "--corpus", "other", "--index", "index"],
     ] {
         assert_error(&zhsearch(&dir, &args), &["--rebuild"]);
     }
@@ -388,7 +392,16 @@ fn corpus_and_extensions_change_only_with_rebuild() {
     assert_error(&o, &[corpus_abs.to_str().unwrap(), "--rebuild --corpus"]);
     let o = zhsearch(
         &dir,
-        &["index", "--rebuild", "--corpus", "other", "--ext", "txt"],
+        &[
+            "index",
+            "--rebuild",
+            "--corpus",
+            "other",
+            "--ext",
+            "txt",
+            "--index",
+            "index",
+        ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stderr(&o).contains("1 removed"), "{}", stderr(&o));

@@ -25,22 +25,42 @@ nothing was, 2 on error.";
     name = "zhsearch",
     version,
     about = "Full-text search for Chinese documents in Simplified and Traditional script",
-    after_help = EXAMPLES
+    after_help = EXAMPLES,
+    max_term_width = 80
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// When to colour the output [default: when stdout is a terminal and NO_COLOR is unset]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "WHEN",
+        default_value = "auto"
+    )]
+    pub color: ColorArg,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Args, Debug, Clone)]
 pub struct Location {
     /// Folder of documents (.txt, .md, .markdown) [default: the corpus the index was built
-    /// from, else ./corpus]; changing it takes `zhsearch index --rebuild`
-    #[arg(long, global = true, value_name = "DIR")]
+    /// from, else ./corpus]
+    #[arg(long, global = true, value_name = "DIR", env = "ZHSEARCH_CORPUS")]
     pub corpus: Option<PathBuf>,
-    /// Folder of the index: new, empty, or one zhsearch made (others are refused)
-    #[arg(long, global = true, value_name = "DIR", default_value = "index")]
-    pub index: PathBuf,
+    /// Folder of the index: new, empty, or one zhsearch made (others are refused) [default:
+    /// ./index, or a folder of its own per corpus under ~/.cache/zhsearch when a corpus other
+    /// than ./corpus is named]
+    #[arg(long, global = true, value_name = "DIR", env = "ZHSEARCH_INDEX")]
+    pub index: Option<PathBuf>,
     /// File name extensions of documents, comma-separated [default: as the index remembers,
     /// else txt,md,markdown]; changing them takes `zhsearch index --rebuild`
     #[arg(long, global = true, value_name = "EXT,...", value_delimiter = ',')]
@@ -81,6 +101,8 @@ pub enum Command {
         /// Also show N paragraphs before and after each hit
         #[arg(long, short = 'C', default_value_t = 0, value_name = "N")]
         context: usize,
+        #[command(flatten)]
+        output: SearchOutput,
     },
     /// Quote the best passages ready to paste, with an attribution
     #[command(after_help = CITE_HELP)]
@@ -92,6 +114,7 @@ pub enum Command {
         /// Number of citations
         #[arg(long, short = 'n', default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=1000))]
         limit: u64,
+        /// How the citations are printed
         #[arg(long, value_enum, default_value = "markdown")]
         format: FormatArg,
         /// Quote the sentence(s) holding the match, or the whole paragraph
@@ -134,7 +157,71 @@ pub enum Command {
         /// Address to listen on; one other than loopback makes the corpus readable by the network
         #[arg(long, value_name = "ADDR:PORT", default_value = crate::serve::DEFAULT_BIND)]
         bind: String,
+        /// Send CORS headers to this origin (exact match, e.g. http://localhost:3000); repeatable
+        #[arg(long = "allow-origin", value_name = "ORIGIN")]
+        allow_origins: Vec<String>,
+        /// Answer 503 to a request not answered within this many milliseconds
+        #[arg(long, value_name = "MS", default_value_t = 10_000)]
+        time_limit_ms: u64,
     },
+    /// List the documents of the index: path, title, author, date, passages, encoding
+    List {
+        #[command(flatten)]
+        location: Location,
+        /// JSON Lines, one document per line
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what the index holds: documents, passages, sizes, last update
+    Stats {
+        #[command(flatten)]
+        location: Location,
+        /// One JSON object
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions {
+        /// The shell to complete for
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), or write one page per command into a folder
+    #[command(
+        after_help = "Example:\n  zhsearch man > ~/.local/share/man/man1/zhsearch.1 && man zhsearch"
+    )]
+    Man {
+        /// Write zhsearch.1 and zhsearch-COMMAND.1 into DIR instead
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+const COMPLETIONS_HELP: &str = "\
+Install:
+  bash  zhsearch completions bash > ~/.local/share/bash-completion/completions/zhsearch
+  zsh   zhsearch completions zsh > ~/.zfunc/_zhsearch   (with fpath+=~/.zfunc)
+  fish  zhsearch completions fish > ~/.config/fish/completions/zhsearch.fish";
+
+/// How `search` prints its hits, besides the default (human) and `--json`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct SearchOutput {
+    /// Print only the number of passages that match every term
+    #[arg(long, conflicts_with_all = ["json", "files_with_matches", "vimgrep"])]
+    pub count: bool,
+    /// Print only the paths of the files with a passage that matches every term
+    #[arg(long, short = 'l', conflicts_with_all = ["json", "vimgrep"])]
+    pub files_with_matches: bool,
+    /// One line per hit for an editor's quickfix list: FILE:LINE:COLUMN:TEXT (absolute paths)
+    #[arg(long, conflicts_with = "json")]
+    pub vimgrep: bool,
+    /// Print absolute paths instead of paths relative to the corpus
+    #[arg(long)]
+    pub absolute: bool,
+    /// Make each citation a terminal hyperlink to its file (OSC 8; written only with colour)
+    #[arg(long)]
+    pub hyperlink: bool,
 }
 
 const CITE_HELP: &str = "\
@@ -170,6 +257,17 @@ pub struct QueryArgs {
     /// No semantic hits for this search, even when the index has an embedder
     #[arg(long)]
     pub no_semantic: bool,
+    /// Order of the hits: by relevance, or the best 1000 by their document's date, newest
+    /// first (undated last)
+    #[arg(long, value_enum, default_value = "relevance")]
+    pub sort: SortArg,
+}
+
+/// `--sort`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SortArg {
+    Relevance,
+    Date,
 }
 
 /// The embedder of the semantic tier (`zhsearch index`): recorded in the index, so later
@@ -255,6 +353,9 @@ Query syntax:
   软件 OR 硬件        either term is enough
   source:'00*.txt'   only files whose path matches the glob (* ? ** [ab])
   title:阿里          only documents whose title contains the text
+  author:林小雨       only documents whose front matter author contains the name
+  date:2024          only documents dated 2024 (date:2024-03, date:>=2023-06,
+                     date:<2024-01-15: as precise as written; undated ones never)
 Letters are matched without regard to case, width or spacing (５Ｋ = 5k, \"0.4元\" finds
 0.4 元, zero-width characters are ignored). A bare term matches a
 passage that holds it as a string, or (a term of at most four words and characters) that
@@ -265,16 +366,22 @@ in JSON): its characters in order (a line with a character or two wrong) or its 
 words (a question; 是 的 什么 哪 weigh little). A quoted phrase that matches nothing shows
 the closest passages so, after a line on stderr. --exact: full matches only. At most 1000 characters (spaces included) and 100 terms.
 An exclusion starting with an ASCII letter must come after `--` or inside one quoted
-argument ('软件 -ads'), so that it is not read as an option.
+argument ('软件 -ads'), so that it is not read as an option (-2024年 and -广告 are
+read as exclusions as they are).
 
 Exit status: 0 when a hit was printed (full or partial), 1 when none was, 2 on error.";
 
 /// `cite --format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FormatArg {
+    /// A block quote and an attribution line
     Markdown,
+    /// The quote in quotation marks, then the attribution
     Plain,
+    /// One JSON array of the hits, each with its citation
     Json,
+    /// JSON Lines: one hit with its citation per line
+    Jsonl,
 }
 
 impl From<FormatArg> for CiteFormat {
@@ -283,6 +390,7 @@ impl From<FormatArg> for CiteFormat {
             FormatArg::Markdown => CiteFormat::Markdown,
             FormatArg::Plain => CiteFormat::Plain,
             FormatArg::Json => CiteFormat::Json,
+            FormatArg::Jsonl => CiteFormat::JsonLines,
         }
     }
 }
@@ -347,8 +455,8 @@ pub fn argument_error(e: clap::Error) -> anyhow::Error {
     }
 }
 
-/// `-软件` and `-"…"` are exclusions, not options (no option starts with a non-ASCII
-/// character or a quote): move them after a `--` so that clap reads them as query words.
+/// `-软件`, `-2024年` and `-"…"` are exclusions, not options (no option starts with a
+/// non-ASCII character, a digit or a quote, and no option takes a negative number): move them after a `--` so that clap reads them as query words.
 pub fn protect_exclusions(args: Vec<OsString>) -> Vec<OsString> {
     if args.iter().any(|a| a == "--") {
         return args;
@@ -359,7 +467,7 @@ pub fn protect_exclusions(args: Vec<OsString>) -> Vec<OsString> {
             chars.next() == Some('-')
                 && chars
                     .next()
-                    .is_some_and(|c| !c.is_ascii() || c == '"' || c == '\'')
+                    .is_some_and(|c| !c.is_ascii() || c.is_ascii_digit() || c == '"' || c == '\'')
         })
     };
     let (moved, mut kept): (Vec<OsString>, Vec<OsString>) =

@@ -1,7 +1,7 @@
 //! What each subcommand does: a thin client of [`Engine`], which owns the index. Everything a
 //! person reads (progress, warnings, advice on what to run) is worded here.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use anyhow::Result;
@@ -14,10 +14,17 @@ use crate::present::output;
 use crate::store::UpdateReport;
 
 mod args;
+mod editor;
+mod inventory;
+mod location;
 pub mod progress;
+mod shell;
 pub mod wording;
 
-use args::{Cli, Command, Location, QueryArgs};
+use args::{Cli, ColorArg, Command, Location, QueryArgs, SearchOutput, SortArg};
+
+/// How many of the best hits `--sort date` orders by date.
+const SORT_CAP: usize = 1000;
 use args::{argument_error, protect_exclusions};
 use progress::Terminal;
 
@@ -27,13 +34,21 @@ pub fn run() -> Result<bool> {
         Ok(cli) => cli,
         Err(e) => return Err(argument_error(e)),
     };
+    anstream::ColorChoice::write_global(match cli.color {
+        ColorArg::Auto => anstream::ColorChoice::Auto,
+        ColorArg::Always => anstream::ColorChoice::Always,
+        ColorArg::Never => anstream::ColorChoice::Never,
+    });
     let index = match &cli.command {
         Command::Index { location, .. }
         | Command::Search { location, .. }
         | Command::Cite { location, .. }
         | Command::Show { location, .. }
         | Command::Mcp { location }
-        | Command::Serve { location, .. } => location.index.clone(),
+        | Command::Serve { location, .. }
+        | Command::List { location, .. }
+        | Command::Stats { location, .. } => location::index_dir(location)?,
+        Command::Completions { .. } | Command::Man { .. } => "index".into(),
     };
     run_command(cli.command).map_err(|e| explain(e, &index))
 }
@@ -56,9 +71,13 @@ fn run_command(command: Command) -> Result<bool, Error> {
             limit,
             json,
             context,
+            output,
         } => {
             let engine = engine(&location)?.semantic(!query.no_semantic);
-            run_search(&engine, &query, limit, json, context)
+            if output.count || output.files_with_matches {
+                return editor::run_matches(&engine, &query, &output);
+            }
+            run_search(&engine, &query, limit, json, context, &output)
         }
         Command::Cite {
             location,
@@ -93,16 +112,34 @@ fn run_command(command: Command) -> Result<bool, Error> {
             crate::mcp::run_stdio(engine).map_err(anyhow::Error::from)?;
             Ok(true)
         }
-        Command::Serve { location, bind } => {
-            crate::serve::run(engine(&location)?, &bind).map(|()| true)
+        Command::Serve {
+            location,
+            bind,
+            allow_origins,
+            time_limit_ms,
+        } => {
+            let limits = crate::serve::Limits {
+                time_limit: std::time::Duration::from_millis(time_limit_ms),
+                ..Default::default()
+            };
+            let options = crate::serve::Options {
+                bind,
+                allow_origins,
+                limits,
+            };
+            crate::serve::run(engine(&location)?, options).map(|()| true)
         }
+        Command::List { location, json } => inventory::run_list(&engine(&location)?, json),
+        Command::Stats { location, json } => inventory::run_stats(&engine(&location)?, json),
+        Command::Completions { shell } => shell::completions(shell),
+        Command::Man { dir } => shell::man(dir.as_deref()),
     }
 }
 
 /// The engine the arguments name (`--ext` is checked here, before anything is read).
 fn engine(location: &Location) -> Result<Engine, Error> {
     Engine::open(EngineOptions {
-        index: location.index.clone(),
+        index: location::index_dir(location)?,
         corpus: location.corpus.clone(),
         extensions: location.ext.clone(),
     })
@@ -167,6 +204,7 @@ fn run_search(
     limit: u64,
     json: bool,
     context: usize,
+    modes: &SearchOutput,
 ) -> Result<bool, Error> {
     let mut hits = run_query(engine, query, limit)?;
     if let Some(why) = &hits.semantic_unavailable {
@@ -189,16 +227,26 @@ fn run_search(
             None if !hits.is_empty() => eprintln!(
                 "zhsearch: no passage matches every term; the hits below match part of the query"
             ),
+            // Said to a person only: a script reads the exit status.
+            None if std::io::stderr().is_terminal() => {
+                eprintln!("zhsearch: no passage matches the query")
+            }
             None => {}
         }
     }
     let mut out = anstream::stdout().lock();
     if json {
         output::write_json(&mut out, &hits)?;
+    } else if modes.vimgrep {
+        editor::write_vimgrep(&mut out, engine, &hits)?;
     } else {
-        output::write_human(&mut out, &hits)?;
+        output::write_human(&mut out, &hits, &editor::paths(engine, modes)?)?;
     }
     out.flush().map_err(anyhow::Error::from)?;
+    drop(out);
+    if !json && !modes.vimgrep && std::io::stderr().is_terminal() {
+        editor::say_more(engine, query, limit, &hits)?;
+    }
     Ok(!hits.is_empty())
 }
 
@@ -257,15 +305,30 @@ fn run_query(engine: &Engine, query: &QueryArgs, limit: u64) -> Result<Page, Err
         crate::search::query::check_glob(glob)
             .map_err(|e| Error::Other(anyhow::anyhow!("--source: {e}")))?;
     }
+    let by_date = query.sort == SortArg::Date;
     let options = SearchOptions {
-        limit: limit as usize,
-        offset: query.offset as usize,
+        limit: if by_date { SORT_CAP } else { limit as usize },
+        offset: if by_date { 0 } else { query.offset as usize },
         sources: query.sources.clone(),
         exact: query.exact,
     };
     let reporter = Terminal::new(true, true);
-    let (page, refresh) = engine.search_fresh(&query.query.join(" "), &options, &reporter)?;
+    let (mut page, refresh) = engine.search_fresh(&query.query.join(" "), &options, &reporter)?;
     report_refresh(engine, &refresh, "searching its last commit");
+    if by_date {
+        // Newest first, undated last; a stable sort keeps relevance within one date.
+        let key = |h: &crate::model::Hit| crate::search::meta::sort_key(&h.meta);
+        page.hits.sort_by(|a, b| match (key(a), key(b)) {
+            (Some(a), Some(b)) => b.cmp(&a),
+            (a, b) => b.is_some().cmp(&a.is_some()),
+        });
+        let rows = page
+            .hits
+            .drain(..)
+            .skip(query.offset as usize)
+            .take(limit as usize);
+        page.hits = rows.collect();
+    }
     Ok(page)
 }
 

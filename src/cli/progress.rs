@@ -14,7 +14,8 @@ pub struct Terminal {
     bar: bool,
     /// Print the warnings about skipped documents.
     skipped: bool,
-    current: Mutex<Option<ProgressBar>>,
+    /// The bar, the files to read and the files read.
+    current: Mutex<Option<(ProgressBar, usize, usize)>>,
 }
 
 impl Terminal {
@@ -28,7 +29,7 @@ impl Terminal {
         }
     }
 
-    fn with_bar(&self, f: impl FnOnce(&mut Option<ProgressBar>)) {
+    fn with_bar(&self, f: impl FnOnce(&mut Option<(ProgressBar, usize, usize)>)) {
         if let Ok(mut bar) = self.current.lock() {
             f(&mut bar);
         }
@@ -41,7 +42,7 @@ impl Reporter for Terminal {
             return;
         }
         self.with_bar(|bar| match bar {
-            Some(b) => b.suspend(|| eprintln!("zhsearch: warning: {w}")),
+            Some((b, ..)) => b.suspend(|| eprintln!("zhsearch: warning: {w}")),
             None => eprintln!("zhsearch: warning: {w}"),
         });
     }
@@ -49,28 +50,30 @@ impl Reporter for Terminal {
     fn progress(&self, p: Progress) {
         self.with_bar(|bar| match p {
             Progress::Start { files, bytes } if self.bar => {
-                *bar = Some(progress_bar(files, bytes));
+                *bar = Some((progress_bar(files, bytes), files, 0));
             }
             Progress::Done { bytes } => {
-                if let Some(b) = bar {
+                if let Some((b, files, done)) = bar {
+                    *done += 1;
                     b.inc(bytes);
+                    b.set_message(format!("{done}/{files} files"));
                 }
             }
             Progress::Committing => {
-                if let Some(b) = bar {
+                if let Some((b, ..)) = bar {
                     b.set_message("committing");
                 }
             }
             Progress::Finish => {
-                if let Some(b) = bar.take() {
+                if let Some((b, ..)) = bar.take() {
                     b.finish_and_clear();
                 }
             }
             Progress::Embedding { done: 0, total } if self.bar => {
-                *bar = Some(embedding_bar(total));
+                *bar = Some((embedding_bar(total), total, 0));
             }
             Progress::Embedding { done, .. } => {
-                if let Some(b) = bar {
+                if let Some((b, ..)) = bar {
                     b.set_position(done as u64);
                 }
             }
@@ -88,7 +91,7 @@ fn progress_bar(files: usize, bytes: u64) -> ProgressBar {
     .map(|s| s.progress_chars("=> "))
     .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
-    bar.set_message(format!("{files} files"));
+    bar.set_message(format!("0/{files} files"));
     bar
 }
 

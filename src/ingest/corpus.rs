@@ -82,6 +82,30 @@ mod tests {
     }
 
     #[test]
+    fn toml_front_matter_and_capitalised_keys_are_metadata() {
+        let hugo = "+++\ntitle = \"喝茶\"\nDate = 2024-03-05\n[params]\nx = 1\n+++\n\n正文\n";
+        let doc = parse_document("h.md", hugo);
+        assert_eq!(doc.meta.title.as_deref(), Some("喝茶"));
+        assert_eq!(doc.meta.date.as_deref(), Some("2024-03-05"));
+        let body: Vec<_> = doc
+            .passages
+            .iter()
+            .filter(|p| !p.is_front_matter())
+            .collect();
+        assert_eq!(
+            (body.len(), body[0].line_start, body[0].paragraph),
+            (1, 8, 1)
+        );
+        let yaml = "---\nTitle: 標題\nAUTHOR: 林小雨\n---\n正文\n";
+        let doc = parse_document("y.md", yaml);
+        assert_eq!(doc.meta.title.as_deref(), Some("標題"));
+        assert_eq!(doc.meta.author.as_deref(), Some("林小雨"));
+        // An unclosed fence is text, as before.
+        let doc = parse_document("u.md", "+++\ntitle = x\n正文\n");
+        assert!(doc.passages.iter().all(|p| !p.is_front_matter()));
+    }
+
+    #[test]
     fn blank_front_matter_values_are_no_passages() {
         // Found by `cargo fuzz run analysis`: a key followed by white space only.
         let doc = parse_document("f.md", "---\n: \t \nkey:  \ntitle: t\n---\nx\n");

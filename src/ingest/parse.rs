@@ -315,14 +315,23 @@ impl Parser {
             let end = lines.get(i + 1).map_or(clean.len(), |&e| e - 1);
             &clean[lines[i]..end]
         };
-        let Some(close) = front_matter_end(lines, &line_text) else {
+        let Some((close, toml)) = front_matter_end(lines, &line_text) else {
             return 0;
         };
-        for i in 1..close {
+        // TOML keys after a `[table]` header are that table's, not the document's.
+        let top = (1..close)
+            .find(|&i| toml && line_text(i).starts_with('['))
+            .unwrap_or(close);
+        for i in 1..top {
             let line = line_text(i);
-            if let Some((key, value)) = yaml_scalar(line) {
+            let scalar = if toml {
+                toml_scalar(line)
+            } else {
+                yaml_scalar(line)
+            };
+            if let Some((key, value)) = scalar {
                 let value_text = Some(line[value.clone()].to_string());
-                match key {
+                match key.to_lowercase().as_str() {
                     "title" => self.meta.title = value_text,
                     "date" => self.meta.date = value_text,
                     "author" => self.meta.author = value_text,
@@ -434,12 +443,52 @@ fn normalize_line_ends(content: &str) -> String {
     }
 }
 
-/// Index of the line closing a front matter block that opens on the first line.
-fn front_matter_end<'a>(lines: &[usize], line_text: &impl Fn(usize) -> &'a str) -> Option<usize> {
-    if lines.len() < 2 || line_text(0).trim_end() != "---" {
+/// Index of the line closing a front matter block that opens on the first line: YAML between
+/// `---` lines (closed by `---` or `...`), or TOML between `+++` lines (Hugo); whether TOML.
+fn front_matter_end<'a>(
+    lines: &[usize],
+    line_text: &impl Fn(usize) -> &'a str,
+) -> Option<(usize, bool)> {
+    let toml = match line_text(0).trim_end() {
+        _ if lines.len() < 2 => return None,
+        "---" => false,
+        "+++" => true,
+        _ => return None,
+    };
+    let closes = |l: &str| {
+        if toml {
+            l == "+++"
+        } else {
+            matches!(l, "---" | "...")
+        }
+    };
+    (1..lines.len())
+        .find(|&i| closes(line_text(i).trim_end()))
+        .map(|i| (i, toml))
+}
+
+/// A top-level TOML `key = value` line; the value's byte range, unquoted (`"…"`, `'…'`) when
+/// quoted, as written when not (`date = 2024-03-05`). Tables and arrays of tables are not
+/// read.
+fn toml_scalar(line: &str) -> Option<(&str, Range<usize>)> {
+    if line.starts_with([' ', '\t', '#', '[']) {
         return None;
     }
-    (1..lines.len()).find(|&i| matches!(line_text(i).trim_end(), "---" | "..."))
+    let eq = line.find('=')?;
+    let key = line[..eq].trim().trim_matches(['"', '\'']);
+    let raw = &line[eq + 1..];
+    let lead = raw.len() - raw.trim_start().len();
+    let (mut start, mut end) = (eq + 1 + lead, eq + 1 + raw.trim_end().len());
+    let value = &line[start..end];
+    let quoted = |q: char| value.len() >= 2 && value.starts_with(q) && value.ends_with(q);
+    if quoted('"') || quoted('\'') {
+        start += 1;
+        end -= 1;
+    }
+    let bare_key = key
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+    (end > start && !key.is_empty() && bare_key).then_some((key, start..end))
 }
 
 /// A top-level `key: value` line with a scalar value; the value's byte range, unquoted.

@@ -115,6 +115,13 @@ pub struct Converted {
 }
 
 impl Converted {
+    fn already(&self) -> &'static str {
+        match self.script {
+            Script::Simplified => "already in Simplified script: OpenCC changes nothing",
+            Script::Traditional => "already in Traditional script: OpenCC changes nothing",
+        }
+    }
+
     fn label(&self) -> &'static str {
         match self.script {
             Script::Simplified => "converted to Simplified by OpenCC, not the source's wording",
@@ -157,9 +164,18 @@ pub fn cite(hit: &Hit, mode: QuoteMode, to: Option<Script>) -> Citation {
         markdown.push_str(&format!("\n\n({label})"));
         plain.push_str(&format!("［{label}］"));
     }
-    if let Some(c) = &converted {
-        markdown.push_str(&format!("\n\n{}\n\n({})", block(&c.text), c.label()));
-        plain.push_str(&format!("\n“{}”（{}）", c.text, c.label()));
+    match &converted {
+        // Nothing to convert: say so, rather than repeat the quote labelled as converted.
+        Some(c) if c.text == quote => {
+            let already = c.already();
+            markdown.push_str(&format!("\n\n({already})"));
+            plain.push_str(&format!("\n（{already}）"));
+        }
+        Some(c) => {
+            markdown.push_str(&format!("\n\n{}\n\n({})", block(&c.text), c.label()));
+            plain.push_str(&format!("\n“{}”（{}）", c.text, c.label()));
+        }
+        None => {}
     }
     Citation {
         quote,

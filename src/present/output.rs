@@ -32,11 +32,63 @@ pub fn write_json(out: &mut impl Write, hits: &[Hit]) -> Result<()> {
     Ok(())
 }
 
+/// How human output names files: relative to the corpus (the default), or by absolute path,
+/// and whether each citation is a terminal hyperlink to its file.
+#[derive(Debug, Clone, Default)]
+pub struct Paths {
+    /// The corpus folder (absolute), when paths are printed absolute or linked.
+    pub corpus: Option<std::path::PathBuf>,
+    /// Print absolute paths.
+    pub absolute: bool,
+    /// Wrap each citation in an OSC 8 hyperlink to `file://` + its absolute path.
+    pub hyperlink: bool,
+}
+
+impl Paths {
+    /// `hit`'s citation as printed: `file:57-59`, absolute with `absolute`.
+    pub fn cite(&self, hit: &Hit) -> String {
+        match (&self.corpus, self.absolute) {
+            (Some(root), true) => {
+                let mut span = hit.span();
+                span.source = root.join(&hit.source).display().to_string();
+                span.to_string()
+            }
+            _ => hit.span().to_string(),
+        }
+    }
+
+    /// The citation with its hyperlink, when asked for (OSC 8: terminals that do not know it
+    /// show the text alone).
+    fn linked(&self, hit: &Hit) -> String {
+        let text = self.cite(hit);
+        match &self.corpus {
+            Some(root) if self.hyperlink => {
+                let url = file_url(&root.join(&hit.source));
+                format!("\x1b]8;;{url}\x1b\\{text}\x1b]8;;\x1b\\")
+            }
+            _ => text,
+        }
+    }
+}
+
+/// `file://` and the path, its bytes outside the unreserved set and `/` percent-encoded.
+pub fn file_url(path: &std::path::Path) -> String {
+    let mut url = String::from("file://");
+    for &b in path.as_os_str().as_encoded_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+            url.push(b as char);
+        } else {
+            url.push_str(&format!("%{b:02X}"));
+        }
+    }
+    url
+}
+
 /// Citation line, then the passage (cropped, highlighted), then a blank line. Colour is added
 /// here and stripped by `anstream` when stdout is not a terminal or `NO_COLOR` is set.
-pub fn write_human(out: &mut impl Write, hits: &[Hit]) -> Result<()> {
+pub fn write_human(out: &mut impl Write, hits: &[Hit], paths: &Paths) -> Result<()> {
     for hit in hits {
-        write!(out, "{CITE}{}{CITE:#}", hit.span())?;
+        write!(out, "{CITE}{}{CITE:#}", paths.linked(hit))?;
         if hit.paragraph > 0 {
             write!(out, "  {META}¶{}{META:#}", hit.paragraph)?;
         }
@@ -62,7 +114,12 @@ pub fn write_human(out: &mut impl Write, hits: &[Hit]) -> Result<()> {
             .filter(|h| hit.text.get(h.clone()).is_some())
             .collect();
         let (window, prefix, suffix) = crop(&hit.text, &highlights);
-        let mut line = String::from("    ");
+        // With context around it, the hit is numbered like its neighbours and marked `>`.
+        let mut line = if hit.context_before.is_empty() && hit.context_after.is_empty() {
+            String::from("    ")
+        } else {
+            format!("> {:>4} ", hit.line_start)
+        };
         if prefix {
             line.push('…');
         }
@@ -106,8 +163,10 @@ pub enum CiteFormat {
     Markdown,
     /// The quote in quotation marks, then the attribution.
     Plain,
-    /// One JSON object per citation: the hit and its citation.
+    /// One JSON array: each hit with its citation.
     Json,
+    /// JSON Lines: each hit with its citation, one per line.
+    JsonLines,
 }
 
 /// Citations, one per hit: paste-ready text, or the hit object with the citation in JSON.
@@ -123,9 +182,18 @@ pub fn write_citations(
         #[serde(flatten)]
         citation: &'a Citation,
     }
+    if format == CiteFormat::Json {
+        let all: Vec<_> = cited
+            .iter()
+            .map(|(hit, citation)| JsonCitation { hit, citation })
+            .collect();
+        serde_json::to_writer_pretty(&mut *out, &all)?;
+        writeln!(out)?;
+        return Ok(());
+    }
     for (i, (hit, citation)) in cited.iter().enumerate() {
         match format {
-            CiteFormat::Json => {
+            CiteFormat::Json | CiteFormat::JsonLines => {
                 serde_json::to_writer(&mut *out, &JsonCitation { hit, citation })?;
                 writeln!(out)?;
             }
@@ -148,12 +216,15 @@ pub fn write_excerpt(out: &mut impl Write, excerpt: &Excerpt, json: bool) -> Res
         writeln!(out)?;
         return Ok(());
     }
+    // Context lines are marked `┆ ` (and dimmed), so that without colour too they cannot be
+    // taken for the cited lines, which are printed exactly as in the file.
+    let context = |n: &Neighbour| shown(&n.text).replace('\n', "\n┆ ");
     for n in &excerpt.context_before {
-        writeln!(out, "{DIM}{}{DIM:#}", shown(&n.text))?;
+        writeln!(out, "{DIM}┆ {}{DIM:#}", context(n))?;
     }
     writeln!(out, "{}", shown(&excerpt.text))?;
     for n in &excerpt.context_after {
-        writeln!(out, "{DIM}{}{DIM:#}", shown(&n.text))?;
+        writeln!(out, "{DIM}┆ {}{DIM:#}", context(n))?;
     }
     writeln!(out, "\n{CITE}— {}{CITE:#}", shown(&excerpt.attribution))?;
     Ok(())
@@ -231,7 +302,12 @@ mod tests {
     #[test]
     fn human_output_cites_and_marks() {
         let mut out = Vec::new();
-        write_human(&mut out, &[hit("突破「5k瓶頸」", vec![[9, 17], [0, 1]])]).unwrap();
+        write_human(
+            &mut out,
+            &[hit("突破「5k瓶頸」", vec![[9, 17], [0, 1]])],
+            &Paths::default(),
+        )
+        .unwrap();
         let s = String::from_utf8(out).unwrap();
         assert!(s.starts_with("\u{1b}[35ma.txt:57"), "{s}");
         assert!(s.contains("¶54"));

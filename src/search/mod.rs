@@ -11,6 +11,7 @@
 pub mod backend;
 pub mod fuzzy;
 pub mod glob;
+pub mod meta;
 pub mod plan;
 pub mod query;
 pub mod rank;
@@ -230,6 +231,22 @@ impl<B: Backend> Searcher<B> {
             None => Vec::new(),
         };
         Ok((semantic::interleave(partial.hits, close, need), why))
+    }
+
+    /// The file of each passage that matches every term, in the backend's order, judging
+    /// at most `cap` candidates; whether that was all of them (else at least as many match).
+    pub fn full_matches(&self, plan: &Plan, cap: usize) -> Result<(Vec<String>, bool)> {
+        // Never more than there are passages: the backend may reserve room for `cap`.
+        let cap = cap.min(self.backend.passages() as usize + 1);
+        let candidates = self.backend.fetch(plan, Tier::Strict)?.top(cap)?;
+        let mut sources = Vec::new();
+        for &(score, id) in &candidates.top {
+            if let Some(cand) = self.judge(plan, id, score, None)? {
+                sources.push(cand.stored.source);
+            }
+        }
+        let complete = candidates.complete || candidates.top.len() < cap;
+        Ok((sources, complete))
     }
 
     /// A candidate of its tier, or `None` when it does not belong there: in the strict tier

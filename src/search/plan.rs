@@ -114,7 +114,8 @@ pub struct Plan {
     pub excluded: Vec<Term>,
     /// File path globs (`source:`, see [`crate::search::glob`]); a passage must match one.
     pub sources: Vec<String>,
-    /// With `title:` filters, the files whose title holds every one of their texts (none:
+    /// With `title:` filters, the files whose title holds every one of their texts, narrowed
+    /// by the engine to the files that pass the `author:` and `date:` filters too (none:
     /// nothing matches); `None` without such filters.
     pub title_sources: Option<Vec<String>>,
     /// Full matches only: no partial tier (`--exact`).

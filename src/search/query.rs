@@ -10,6 +10,7 @@
 //! 软件 OR 硬件         either is enough
 //! source:00*.txt      only files whose path matches the glob
 //! title:阿里           only documents whose title contains the text
+//! author:林小雨 date:>=2024   only documents whose front matter says so
 //! ```
 //! Input is folded like the text (full width, case, script); `OR` must be upper case.
 
@@ -61,6 +62,9 @@ pub enum QueryError {
     /// `title:` with nothing after it.
     #[error("`title:` needs the text of a title, e.g. title:阿里")]
     EmptyTitle,
+    /// An `author:` or `date:` filter that cannot be read.
+    #[error(transparent)]
+    Meta(#[from] crate::search::meta::MetaError),
     /// `-source:` or `-title:`.
     #[error(
         "`-{field}:` is not supported: a filter keeps files, it does not leave them out; narrow the search with `{field}:` instead"
@@ -113,6 +117,8 @@ pub struct Query {
     pub sources: Vec<String>,
     /// Normalised texts that the document title must contain (`title:`).
     pub titles: Vec<String>,
+    /// `author:` and `date:` filters, all of which a document must pass.
+    pub meta: Vec<crate::search::meta::MetaFilter>,
 }
 
 impl Query {
@@ -145,7 +151,9 @@ fn is_close_quote(c: char) -> bool {
 fn is_field(chars: &[char]) -> bool {
     matches!(
         chars,
-        ['t', 'i', 't', 'l', 'e', ':'] | ['s', 'o', 'u', 'r', 'c', 'e', ':']
+        ['t', 'i', 't', 'l', 'e', ':']
+            | ['s', 'o', 'u', 'r', 'c', 'e', ':']
+            | ['a', 'u', 't', 'h', 'o', 'r', ':']
     )
 }
 
@@ -266,7 +274,8 @@ pub fn parse(input: &str) -> Result<Query, QueryError> {
         join_next = false;
     }
     if q.groups.is_empty() {
-        if q.excluded.is_empty() && q.sources.is_empty() && q.titles.is_empty() {
+        if q.excluded.is_empty() && q.sources.is_empty() && q.titles.is_empty() && q.meta.is_empty()
+        {
             return Err(QueryError::Empty);
         }
         return Err(QueryError::NothingToSearch);
@@ -277,7 +286,7 @@ pub fn parse(input: &str) -> Result<Query, QueryError> {
 /// Reads a bare token that is a `source:` or `title:` filter into `q`; false when it is none.
 fn filter(q: &mut Query, text: &str, negated: bool) -> Result<bool, QueryError> {
     if negated {
-        if let Some((field @ ("source" | "title"), _)) = text.split_once(':') {
+        if let Some((field @ ("source" | "title" | "author" | "date"), _)) = text.split_once(':') {
             return Err(QueryError::UnsupportedExclusion {
                 field: field.to_string(),
             });
@@ -290,6 +299,10 @@ fn filter(q: &mut Query, text: &str, negated: bool) -> Result<bool, QueryError> 
         }
         check_glob(glob)?;
         q.sources.push(glob.to_string());
+        return Ok(true);
+    }
+    if let Some(filter) = crate::search::meta::parse(text) {
+        q.meta.push(filter?);
         return Ok(true);
     }
     if let Some(title) = text.strip_prefix("title:") {

@@ -81,7 +81,21 @@ pub(super) fn ranked(
         .take(RERANK_DEPTH)
         .map(|c| finish(c, true))
         .collect::<Result<Vec<Hit>>>()?;
-    hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| by_place(a, b)));
+    // Front matter lines (a title, tags) come after the body passages of the window, scored no
+    // higher than the last of those, so that printed scores still never rise down the list.
+    let body_min = hits
+        .iter()
+        .filter(|h| !h.front_matter)
+        .map(|h| h.score)
+        .reduce(f32::min);
+    for h in hits.iter_mut().filter(|h| h.front_matter) {
+        h.score = body_min.map_or(h.score, |m| h.score.min(m));
+    }
+    hits.sort_by(|a, b| {
+        (a.front_matter.cmp(&b.front_matter))
+            .then_with(|| b.score.total_cmp(&a.score))
+            .then_with(|| by_place(a, b))
+    });
     let rest = need.saturating_sub(hits.len());
     for cand in kept.take(rest) {
         hits.push(finish(cand, false)?);
@@ -96,9 +110,12 @@ fn by_place(a: &Hit, b: &Hit) -> Ordering {
 
 /// The passage as the ranking sees it.
 pub(super) fn passage(p: &StoredPassage) -> rank::Passage<'_> {
-    // Front matter: paragraph 0 with a visible value (markup lines have none).
-    let front_matter = p.paragraph == 0 && !p.visible.is_empty();
-    rank::Passage::new(&p.text, &p.visible, front_matter)
+    rank::Passage::new(&p.text, &p.visible, is_front_matter(p))
+}
+
+/// Front matter: paragraph 0 with a visible value (markup lines have none).
+fn is_front_matter(p: &StoredPassage) -> bool {
+    p.paragraph == 0 && !p.visible.is_empty()
 }
 
 /// A stored passage as a hit; its file's metadata is filled in later.
@@ -109,6 +126,7 @@ pub(super) fn into_hit(
     found: rank::Findings,
 ) -> Hit {
     let id = LineSpan::new(&p.source, p.line_start, p.line_end).anchor();
+    let front_matter = is_front_matter(&p);
     Hit {
         id,
         source: p.source,
@@ -130,6 +148,7 @@ pub(super) fn into_hit(
             .collect(),
         context_before: Vec::new(),
         context_after: Vec::new(),
+        front_matter,
         indexed: None,
     }
 }

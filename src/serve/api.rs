@@ -16,6 +16,15 @@ pub type Answer = (u16, Value);
 
 /// The answer to `GET path?query`.
 pub fn answer(engine: &Engine, status: &Status, path: &str, query: &str) -> Answer {
+    let searching = matches!(path, "/api/search" | "/api/cite" | "/api/show");
+    if searching && !status.ready() {
+        let built = match status.progress() {
+            Some((done, total)) => format!(" ({done} of {total} files read)"),
+            None => String::new(),
+        };
+        let error = format!("the index is being built{built}: try again shortly");
+        return (503, json!({ "error": error }));
+    }
     let result = match path {
         "/api/search" => search(engine, query),
         "/api/cite" => cite(engine, query),
@@ -154,18 +163,40 @@ fn show(engine: &Engine, query: &str) -> Result<Answer, Failure> {
     Ok((200, body))
 }
 
-/// `GET /api/status`: the corpus, the index, its documents and the last update.
+/// `GET /api/status`: the corpus, the index and its size, its documents and passages, the
+/// last update and the one under way. Before a first commit, the counts are null.
 fn status_json(engine: &Engine, status: &Status) -> Result<Answer, Failure> {
-    let files = engine.files().map_err(failure)?;
-    let documents = files.iter().filter(|f| f.skipped().is_none()).count();
     let mut body = status.to_json();
+    let (mut documents, mut skipped, mut passages) = (Value::Null, Value::Null, Value::Null);
+    if status.ready() {
+        let files = engine.files().map_err(failure)?;
+        let indexed = files.iter().filter(|f| f.skipped().is_none()).count();
+        documents = json!(indexed);
+        skipped = json!(files.len() - indexed);
+        passages = json!(engine.passages().map_err(failure)?);
+    }
     if let Value::Object(map) = &mut body {
-        map.insert(
-            "index".into(),
-            json!(engine.index_dir().display().to_string()),
-        );
-        map.insert("documents".into(), json!(documents));
-        map.insert("skipped".into(), json!(files.len() - documents));
+        let index = engine.index_dir();
+        map.insert("index".into(), json!(index.display().to_string()));
+        map.insert("index_bytes".into(), json!(size_of_folder(index)));
+        map.insert("documents".into(), documents);
+        map.insert("skipped".into(), skipped);
+        map.insert("passages".into(), passages);
     }
     Ok((200, body))
+}
+
+/// The bytes of the files in `dir` and its subfolders (what can be read of them).
+fn size_of_folder(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => size_of_folder(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map_or(0, |m| m.len()),
+            _ => 0,
+        })
+        .sum()
 }

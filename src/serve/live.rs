@@ -1,17 +1,22 @@
-//! The live index: the corpus is watched, and a burst of changes is applied with one
+//! The live index: the first build or update runs in the background while the server
+//! answers; then the corpus is watched, and a burst of changes is applied with one
 //! [`Engine::update`] once it has been quiet for [`QUIET`]; searches answer from the last
-//! commit meanwhile. [`Status`] records what the last update did.
+//! commit meanwhile. [`Status`] records what the updates did and how far one is.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use serde_json::{Value, json};
+use tokio::sync::oneshot;
 
 use crate::engine::Engine;
-use crate::store::{NoReport, UpdateReport};
+use crate::error::Error;
+use crate::store::{Progress, Reporter, UpdateReport, Warning};
 
 /// How long the corpus must be quiet before the changes are indexed.
 pub const QUIET: Duration = Duration::from_millis(300);
@@ -20,73 +25,174 @@ pub const QUIET: Duration = Duration::from_millis(300);
 #[derive(Debug, Default)]
 pub struct Status {
     inner: Mutex<StatusInner>,
+    ready: AtomicBool,
+    connections: AtomicIsize,
 }
 
 #[derive(Debug, Default)]
 struct StatusInner {
     corpus: PathBuf,
     updating: bool,
+    /// Files read and files to read by the update under way.
+    progress: Option<(usize, usize)>,
     last_update: Option<(u64, String)>,
     last_error: Option<String>,
 }
 
 impl Status {
-    /// The status after the update `report` (or its error).
+    fn lock(&self) -> std::sync::MutexGuard<'_, StatusInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The status after the update `report` (or its error); a commit makes it ready.
     pub fn record(&self, result: &crate::Result<UpdateReport>) {
-        let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let mut s = self.lock();
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         s.updating = false;
+        s.progress = None;
         match result {
             Ok(report) => {
                 s.corpus = report.corpus.clone();
-                s.last_update = Some((now, report.to_string()));
+                // A check that found nothing to do is no update.
+                if !report.is_noop() || s.last_update.is_none() {
+                    s.last_update = Some((now, report.to_string()));
+                }
                 s.last_error = None;
+                self.ready.store(true, Ordering::Release);
             }
             Err(e) => s.last_error = Some(e.to_string()),
         }
     }
 
     fn set_updating(&self) {
-        self.inner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .updating = true;
+        self.lock().updating = true;
+    }
+
+    /// Says whether the index has a commit to answer from.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Release);
+    }
+
+    /// Whether the index has a commit to answer from (false while a first build runs).
+    pub fn ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// Counts connections opened (`1`) and closed (`-1`).
+    pub fn connections(&self, change: isize) {
+        self.connections.fetch_add(change, Ordering::Relaxed);
+    }
+
+    /// Files read and files to read by the update under way, if any.
+    pub fn progress(&self) -> Option<(usize, usize)> {
+        self.lock().progress
     }
 
     /// The corpus folder the index holds.
     pub fn corpus(&self) -> PathBuf {
-        self.inner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .corpus
-            .clone()
+        self.lock().corpus.clone()
     }
 
     /// The status as JSON.
     pub fn to_json(&self) -> Value {
-        let s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let s = self.lock();
         let last = s
             .last_update
             .as_ref()
             .map(|(at, report)| json!({ "unix_time": at, "report": report }));
+        let progress = s
+            .progress
+            .map(|(done, total)| json!({ "done": done, "total": total }));
         json!({
             "corpus": s.corpus.display().to_string(),
+            "ready": self.ready(),
+            "connections": self.connections.load(Ordering::Relaxed),
             "updating": s.updating,
+            "progress": progress,
             "last_update": last,
             "last_error": s.last_error,
         })
     }
 }
 
-/// Watches `corpus` and keeps `engine` up to date until the returned watcher is dropped; the
-/// thread that updates ends then (after the update it is running, if any).
-pub fn watch(
+/// Progress goes into the status, for `/api/status`.
+impl Reporter for Status {
+    fn warning(&self, _: &Warning) {}
+
+    fn progress(&self, p: Progress) {
+        let mut s = self.lock();
+        match p {
+            Progress::Start { files, .. } => s.progress = Some((0, files)),
+            Progress::Done { .. } => {
+                if let Some((done, _)) = &mut s.progress {
+                    *done += 1;
+                }
+            }
+            // The server does not embed (only `zhsearch index` does).
+            Progress::Committing | Progress::Finish | Progress::Embedding { .. } => {}
+        }
+    }
+}
+
+/// Runs the first update (a build when there is no index), then keeps the index up to date
+/// with the corpus until `stop` is set. A first build that fails is sent to `failed` (the
+/// server cannot answer without an index); later failures are recorded in `status`.
+pub fn start(
     engine: Arc<Engine>,
     status: Arc<Status>,
+    stop: Arc<AtomicBool>,
+    failed: oneshot::Sender<Error>,
+) -> JoinHandle<()> {
+    status.set_updating();
+    std::thread::spawn(move || {
+        let report = match update(&engine, &status) {
+            Ok(report) => report,
+            Err(e) if !status.ready() => {
+                let _ = failed.send(e);
+                return;
+            }
+            Err(e) => {
+                eprintln!("zhsearch: warning: the index was not updated: {e}");
+                return;
+            }
+        };
+        eprintln!(
+            "zhsearch: index ready: {report} — corpus {}",
+            report.corpus.display()
+        );
+        match watch(&engine, &report.corpus) {
+            Ok((_watcher, changes)) => {
+                // Changes made while the first update ran were not watched yet.
+                warn(update(&engine, &status));
+                apply_changes(&engine, &status, &changes, &stop);
+            }
+            Err(e) => eprintln!("zhsearch: warning: cannot watch the corpus: {e}"),
+        }
+    })
+}
+
+/// One update, recorded in `status`.
+fn update(engine: &Engine, status: &Status) -> crate::Result<UpdateReport> {
+    status.set_updating();
+    let result = engine.update(false, status);
+    status.record(&result);
+    result
+}
+
+/// Says on stderr that an update failed (the last commit goes on answering).
+fn warn(result: crate::Result<UpdateReport>) {
+    if let Err(e) = result {
+        eprintln!("zhsearch: warning: the index was not updated: {e}");
+    }
+}
+
+/// A watcher of `corpus` sending one message per change (other than the index's own writes).
+fn watch(
+    engine: &Engine,
     corpus: &Path,
-) -> notify::Result<(RecommendedWatcher, std::thread::JoinHandle<()>)> {
+) -> notify::Result<(RecommendedWatcher, mpsc::Receiver<()>)> {
     let (tx, rx) = mpsc::channel::<()>();
     let index = std::fs::canonicalize(engine.index_dir()).unwrap_or_default();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
@@ -99,23 +205,31 @@ pub fn watch(
         }
     })?;
     watcher.watch(corpus, RecursiveMode::Recursive)?;
-    let thread = std::thread::spawn(move || {
-        while rx.recv().is_ok() {
-            // Coalesce a burst: wait until nothing has happened for QUIET.
-            loop {
-                match rx.recv_timeout(QUIET) {
-                    Ok(()) => continue,
-                    Err(RecvTimeoutError::Timeout) => break,
-                    Err(RecvTimeoutError::Disconnected) => return,
-                }
-            }
-            status.set_updating();
-            let result = engine.update(false, &NoReport);
-            if let Err(e) = &result {
-                eprintln!("zhsearch: warning: the index was not updated: {e}");
-            }
-            status.record(&result);
+    Ok((watcher, rx))
+}
+
+/// Applies each burst of changes once it has been quiet for [`QUIET`], until `stop`.
+fn apply_changes(
+    engine: &Engine,
+    status: &Status,
+    changes: &mpsc::Receiver<()>,
+    stop: &AtomicBool,
+) {
+    let tick = Duration::from_millis(200);
+    while !stop.load(Ordering::Relaxed) {
+        match changes.recv_timeout(tick) {
+            Ok(()) => {}
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => return,
         }
-    });
-    Ok((watcher, thread))
+        // Coalesce a burst: wait until nothing has happened for QUIET.
+        loop {
+            match changes.recv_timeout(QUIET) {
+                Ok(()) => continue,
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+        warn(update(engine, status));
+    }
 }

@@ -6,7 +6,7 @@
 //! - [`marker`]: the marker file; [`manifest`]: the list of indexed files;
 //! - [`dir`]: the Tantivy directory (readers write nothing; `meta.json` read once);
 //! - [`index`]: the schema; [`update`](mod@update): plan, apply, commit; [`report`]: what an update says;
-//! - [`errors`]: what goes wrong, as [`StoreError`].
+//! - [`errors`]: what goes wrong, as [`StoreError`]; [`stats`]: what a commit holds.
 
 pub mod clear;
 pub mod dir;
@@ -17,6 +17,7 @@ pub mod manifest;
 pub mod marker;
 pub mod report;
 pub mod snapshot;
+pub mod stats;
 pub mod update;
 
 pub use errors::{Setting, StoreError, is_missing_file};
@@ -24,6 +25,7 @@ pub use manifest::{Content, FileState, Head};
 pub use marker::{MARKER, Marker, holds_marker};
 pub use report::{NoReport, Progress, RebuildReason, Reporter, UpdateReport, Warning};
 pub use snapshot::IndexStore;
+pub use stats::IndexStats;
 pub use update::{UpdateOptions, parse_extensions, update};
 
 #[cfg(test)]

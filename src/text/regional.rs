@@ -6,6 +6,7 @@
 //! is an extra way for a term to match, reported with the hit, and ranked a little below the
 //! form the user typed.
 
+use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use crate::text::analysis::normalize;
@@ -20,6 +21,31 @@ const MAX_VARIANTS: usize = 6;
 /// Taiwan words typed in Simplified characters such as 软体, through their Taiwan spelling),
 /// mainland ↔ Hong Kong.
 const CHAINS: &[&[Conversion]] = &[&[S2twp], &[Tw2sp], &[S2twp, Tw2sp], &[S2hk], &[Hk2s]];
+
+/// Every phrase and character OpenCC's Taiwan and Hong Kong dictionaries convert, as written
+/// and in Simplified characters (made by `scripts/regional_keys.py`).
+const KEYS: &str = include_str!("regional_keys.txt");
+
+/// Whether `raw` holds one of [`KEYS`], as typed or normalised: a term that holds none has no
+/// regional variant, and is answered without building the converters (about 5 ms of a
+/// search). The tests below check this against the converters on every short run of the
+/// bundled corpus.
+fn may_vary(raw: &str) -> bool {
+    static SET: OnceLock<(HashSet<&'static str>, usize)> = OnceLock::new();
+    let (keys, longest) = SET.get_or_init(|| {
+        let keys: HashSet<&str> = KEYS.lines().filter(|k| !k.is_empty()).collect();
+        let longest = keys.iter().map(|k| k.chars().count()).max().unwrap_or(0);
+        (keys, longest)
+    });
+    let holds_key = |s: &str| {
+        let starts: Vec<usize> = s.char_indices().map(|(i, _)| i).chain([s.len()]).collect();
+        (0..starts.len()).any(|i| {
+            (i + 1..starts.len().min(i + longest + 1))
+                .any(|j| keys.contains(&s[starts[i]..starts[j]]))
+        })
+    };
+    holds_key(raw) || holds_key(&normalize(raw))
+}
 
 /// Builds the converters of [`CHAINS`]: about 5 ms, nearly all of it in the two that load
 /// OpenCC's large Simplified→Traditional phrase table, so those two are built on two threads
@@ -49,6 +75,14 @@ fn convert(chain: &[Conversion], s: &str) -> String {
 /// whole, yet Taiwan text converted word by word reads `位元組跳動`. Windows are replaced left
 /// to right, longest first.
 pub fn variants(raw: &str) -> Vec<String> {
+    if !may_vary(raw) {
+        return Vec::new();
+    }
+    converted_variants(raw)
+}
+
+/// [`variants`] from the converters, for any term.
+fn converted_variants(raw: &str) -> Vec<String> {
     let own = normalize(raw);
     let mut out: Vec<String> = Vec::new();
     let mut add = |v: String| {
@@ -114,6 +148,47 @@ mod tests {
         assert!(variants("位元組跳動").contains(&"字节跳动".to_string()));
         assert!(variants("軟體").contains(&"软件".to_string()));
         assert!(variants("服務器").contains(&"伺服器".to_string()));
+    }
+
+    /// The gate of [`may_vary`] leaves out only terms the converters give no regional variant
+    /// (at most the same characters in another script): checked on every run of one to six
+    /// characters of the bundled corpus's lines.
+    #[test]
+    fn terms_without_a_regional_key_have_no_variants() {
+        let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/corpus");
+        let mut runs: HashSet<String> = HashSet::new();
+        for entry in std::fs::read_dir(corpus).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            for line in text.lines() {
+                let chars: Vec<char> = line.chars().collect();
+                for len in 1..=6 {
+                    runs.extend(chars.windows(len).map(|w| w.iter().collect::<String>()));
+                }
+            }
+        }
+        let mut gated = 0;
+        for run in &runs {
+            if may_vary(run) || run.is_ascii() {
+                continue;
+            }
+            gated += 1;
+            for v in converted_variants(run) {
+                assert!(same_words(run, &v), "{run}: {v}");
+            }
+        }
+        assert!(gated > 50_000, "{gated} of {}", runs.len());
+    }
+
+    /// Whether `v` only writes `run`'s characters in another script, character for character
+    /// (what the converters give for a term without a regional key: 昵兒 → 暱儿, since OpenCC
+    /// maps 昵 to 暱 but not back), rather than other words (软件 → 软体).
+    fn same_words(run: &str, v: &str) -> bool {
+        let s2t = |c: char| opencc::convert(S2t, &c.to_string());
+        let n = |c: char| normalize(&c.to_string());
+        run.chars().count() == v.chars().count()
+            && run.chars().zip(v.chars()).all(|(a, b)| {
+                a == b || n(a) == n(b) || s2t(a) == b.to_string() || s2t(b) == a.to_string()
+            })
     }
 
     #[test]

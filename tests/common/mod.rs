@@ -69,6 +69,10 @@ pub fn zhsearch(cwd: &Path, args: &[&str]) -> Output {
         .args(args)
         .current_dir(cwd)
         .env("NO_COLOR", "1")
+        // An index of its own for a named corpus goes here, not into the user's cache.
+        .env("XDG_CACHE_HOME", cwd.join(".cache"))
+        .env_remove("ZHSEARCH_INDEX")
+        .env_remove("ZHSEARCH_CORPUS")
         .output()
         .unwrap()
 }
