@@ -89,10 +89,7 @@ fn run_command(command: Command) -> Result<bool, Error> {
             partial,
             semantic,
         } => {
-            // Without --semantic, no semantic hit takes the place of a quote.
-            let engine = engine(&location)?
-                .semantic(semantic && !query.no_semantic)
-                .quote_semantic(semantic);
+            let engine = cite_engine(&location, &query, semantic)?;
             let hits = run_query(&engine, &query, limit)?.hits;
             let options = CiteOptions {
                 quote: quote.into(),
@@ -134,6 +131,13 @@ fn run_command(command: Command) -> Result<bool, Error> {
         Command::Completions { shell } => shell::completions(shell),
         Command::Man { dir } => shell::man(dir.as_deref()),
     }
+}
+
+/// The engine of `cite`: without --semantic, no semantic hit takes the place of a quote.
+fn cite_engine(location: &Location, query: &QueryArgs, semantic: bool) -> Result<Engine, Error> {
+    Ok(engine(location)?
+        .semantic(semantic && !query.no_semantic)
+        .quote_semantic(semantic))
 }
 
 /// The engine the arguments name (`--ext` is checked here, before anything is read).
