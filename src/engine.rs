@@ -294,6 +294,10 @@ impl Engine {
     /// Parses `text` in the query language (`options.sources` are checked here, and applied
     /// by the search).
     pub fn parse(&self, text: &str, options: &SearchOptions) -> Result<Query> {
+        let (offset, limit) = (options.offset, options.limit);
+        if offset.saturating_add(limit) > query::MAX_ROWS {
+            return Err(QueryError::TooDeep { offset, limit }.into());
+        }
         let q = query::parse(text)?;
         for glob in &options.sources {
             query::check_glob(glob).map_err(QueryError::from)?;

@@ -447,3 +447,21 @@ fn author_and_date_filters_and_sorting_by_date() {
         "1\n"
     );
 }
+
+/// Pages end at row 10,000: deeper ones would rank every row before them.
+#[test]
+fn pages_past_ten_thousand_rows_are_refused() {
+    let dir = corpus_copy("shell-deep");
+    let o = zhsearch(&dir, &["search", "的", "--offset", "9995", "-n", "10"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("rows past the first 10000"),
+        "{}",
+        stderr(&o)
+    );
+    let o = zhsearch(
+        &dir,
+        &["search", "的", "--offset", "9990", "-n", "10", "--json"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+}

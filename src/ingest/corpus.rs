@@ -106,6 +106,49 @@ mod tests {
     }
 
     #[test]
+    fn a_paragraph_between_two_rules_is_no_front_matter() {
+        for text in [
+            "---\n\n正文水平线后独特词猎豹。\n\n---\n\n后面段落。\n",
+            "---\n这是普通段落没有冒号。\n---\n",
+            "---\n注意: 这一行像键，下一行不像\n普通的一句话。\n---\n",
+        ] {
+            let doc = parse_document("r.md", text);
+            assert!(doc.passages.iter().all(|p| !p.is_front_matter()), "{text}");
+            assert!(
+                doc.passages
+                    .iter()
+                    .any(|p| p.paragraph > 0 && p.text.contains('。'))
+            );
+        }
+    }
+
+    #[test]
+    fn yaml_lists_and_toml_tables_stay_findable() {
+        let doc = parse_document(
+            "l.md",
+            "---\nauthor:\n  - 甲\n  - 乙\ntags: [茶]\n---\n正文\n",
+        );
+        assert_eq!(doc.meta.author.as_deref(), Some("甲, 乙"));
+        let values: Vec<&str> = doc
+            .passages
+            .iter()
+            .filter(|p| p.is_front_matter())
+            .map(|p| p.visible[0].text.as_str())
+            .collect();
+        assert_eq!(values, ["甲", "乙", "[茶]"]);
+        let doc = parse_document(
+            "t.md",
+            "+++\ntitle = \"題\"\n[params]\ntitle = \"表內\"\n+++\n正文\n",
+        );
+        assert_eq!(doc.meta.title.as_deref(), Some("題"));
+        assert!(
+            doc.passages
+                .iter()
+                .any(|p| p.is_front_matter() && p.text.contains("表內"))
+        );
+    }
+
+    #[test]
     fn blank_front_matter_values_are_no_passages() {
         // Found by `cargo fuzz run analysis`: a key followed by white space only.
         let doc = parse_document("f.md", "---\n: \t \nkey:  \ntitle: t\n---\nx\n");

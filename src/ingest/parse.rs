@@ -309,6 +309,25 @@ impl Parser {
         }
     }
 
+    /// Sets the metadata a front matter `key` names (in any case) to `value`.
+    fn set_meta(&mut self, key: &str, value: Option<String>) {
+        match key.to_lowercase().as_str() {
+            "title" => self.meta.title = value,
+            "date" => self.meta.date = value,
+            "author" => self.meta.author = value,
+            "url" => self.meta.url = value,
+            _ => {}
+        }
+    }
+
+    /// A YAML list of values under a key (`author:` then `- 甲`, `- 乙`): the metadata it
+    /// names, its items joined with `, `.
+    fn end_list(&mut self, list: Option<(String, Vec<String>)>) {
+        if let Some((key, items)) = list.filter(|(_, items)| !items.is_empty()) {
+            self.set_meta(&key, Some(items.join(", ")));
+        }
+    }
+
     /// Front matter opening the first block: its values as passages; the first body line.
     fn front_matter(&mut self, clean: &str, lines: &[usize], out: &mut Vec<Passage>) -> usize {
         let line_text = |i: usize| -> &str {
@@ -318,37 +337,53 @@ impl Parser {
         let Some((close, toml)) = front_matter_end(lines, &line_text) else {
             return 0;
         };
-        // TOML keys after a `[table]` header are that table's, not the document's.
+        // TOML keys after a `[table]` header are that table's, not the document's: their
+        // values are findable, but no title or date.
         let top = (1..close)
             .find(|&i| toml && line_text(i).starts_with('['))
             .unwrap_or(close);
-        for i in 1..top {
+        // A YAML key with no value on its line, whose list items follow (`author:` `- 甲`).
+        let mut list: Option<(String, Vec<String>)> = None;
+        for i in 1..close {
             let line = line_text(i);
             let scalar = if toml {
                 toml_scalar(line)
             } else {
                 yaml_scalar(line)
             };
-            if let Some((key, value)) = scalar {
-                let value_text = Some(line[value.clone()].to_string());
-                match key.to_lowercase().as_str() {
-                    "title" => self.meta.title = value_text,
-                    "date" => self.meta.date = value_text,
-                    "author" => self.meta.author = value_text,
-                    "url" => self.meta.url = value_text,
-                    _ => {}
+            let value = match (scalar, yaml_item(line)) {
+                (Some((key, value)), _) => {
+                    if i < top {
+                        self.set_meta(key, Some(line[value.clone()].to_string()));
+                    }
+                    self.end_list(list.take());
+                    value
                 }
-                out.push(Passage {
-                    line_start: self.line + i + 1,
-                    line_end: self.line + i + 1,
-                    paragraph: 0,
-                    text: line.to_string(),
-                    visible: vec![Piece::verbatim(line, value)],
-                    columns: None,
-                    front_matter: true,
-                });
-            }
+                (None, Some(value)) if !toml => {
+                    if let Some((_, items)) = &mut list {
+                        items.push(line[value.clone()].to_string());
+                    }
+                    value
+                }
+                _ => {
+                    self.end_list(list.take());
+                    list = yaml_key(line)
+                        .filter(|_| !toml)
+                        .map(|k| (k.to_string(), Vec::new()));
+                    continue;
+                }
+            };
+            out.push(Passage {
+                line_start: self.line + i + 1,
+                line_end: self.line + i + 1,
+                paragraph: 0,
+                text: line.to_string(),
+                visible: vec![Piece::verbatim(line, value)],
+                columns: None,
+                front_matter: true,
+            });
         }
+        self.end_list(list);
         close + 1
     }
 }
@@ -462,9 +497,50 @@ fn front_matter_end<'a>(
             matches!(l, "---" | "...")
         }
     };
-    (1..lines.len())
-        .find(|&i| closes(line_text(i).trim_end()))
-        .map(|i| (i, toml))
+    let close = (1..lines.len()).find(|&i| closes(line_text(i).trim_end()))?;
+    // Only a block that reads as front matter is one: `---`, a paragraph, `---` are a
+    // paragraph between two rules, and must stay findable.
+    let fits = |l: &str| {
+        // Indented, a comment, a list item, or a key left empty (`: x`).
+        let more = l.starts_with([' ', '\t', '#', ':']) || yaml_item(l).is_some();
+        l.trim().is_empty()
+            || if toml {
+                toml_scalar(l).is_some() || l.starts_with(['[', ']', ' ', '\t', '#', '"'])
+            } else {
+                yaml_key(l).is_some() || more
+            }
+    };
+    let keyed = (1..close).any(|i| {
+        let l = line_text(i);
+        if toml {
+            toml_scalar(l).is_some()
+        } else {
+            yaml_key(l).is_some()
+        }
+    });
+    (keyed && (1..close).all(|i| fits(line_text(i)))).then_some((close, toml))
+}
+
+/// The key of a top-level YAML `key:` or `key: value` line (a short name, no sentence).
+fn yaml_key(line: &str) -> Option<&str> {
+    if line.starts_with([' ', '\t', '#', '-']) {
+        return None;
+    }
+    let colon = line
+        .find(": ")
+        .or_else(|| line.strip_suffix(':').map(str::len))?;
+    let key = line[..colon].trim();
+    let name = |c: char| !"。，、；！？,.;!?\"'()（）「」".contains(c);
+    (!key.is_empty() && key.chars().count() <= 40 && key.chars().all(name)).then_some(key)
+}
+
+/// The value's byte range of a YAML list item (`- 甲`, indented or not).
+fn yaml_item(line: &str) -> Option<Range<usize>> {
+    let lead = line.len() - line.trim_start().len();
+    let rest = line[lead..].strip_prefix("- ")?;
+    let start = line.len() - rest.trim_start().len();
+    let end = line.trim_end().len();
+    (end > start).then_some(start..end)
 }
 
 /// A top-level TOML `key = value` line; the value's byte range, unquoted (`"…"`, `'…'`) when

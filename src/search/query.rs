@@ -19,6 +19,10 @@ use unicode_normalization::UnicodeNormalization;
 pub use crate::search::glob::{GlobError, check_glob};
 use crate::text::analysis;
 
+/// The deepest row a search shows (offset + limit): every row before it is ranked to show it,
+/// so deeper pages would cost time and memory without bound.
+pub const MAX_ROWS: usize = 10_000;
+
 /// Longest query accepted, in characters (spaces included) after NFKC.
 pub const MAX_QUERY_CHARS: usize = 1000;
 /// Most terms, phrases, exclusions and filters a query may hold: each costs a clause of the
@@ -52,6 +56,16 @@ pub enum QueryError {
     TooManyTerms {
         /// Terms, phrases, exclusions and filters.
         terms: usize,
+    },
+    /// A page that starts or ends past [`MAX_ROWS`].
+    #[error(
+        "rows past the first {MAX_ROWS} are not shown (offset {offset} + limit {limit}): narrow the query instead, e.g. with source:, title: or date:"
+    )]
+    TooDeep {
+        /// Rows skipped.
+        offset: usize,
+        /// Rows asked for.
+        limit: usize,
     },
     /// A `source:` glob that cannot be read.
     #[error(transparent)]

@@ -137,8 +137,10 @@ impl Reporter for Status {
 }
 
 /// Runs the first update (a build when there is no index), then keeps the index up to date
-/// with the corpus until `stop` is set. A first build that fails is sent to `failed` (the
-/// server cannot answer without an index); later failures are recorded in `status`.
+/// with the corpus until `stop` is set. A first update that fails is sent to `failed` (the
+/// server cannot answer without an index, nor from the index of another corpus), unless
+/// the index is there and only cannot be written now; later failures are recorded in
+/// `status`.
 pub fn start(
     engine: Arc<Engine>,
     status: Arc<Status>,
@@ -149,7 +151,10 @@ pub fn start(
     std::thread::spawn(move || {
         let report = match update(&engine, &status) {
             Ok(report) => report,
-            Err(e) if !status.ready() => {
+            // No index yet, or one the server must not answer from (another corpus, the
+            // corpus gone or replaced by a link): the server stops with the error. An index
+            // that cannot be written now (busy, read-only, disk full) answers as it is.
+            Err(e) if !status.ready() || !matches!(&e, Error::Store(s) if s.is_write_failure()) => {
                 let _ = failed.send(e);
                 return;
             }

@@ -180,6 +180,7 @@ async fn accept_until_stopped(
     let signals = stop_signal();
     tokio::pin!(signals);
     let mut failure = None;
+    let mut first_done = false;
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -192,10 +193,18 @@ async fn accept_until_stopped(
                 }
             },
             _ = &mut signals => break,
-            Ok(e) = &mut first_failure => {
-                failure = Some(e);
-                break;
-            }
+            // Polled until it is answered: an error stops the server; a first update that
+            // went well (the sender dropped) leaves it running.
+            sent = &mut first_failure, if !first_done => match sent {
+                Ok(e) => {
+                    failure = Some(e);
+                    break;
+                }
+                Err(_) => {
+                    first_done = true;
+                    continue;
+                }
+            },
         };
         let Ok(permit) = open.clone().try_acquire_owned() else {
             tokio::spawn(refuse(stream));

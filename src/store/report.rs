@@ -150,7 +150,8 @@ impl fmt::Display for UpdateReport {
         if !self.skipped.is_empty() {
             write!(f, ", {} skipped", self.skipped.len())?;
         }
-        write!(f, " ({} passages indexed)", self.passages_added)
+        let n = self.passages_added;
+        write!(f, " ({n} passage{} indexed)", if n == 1 { "" } else { "s" })
     }
 }
 
