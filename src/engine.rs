@@ -9,13 +9,14 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 
+use crate::embed::EmbedderConfig;
 use crate::error::{Error, Result};
 use crate::model::{DocMeta, Hit, LineSpan, MatchKind, Page};
 use crate::present::cite::{self, Citation, QuoteMode, Script};
 use crate::present::show::{self, Excerpt, Listed, Refused};
 use crate::search::query::{self, Query, QueryError};
 use crate::search::sphinx::remote::Remote;
-use crate::search::{Backend, Plan, Searcher};
+use crate::search::{Backend, Meaning, Plan, Searcher};
 use crate::store::{
     self, IndexStats, IndexStore, Reporter, StoreError, UpdateOptions, UpdateReport,
 };
@@ -115,6 +116,8 @@ pub struct Cited {
     pub not_quoted: Vec<Refused>,
     /// Partial matches left out (without [`CiteOptions::partial`]).
     pub partial_left_out: usize,
+    /// Semantic hits left out (without [`Engine::quote_semantic`]).
+    pub semantic_left_out: usize,
 }
 
 /// A document of the index, as `zhsearch list` shows it.
@@ -182,10 +185,16 @@ impl Snapshot {
     }
 
     /// A page of `query` on this commit, each hit stamped with its file's content hash here.
-    fn page(&self, query: &Query, options: &SearchOptions) -> Result<Page> {
+    fn page(
+        &self,
+        query: &Query,
+        options: &SearchOptions,
+        meaning: Option<&Meaning>,
+    ) -> Result<Page> {
+        let (limit, offset) = (options.limit, options.offset);
         let page = self
             .plan(query, options.exact)
-            .and_then(|plan| self.searcher.page(&plan, options.limit, options.offset));
+            .and_then(|plan| self.searcher.page_with(&plan, limit, offset, meaning));
         let mut page = page.map_err(|e| damaged(self.store.dir(), e))?;
         let files = self.store.files();
         for hit in &mut page.hits {
@@ -231,6 +240,8 @@ pub struct Engine {
     writing: Mutex<()>,
     /// The SphinxQL engine of [`EngineOptions::backend`], when given.
     remote: Option<Remote>,
+    /// The semantic tier: its settings, its vectors, the last query's vector.
+    meaning: crate::embed::engine::Tier,
 }
 
 impl std::fmt::Debug for Engine {
@@ -257,7 +268,33 @@ impl Engine {
             options,
             snapshot: RwLock::new(None),
             writing: Mutex::new(()),
+            meaning: Default::default(),
         })
+    }
+
+    /// Embeds passages with `embedder` from the next [`Engine::update`] on (recorded in the
+    /// index, so later engines use it without being told); `None`: the one recorded, if any.
+    pub fn embedder(mut self, embedder: Option<EmbedderConfig>) -> Engine {
+        self.meaning.given = embedder;
+        self
+    }
+
+    /// Whether searches add semantic hits when the index has vectors [default: yes].
+    pub fn semantic(mut self, on: bool) -> Engine {
+        self.meaning.on = on;
+        self
+    }
+
+    /// Whether [`Engine::cite`] quotes semantic hits (labelled) [default: no].
+    pub fn quote_semantic(mut self, on: bool) -> Engine {
+        self.meaning.quote = on;
+        self
+    }
+
+    /// How many passages of the index are embedded, of how many with something to embed:
+    /// `None` when the index has no embedder.
+    pub fn semantic_status(&self) -> Option<(usize, usize)> {
+        crate::embed::sync::status(self.index_dir())
     }
 
     /// The index folder.
@@ -282,8 +319,26 @@ impl Engine {
     /// Builds the index, or brings it up to date with the corpus (only changed files are
     /// read); `rebuild` reads every file again. Progress and skipped files go to `reporter`.
     /// Searches running meanwhile answer from the last commit; the next ones from the new one.
+    ///
+    /// With an embedder (given, or recorded in the index), the passages without a vector are
+    /// then embedded: an embedding error leaves the lexical commit in place (searches use it)
+    /// and is returned; the next update resumes the embedding.
     pub fn update(&self, rebuild: bool, reporter: &dyn Reporter) -> Result<UpdateReport> {
-        self.update_from(self.cached(), rebuild, reporter)
+        let report = self.update_from(self.cached(), rebuild, reporter)?;
+        self.embed(reporter)?;
+        Ok(report)
+    }
+
+    /// Embeds the passages of the current commit that have no vector yet.
+    fn embed(&self, reporter: &dyn Reporter) -> Result<()> {
+        let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        let snapshot = self.snapshot()?;
+        let backend = snapshot.searcher.backend();
+        let passages = || crate::embed::engine::passages(backend);
+        let commit = snapshot.store.head().files_in.clone().unwrap_or_default();
+        self.meaning
+            .embed(self.index_dir(), &commit, &passages, reporter)
+            .map_err(Error::from)
     }
 
     fn update_from(
@@ -356,8 +411,10 @@ impl Engine {
             let (q, o) = (with_sources(query, options)?, options);
             return Ok(r.page(&q, o.limit, o.offset, o.exact)?);
         }
-        self.snapshot()?
-            .page(&with_sources(query, options)?, options)
+        let snapshot = self.snapshot()?;
+        self.meaning.with(self.index_dir(), |meaning| {
+            snapshot.page(&with_sources(query, options)?, options, meaning)
+        })
     }
 
     /// Parses `text` (see [`Engine::parse`]) and searches the index as it is.
@@ -394,8 +451,11 @@ impl Engine {
             let parsed = self.parse(text, options);
             let _ = parsed_ok.send(parsed.is_ok());
             let early = match (&parsed, current.recv().ok().flatten()) {
-                (Ok(q), Some(snapshot)) => with_sources(q, options)
-                    .and_then(|q| snapshot.page(&q, options))
+                (Ok(q), Some(snapshot)) => self
+                    .meaning
+                    .with(self.index_dir(), |meaning| {
+                        snapshot.page(&with_sources(q, options)?, options, meaning)
+                    })
                     .ok(),
                 _ => None,
             };
@@ -476,6 +536,7 @@ impl Engine {
             quotes: Vec::new(),
             not_quoted: Vec::new(),
             partial_left_out: 0,
+            semantic_left_out: 0,
         };
         // A front matter line (`author: 林小雨`) is quoted only when no body passage is.
         let body = hits.iter().any(|h| !h.front_matter);
@@ -491,7 +552,9 @@ impl Engine {
                     ok
                 }
             };
-            if ok && !options.partial && hit.match_kind != MatchKind::All {
+            if ok && hit.match_kind == MatchKind::Semantic && !self.meaning.quote {
+                cited.semantic_left_out += 1;
+            } else if ok && !options.partial && hit.match_kind == MatchKind::Partial {
                 cited.partial_left_out += 1;
             } else if ok {
                 let c = cite::cite(&hit, options.quote, options.to);

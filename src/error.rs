@@ -26,6 +26,10 @@ pub enum Error {
     /// A corpus file that is not read back (not listed, changed, a link…).
     #[error(transparent)]
     Refused(#[from] Refused),
+    /// The embedder of the semantic tier failed, or its vectors cannot be read or written
+    /// (the lexical index is not affected).
+    #[error(transparent)]
+    Embed(#[from] crate::embed::EmbedError),
     /// There is no index in the folder yet (and the call does not build one).
     #[error("there is no zhsearch index in {}", .0.display())]
     NoIndex(PathBuf),

@@ -51,12 +51,16 @@
 //! - [`present`]: what is shown: hits for people and JSON Lines ([`present::output`]),
 //!   citations that are verbatim slices of the source ([`present::cite`]), and the one way a
 //!   corpus file is read back ([`present::show`]).
+//! - [`embed`]: the semantic tier's side of the index: an OpenAI-compatible embeddings
+//!   client, the int8 vectors of the passages (computed once per folded text, after each
+//!   lexical commit) and their nearest neighbours; [`search::semantic`] ranks what they find.
 //! - [`engine`] ties them into one object; [`cli`] is a thin client of it. [`model`] holds the
 //!   data every stage shares ([`model::Hit`], [`model::LineSpan`], [`model::DocMeta`]);
 //!   [`error`] the typed errors, worded as facts (the CLI adds what to run).
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod embed;
 pub mod engine;
 pub mod error;
 pub mod ingest;

@@ -127,6 +127,9 @@ pub enum MatchKind {
     All,
     /// Most of the query's words matched (a fill-up below the strict hits).
     Partial,
+    /// Close in meaning only (the semantic tier, below every full match): the passage may
+    /// hold none of the query's words.
+    Semantic,
 }
 
 /// A paragraph next to a hit or an excerpt.
@@ -169,6 +172,9 @@ pub struct Hit {
     pub match_kind: MatchKind,
     /// The passage's own words where a term matched only through a regional variant.
     pub variant: Option<String>,
+    /// For a semantic hit, the cosine similarity of its vector to the query's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<f32>,
     /// The document's title, author, date, address and encoding.
     #[serde(flatten)]
     pub meta: DocMeta,
@@ -207,6 +213,7 @@ impl Hit {
             score: 1.0,
             match_kind: MatchKind::All,
             variant: None,
+            similarity: None,
             meta: DocMeta {
                 title: Some("標題".into()),
                 ..DocMeta::default()
@@ -233,6 +240,9 @@ pub struct Page {
     pub hits: Vec<Hit>,
     /// Whether some passage matches every term (on this page or another).
     pub full_matches: bool,
+    /// Why the semantic tier gave nothing for a search that asked for it (the embedder did
+    /// not answer…): the lexical hits stand.
+    pub semantic_unavailable: Option<String>,
 }
 
 impl std::ops::Deref for Page {

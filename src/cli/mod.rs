@@ -60,7 +60,11 @@ fn run_command(command: Command) -> Result<bool, Error> {
             rebuild,
             quiet,
             verbose,
-        } => run_index(&engine(&location)?, rebuild, quiet, verbose),
+            embed,
+        } => {
+            let engine = engine(&location)?.embedder(embed.config());
+            run_index(&engine, rebuild, quiet, verbose)
+        }
         Command::Search {
             location,
             query,
@@ -69,7 +73,7 @@ fn run_command(command: Command) -> Result<bool, Error> {
             context,
             output,
         } => {
-            let engine = engine(&location)?;
+            let engine = engine(&location)?.semantic(!query.no_semantic);
             if output.count || output.files_with_matches {
                 return editor::run_matches(&engine, &query, &output);
             }
@@ -83,8 +87,9 @@ fn run_command(command: Command) -> Result<bool, Error> {
             quote,
             to,
             partial,
+            semantic,
         } => {
-            let engine = engine(&location)?;
+            let engine = cite_engine(&location, &query, semantic)?;
             let hits = run_query(&engine, &query, limit)?.hits;
             let options = CiteOptions {
                 quote: quote.into(),
@@ -128,6 +133,13 @@ fn run_command(command: Command) -> Result<bool, Error> {
     }
 }
 
+/// The engine of `cite`: without --semantic, no semantic hit takes the place of a quote.
+fn cite_engine(location: &Location, query: &QueryArgs, semantic: bool) -> Result<Engine, Error> {
+    Ok(engine(location)?
+        .semantic(semantic && !query.no_semantic)
+        .quote_semantic(semantic))
+}
+
 /// The engine the arguments name (`--ext` is checked here, before anything is read).
 fn engine(location: &Location) -> Result<Engine, Error> {
     Engine::open(EngineOptions {
@@ -153,7 +165,15 @@ fn explain(e: Error, index: &Path) -> anyhow::Error {
 /// `zhsearch index`: builds or updates the index and says what it did.
 fn run_index(engine: &Engine, rebuild: bool, quiet: bool, verbose: bool) -> Result<bool, Error> {
     // Skipped files are listed after the files (--verbose), as the report has them.
-    let report = engine.update(rebuild, &Terminal::new(!quiet, false))?;
+    let report = match engine.update(rebuild, &Terminal::new(!quiet, false)) {
+        Err(Error::Embed(e)) => {
+            // The lexical commit stands: say so with the error.
+            return Err(Error::Other(anyhow::anyhow!(
+                "{e}; the index is updated and searchable without the semantic tier; `zhsearch index` resumes the embedding"
+            )));
+        }
+        other => other?,
+    };
     if verbose && let Ok(files) = engine.files() {
         for f in &files {
             match (f.encoding(), f.skipped()) {
@@ -175,6 +195,9 @@ fn run_index(engine: &Engine, rebuild: bool, quiet: bool, verbose: bool) -> Resu
             report.corpus.display(),
             engine.index_dir().display()
         );
+        if let Some((embedded, total)) = engine.semantic_status() {
+            eprintln!("zhsearch: semantic tier: {embedded} of {total} passages embedded");
+        }
     }
     Ok(true)
 }
@@ -189,6 +212,9 @@ fn run_search(
     modes: &SearchOutput,
 ) -> Result<bool, Error> {
     let mut hits = run_query(engine, query, limit)?;
+    if let Some(why) = &hits.semantic_unavailable {
+        eprintln!("zhsearch: warning: no semantic hits: {why}");
+    }
     if context > 0 {
         for source in engine.add_context(&mut hits, context)? {
             eprintln!(

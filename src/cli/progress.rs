@@ -69,6 +69,14 @@ impl Reporter for Terminal {
                     b.finish_and_clear();
                 }
             }
+            Progress::Embedding { done: 0, total } if self.bar => {
+                *bar = Some((embedding_bar(total), total, 0));
+            }
+            Progress::Embedding { done, .. } => {
+                if let Some((b, ..)) = bar {
+                    b.set_position(done as u64);
+                }
+            }
             Progress::Start { .. } => {}
         });
     }
@@ -84,5 +92,17 @@ fn progress_bar(files: usize, bytes: u64) -> ProgressBar {
     .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     bar.set_message(format!("0/{files} files"));
+    bar
+}
+
+/// Passages embedded of those to embed, rate and ETA, on stderr.
+fn embedding_bar(total: usize) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template(
+        "{spinner} embedding [{bar:30}] {pos}/{len} passages ({per_sec}, ETA {eta})",
+    )
+    .map(|s| s.progress_chars("=> "))
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
     bar
 }

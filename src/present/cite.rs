@@ -10,6 +10,13 @@ use crate::model::{DocMeta, Hit, LineSpan, MatchKind};
 use crate::text::chars;
 use crate::text::opencc::{self, Conversion};
 
+/// The label of a quote found by meaning (`cite --semantic`), with its similarity.
+pub fn semantic_label(similarity: f32) -> String {
+    format!(
+        "similar in meaning only (similarity {similarity:.2}): the passage may not say what the query says"
+    )
+}
+
 /// How a quote from a passage that matches only part of the query is labelled.
 pub const PARTIAL_LABEL: &str = "partial match: the passage does not hold every term of the query";
 
@@ -127,7 +134,9 @@ impl Converted {
 /// verbatim slice of the passage, and its attribution; `to` adds a converted copy.
 pub fn cite(hit: &Hit, mode: QuoteMode, to: Option<Script>) -> Citation {
     let highlights: Vec<Range<usize>> = hit.highlights.iter().map(|h| h[0]..h[1]).collect();
+    // A semantic hit holds no match to centre a sentence on: its whole passage is quoted.
     let range = match mode {
+        _ if hit.match_kind == MatchKind::Semantic => visible_bounds(&hit.text),
         QuoteMode::Sentence => sentence_range(&hit.text, &highlights),
         QuoteMode::Paragraph => visible_bounds(&hit.text),
     };
@@ -149,6 +158,11 @@ pub fn cite(hit: &Hit, mode: QuoteMode, to: Option<Script>) -> Citation {
     if hit.match_kind == MatchKind::Partial {
         markdown.push_str(&format!("\n\n({PARTIAL_LABEL})"));
         plain.push_str(&format!("［{PARTIAL_LABEL}］"));
+    }
+    if hit.match_kind == MatchKind::Semantic {
+        let label = semantic_label(hit.similarity.unwrap_or(0.0));
+        markdown.push_str(&format!("\n\n({label})"));
+        plain.push_str(&format!("［{label}］"));
     }
     match &converted {
         // Nothing to convert: say so, rather than repeat the quote labelled as converted.

@@ -98,6 +98,10 @@ pub fn write_human(out: &mut impl Write, hits: &[Hit], paths: &Paths) -> Result<
         if hit.match_kind == MatchKind::Partial {
             write!(out, "  {META}[partial match]{META:#}")?;
         }
+        if hit.match_kind == MatchKind::Semantic {
+            let s = hit.similarity.unwrap_or(0.0);
+            write!(out, "  {META}[similar in meaning: {s:.2}]{META:#}")?;
+        }
         if let Some(v) = &hit.variant {
             write!(out, "  {META}[regional variant: {}]{META:#}", shown(v))?;
         }

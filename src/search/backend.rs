@@ -100,4 +100,16 @@ pub trait Backend: Vocabulary + Send + Sync {
 
     /// The id of file `source` as [`Backend::titled_files`] names it.
     fn file_id(&self, source: &str) -> Option<FileId>;
+
+    /// The passages at `places` (file, first line, first column of a piece of a long line),
+    /// each `None` when the index holds no such passage or the plan's exclusions and filters
+    /// leave it out: how the semantic tier, which finds passages by place, reaches them. A
+    /// backend without it gives no semantic hits.
+    fn locate(&self, plan: &Plan, places: &[PassagePlace]) -> Result<Vec<Option<CandidateId>>> {
+        let _ = plan;
+        Ok(vec![None; places.len()])
+    }
 }
+
+/// Where a passage is: its file, first line, and first column for a piece of a long line.
+pub type PassagePlace = (String, usize, Option<usize>);

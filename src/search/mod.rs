@@ -15,6 +15,7 @@ pub mod meta;
 pub mod plan;
 pub mod query;
 pub mod rank;
+pub mod semantic;
 pub mod sphinx;
 pub mod tantivy;
 mod tier;
@@ -27,10 +28,12 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+use crate::embed::Semantic;
 use crate::model::{DocMeta, Hit, MatchKind, Page};
 pub use backend::{Backend, Tier};
 pub use plan::{Plan, Vocabulary, bind};
 pub use query::{Query, QueryError, parse};
+pub use semantic::Meaning;
 pub use tantivy::TantivyBackend;
 use tier::{Cand, RERANK_DEPTH, ranked};
 
@@ -100,9 +103,21 @@ impl<B: Backend> Searcher<B> {
         offset: usize,
         exact: bool,
     ) -> Result<Page> {
+        self.page_meaning(query, limit, offset, exact, None)
+    }
+
+    /// [`Searcher::page_query_exact`] with the semantic tier when `meaning` is given.
+    pub fn page_meaning(
+        &self,
+        query: &Query,
+        limit: usize,
+        offset: usize,
+        exact: bool,
+        meaning: Option<&Meaning>,
+    ) -> Result<Page> {
         let mut plan = self.bind(query)?;
         plan.exact = exact;
-        self.page(&plan, limit, offset)
+        self.page_with(&plan, limit, offset, meaning)
     }
 
     /// Rows `offset+1 ..= offset+limit` of one ranking that depends only on the passages in
@@ -112,7 +127,20 @@ impl<B: Backend> Searcher<B> {
     /// passage-level signals, then the rest in that order. Only the candidates up to the last
     /// row asked for are read from the store.
     pub fn page(&self, plan: &Plan, limit: usize, offset: usize) -> Result<Page> {
+        self.page_with(plan, limit, offset, None)
+    }
+
+    /// [`Searcher::page`], with semantic hits interleaved with the partial ones (see
+    /// [`semantic::interleave`]) when `meaning` is given.
+    pub fn page_with(
+        &self,
+        plan: &Plan,
+        limit: usize,
+        offset: usize,
+        meaning: Option<&Meaning>,
+    ) -> Result<Page> {
         let want = offset + limit;
+        let mut semantic_unavailable = None;
         let mut titles = Titles {
             entries: plan
                 .terms()
@@ -127,31 +155,18 @@ impl<B: Backend> Searcher<B> {
             None,
             |n| strict.top(n),
             |id, score| self.judge(plan, id, score, None),
-            |cand, reranked| self.finish(plan, cand, reranked, &mut titles),
+            |cand, reranked| self.finish(plan, cand, reranked, &mut titles, None),
         )?;
         let full_matches = !full.ids.is_empty();
         let mut hits = full.hits;
         // Fewer full matches than asked for means the strict tier was read to its end, so
         // `full.ids` holds every full match.
         if hits.len() < want && plan.relaxes(full_matches) {
-            let n = self.backend.passages() as f32;
-            let idf = |w: &str| {
-                let df = self.backend.doc_freq(w) as f32;
-                (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
-            };
-            let measure = fuzzy::Relaxed::new(plan, &idf);
-            let relaxed = self.backend.fetch(plan, Tier::Relaxed)?;
-            let tier = Some((&full.ids, &measure));
-            let partial = ranked(
-                want - hits.len(),
-                // The full matches, and a few that cover too little of the query.
-                full.ids.len() + RERANK_DEPTH / 2,
-                Some(full.ids.len() + want + PARTIAL_JUDGED),
-                |n| relaxed.top(n),
-                |id, score| self.judge(plan, id, score, tier),
-                |cand, reranked| self.finish(plan, cand, reranked, &mut titles),
-            )?;
-            hits.extend(partial.hits);
+            let need = want - hits.len();
+            let (below, why) =
+                self.below_full(plan, &full.ids, want, need, &mut titles, meaning)?;
+            hits.extend(below);
+            semantic_unavailable = why;
         }
         hits.truncate(want);
         // Only the hits shown need their file's metadata read from the store.
@@ -167,7 +182,56 @@ impl<B: Backend> Searcher<B> {
                 }
             };
         }
-        Ok(Page { hits, full_matches })
+        Ok(Page {
+            hits,
+            full_matches,
+            semantic_unavailable,
+        })
+    }
+
+    /// The first `need` hits below the full matches `full` (of a page of `want`): partial
+    /// matches and, with `meaning`, semantic hits, in one order (see
+    /// [`semantic::interleave`]); and why the semantic tier gave nothing, when it failed.
+    fn below_full(
+        &self,
+        plan: &Plan,
+        full: &HashSet<backend::CandidateId>,
+        want: usize,
+        need: usize,
+        titles: &mut Titles,
+        meaning: Option<&Meaning>,
+    ) -> Result<(Vec<Hit>, Option<String>)> {
+        let n = self.backend.passages() as f32;
+        let idf = |w: &str| {
+            let df = self.backend.doc_freq(w) as f32;
+            (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+        };
+        let measure = fuzzy::Relaxed::new(plan, &idf);
+        let mut why = None;
+        let loaded = meaning.and_then(|m| match (m.load)(&semantic::query_text(plan)) {
+            Ok(near) => near,
+            Err(e) => {
+                why = Some(e);
+                None
+            }
+        });
+        let near = loaded.as_ref().map(|(s, v)| (s.as_ref(), v.as_slice()));
+        let relaxed = self.backend.fetch(plan, Tier::Relaxed)?;
+        let tier = Some((full, &measure));
+        let partial = ranked(
+            need,
+            // The full matches, and a few that cover too little of the query.
+            full.len() + RERANK_DEPTH / 2,
+            Some(full.len() + want + PARTIAL_JUDGED),
+            |n| relaxed.top(n),
+            |id, score| self.judge(plan, id, score, tier),
+            |cand, reranked| self.finish(plan, cand, reranked, titles, near),
+        )?;
+        let close = match near {
+            Some((s, v)) => semantic::hits(&self.backend, plan, s, v, need, &measure)?,
+            None => Vec::new(),
+        };
+        Ok((semantic::interleave(partial.hits, close, need), why))
     }
 
     /// The file of each passage that matches every term, in the backend's order, judging
@@ -227,7 +291,14 @@ impl<B: Backend> Searcher<B> {
     /// A candidate as a hit, with its highlights and final score (its file's metadata is
     /// filled in for the hits shown). Only `reranked` hits get the passage-level boost: the
     /// rest keep the score they are ordered by, so printed scores never rise down the list.
-    fn finish(&self, plan: &Plan, cand: Cand, reranked: bool, titles: &mut Titles) -> Result<Hit> {
+    fn finish(
+        &self,
+        plan: &Plan,
+        cand: Cand,
+        reranked: bool,
+        titles: &mut Titles,
+        near: Option<(&Semantic, &[f32])>,
+    ) -> Result<Hit> {
         let stored = cand.stored;
         let entry = match titles.files.get(&stored.source) {
             Some(e) => *e,
@@ -246,7 +317,7 @@ impl<B: Backend> Searcher<B> {
             // A partial match marks what counted: its aligned characters and content words.
             found.highlights = fuzzy::highlights(&stored.visible, &m.spans);
             boost += if reranked {
-                FUZZY_WEIGHT * m.score()
+                FUZZY_WEIGHT * m.score() + semantic::closeness(near, &stored)
             } else {
                 0.0
             };

@@ -138,6 +138,7 @@ pub(super) fn into_hit(
         score,
         match_kind,
         variant: found.variant,
+        similarity: None,
         meta: Default::default(),
         text: p.text,
         highlights: found

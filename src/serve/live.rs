@@ -130,7 +130,8 @@ impl Reporter for Status {
                     *done += 1;
                 }
             }
-            Progress::Committing | Progress::Finish => {}
+            // The server does not embed (only `zhsearch index` does).
+            Progress::Committing | Progress::Finish | Progress::Embedding { .. } => {}
         }
     }
 }

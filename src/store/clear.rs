@@ -97,12 +97,26 @@ fn is_index_file(name: &str) -> bool {
         .and_then(|n| n.strip_suffix(".tmp"))
         .and_then(|n| n.rsplit_once('.'))
         .filter(|(_, pid)| !pid.is_empty() && pid.chars().all(|c| c.is_ascii_digit()))
-        .is_some_and(|(n, _)| n == "meta.json" || n == ".managed.json" || n == MARKER);
+        .is_some_and(|(n, _)| {
+            n == "meta.json" || n == ".managed.json" || n == MARKER || is_semantic_file(n)
+        });
     let list_tmp = name
         .strip_prefix('.')
         .and_then(|n| n.strip_suffix(".tmp"))
         .is_some_and(manifest::is_list_file);
     name == PROBE || name == "meta.json" || name == ".managed.json" || atomic || list_tmp
+}
+
+/// Whether `name` is a file of the semantic tier (see `crate::embed`): the embedder's
+/// settings, the table of embedded passages, a file of vectors. They are ours, and outlive a
+/// rebuild (a passage's vector depends on its text alone); only their temporary files go.
+pub(crate) fn is_semantic_file(name: &str) -> bool {
+    name == "zhsearch-embedder.json"
+        || name == "zhsearch-semantic.json"
+        || name
+            .strip_prefix("zhsearch-vectors-")
+            .and_then(|n| n.strip_suffix(".bin"))
+            .is_some_and(|h| h.len() == 16 && h.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// The files Tantivy's `.managed.json` in `dir` says it wrote (none when it cannot be read).
@@ -188,6 +202,8 @@ mod tests {
             "..managed.json.17.tmp",
             ".zhsearch-index.json.4242.tmp",
             ".files-0123456789abcdef.json.tmp",
+            ".zhsearch-semantic.json.17.tmp",
+            ".zhsearch-embedder.json.17.tmp",
         ] {
             assert!(is_index_file(ours), "{ours}");
         }
@@ -203,6 +219,8 @@ mod tests {
             "0123456789abcdef0123456789abcdef.idx",
             "files-0123456789abcdef.json",
             MARKER,
+            "zhsearch-semantic.json",
+            "zhsearch-vectors-0123456789abcdef.bin",
         ] {
             assert!(!is_index_file(theirs), "{theirs}");
         }

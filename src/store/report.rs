@@ -63,6 +63,13 @@ pub enum Progress {
     Committing,
     /// The update is over (committed or failed).
     Finish,
+    /// Passages embedded after the commit (see [`crate::embed`]): so many of so many.
+    Embedding {
+        /// Passages embedded so far in this run.
+        done: usize,
+        /// Passages this run embeds.
+        total: usize,
+    },
 }
 
 /// Why an update rebuilt the whole index rather than bringing it up to date.

@@ -17,7 +17,7 @@ use tantivy::{DocSet, Index, ReloadPolicy, TantivyDocument, Term};
 
 use crate::model::DocMeta;
 use crate::search::backend::{
-    Backend, CandidateId, Candidates, EXACT_SCORE, Fetch, FileId, StoredPassage, Tier,
+    Backend, CandidateId, Candidates, EXACT_SCORE, Fetch, FileId, PassagePlace, StoredPassage, Tier,
 };
 use crate::search::plan::{Plan, Term as PlanTerm, Vocabulary};
 use crate::store::index::{self, Fields};
@@ -208,6 +208,38 @@ impl Backend for TantivyBackend {
         Ok(docs.into_iter().map(id).collect())
     }
 
+    fn locate(&self, plan: &Plan, places: &[PassagePlace]) -> Result<Vec<Option<CandidateId>>> {
+        let f = &self.fields;
+        let mut sources: Vec<&str> = places.iter().map(|p| p.0.as_str()).collect();
+        sources.sort_unstable();
+        sources.dedup();
+        let mut clauses = vec![
+            (
+                Occur::Must,
+                any_of(sources.iter().map(|s| term(f.source, s)).collect()),
+            ),
+            (Occur::MustNot, file_entries(f)),
+        ];
+        query::add_filters(plan, f, &mut clauses);
+        let docs = self
+            .searcher
+            .search(&BooleanQuery::new(clauses), &DocSetCollector)?;
+        let mut found: HashMap<PassagePlace, CandidateId> = HashMap::new();
+        for a in docs {
+            let places = self
+                .places
+                .of(self.searcher.segment_reader(a.segment_ord))?;
+            let p = places.of(a.doc_id);
+            let place = (
+                places.name(p.source)?,
+                p.line as usize,
+                p.column.map(|c| c as usize),
+            );
+            found.insert(place, id(a));
+        }
+        Ok(places.iter().map(|p| found.get(p).copied()).collect())
+    }
+
     /// The file's entry found in the postings alone.
     fn file_id(&self, source: &str) -> Option<FileId> {
         let f = &self.fields;
@@ -232,6 +264,29 @@ impl Backend for TantivyBackend {
             }
         }
         None
+    }
+}
+
+impl TantivyBackend {
+    /// Every passage of the commit (no file entries), in index order: what the semantic tier
+    /// embeds.
+    pub fn all_passages(&self) -> Result<Vec<StoredPassage>> {
+        let q = BooleanQuery::new(vec![
+            (
+                Occur::Must,
+                Box::new(tantivy::query::AllQuery) as Box<dyn TQuery>,
+            ),
+            (Occur::MustNot, file_entries(&self.fields)),
+        ]);
+        let mut docs: Vec<_> = self
+            .searcher
+            .search(&q, &DocSetCollector)?
+            .into_iter()
+            .collect();
+        docs.sort();
+        docs.into_iter()
+            .map(|a| Ok(stored(&self.fields, &self.searcher.doc(a)?)))
+            .collect()
     }
 }
 

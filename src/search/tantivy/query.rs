@@ -91,7 +91,7 @@ fn bigram_query(f: &Fields, pair: [char; 2]) -> Box<dyn TQuery> {
     Box::new(PhraseQuery::new(terms))
 }
 
-fn add_filters(plan: &Plan, f: &Fields, clauses: &mut Vec<(Occur, Box<dyn TQuery>)>) {
+pub(super) fn add_filters(plan: &Plan, f: &Fields, clauses: &mut Vec<(Occur, Box<dyn TQuery>)>) {
     for t in &plan.excluded {
         for form in &t.forms {
             clauses.push((Occur::MustNot, exact_query(f.chars, &form.norm)));

@@ -41,11 +41,11 @@ impl Ord for Score {
 
 /// A candidate's place in its segment: the order of equal scores, read from fast fields.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Place {
+pub(super) struct Place {
     /// The file's ordinal in the segment's dictionary of sources (the order of their names).
-    source: u64,
-    line: u64,
-    column: Option<u64>,
+    pub(super) source: u64,
+    pub(super) line: u64,
+    pub(super) column: Option<u64>,
     doc: u32,
 }
 
@@ -94,7 +94,7 @@ impl Places {
         })
     }
 
-    fn of(&self, doc: u32) -> Place {
+    pub(super) fn of(&self, doc: u32) -> Place {
         Place {
             source: self
                 .source
@@ -107,7 +107,7 @@ impl Places {
         }
     }
 
-    fn name(&self, ord: u64) -> Result<String> {
+    pub(super) fn name(&self, ord: u64) -> Result<String> {
         let mut out = String::new();
         if let Some(s) = &self.source {
             s.ord_to_str(ord, &mut out)?;

@@ -1,0 +1,154 @@
+//! The semantic tier as the [`crate::Engine`] holds it: the settings of its callers, the
+//! vectors of the index (read once, again after an embedding run), and the last query's
+//! vector (a search may run twice, before and after its refresh: one request, one warning).
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use crate::embed::sync::{self, Passage};
+use crate::embed::{EmbedError, EmbedderConfig, Semantic};
+use crate::model::Page;
+use crate::search::backend::StoredPassage;
+use crate::search::{Meaning, TantivyBackend};
+use crate::store::Reporter;
+
+/// The vectors of an index (none without an embedder), or why they cannot be read.
+type Loaded = Result<Option<Arc<Semantic>>, String>;
+
+/// A query's vector, or why there is none.
+type QueryVector = Result<Vec<f32>, EmbedError>;
+
+/// What an engine knows of its semantic tier.
+#[derive(Debug)]
+pub struct Tier {
+    /// The embedder given to the engine (recorded at the next update).
+    pub given: Option<EmbedderConfig>,
+    /// Whether searches add semantic hits.
+    pub on: bool,
+    /// Whether citations quote semantic hits.
+    pub quote: bool,
+    /// The vectors, as read when the table had this modification time (an error: why they
+    /// cannot be read).
+    loaded: Mutex<Option<(Option<SystemTime>, Loaded)>>,
+    /// The last query text and its vector (or why there is none).
+    last: Mutex<Option<(String, QueryVector)>>,
+}
+
+impl Default for Tier {
+    fn default() -> Tier {
+        Tier {
+            given: None,
+            on: true,
+            quote: false,
+            loaded: Mutex::new(None),
+            last: Mutex::new(None),
+        }
+    }
+}
+
+impl Tier {
+    /// Runs `search` with the semantic tier of the index in `dir` (unless it is off): the
+    /// vectors and the query's are read and asked for only when the search reaches the tier.
+    pub fn with(
+        &self,
+        dir: &Path,
+        search: impl FnOnce(Option<&Meaning>) -> crate::Result<Page>,
+    ) -> crate::Result<Page> {
+        if !self.on {
+            return search(None);
+        }
+        let load = |text: &str| match self.loaded(dir)? {
+            Some(semantic) => {
+                let v = self.vector(&semantic, text).map_err(|e| e.to_string())?;
+                Ok(Some((semantic, v)))
+            }
+            None => Ok(None),
+        };
+        search(Some(&Meaning { load: &load }))
+    }
+
+    /// The vectors of the index in `dir`, read again when an embedding run (of this process
+    /// or another) has written the table since.
+    fn loaded(&self, dir: &Path) -> Loaded {
+        let written = std::fs::metadata(dir.join(sync::TABLE_FILE))
+            .and_then(|m| m.modified())
+            .ok();
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        match loaded.as_ref() {
+            Some((when, l)) if *when == written => l.clone(),
+            _ => {
+                let l = Semantic::load(dir)
+                    .map(|s| s.map(Arc::new))
+                    .map_err(|e| e.to_string());
+                *loaded = Some((written, l.clone()));
+                l
+            }
+        }
+    }
+
+    /// The vector of `text`, asked for once for the same text in a row.
+    fn vector(&self, semantic: &Semantic, text: &str) -> Result<Vec<f32>, EmbedError> {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((t, v)) = last.as_ref()
+            && t == text
+        {
+            return v.clone();
+        }
+        let v = semantic.query_vector(text);
+        *last = Some((text.to_string(), v.clone()));
+        v
+    }
+
+    /// Embeds what the commit `commit` of the index in `dir` lacks, with the embedder given
+    /// or recorded (nothing without one); a given one is recorded, even when the run fails,
+    /// so that the next update resumes it.
+    pub fn embed(
+        &self,
+        dir: &Path,
+        commit: &str,
+        passages: &dyn Fn() -> anyhow::Result<Vec<Passage>>,
+        reporter: &dyn Reporter,
+    ) -> Result<(), EmbedError> {
+        let recorded = EmbedderConfig::recorded(dir);
+        let Some(mut config) = self.given.clone().or_else(|| recorded.clone()) else {
+            return Ok(());
+        };
+        // The model the endpoint named before stands unless another is given.
+        if config.model.is_none()
+            && let Some(r) = recorded.as_ref().filter(|r| r.url == config.url)
+        {
+            config.model = r.model.clone();
+        }
+        config.check()?;
+        let record = |c: &EmbedderConfig| {
+            c.record(dir)
+                .map_err(|e| EmbedError::io("write", &dir.join(super::CONFIG_FILE), e))
+        };
+        // Recorded before the run, so that a killed one resumes without being told again.
+        if recorded.as_ref() != Some(&config) {
+            record(&config)?;
+        }
+        let before = config.clone();
+        let ran = sync::run(dir, commit, &mut config, passages, reporter);
+        if config != before {
+            record(&config)?;
+        }
+        *self.loaded.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        ran.map(|_| ())
+    }
+}
+
+/// The passages of a commit as the embedding run sees them.
+pub fn passages(backend: &TantivyBackend) -> anyhow::Result<Vec<Passage>> {
+    Ok(backend
+        .all_passages()?
+        .into_iter()
+        .map(|p: StoredPassage| Passage {
+            visible: p.visible.iter().map(|v| v.text.as_str()).collect(),
+            source: p.source,
+            line_start: p.line_start,
+            column_start: p.columns.map(|c| c.0),
+        })
+        .collect())
+}
