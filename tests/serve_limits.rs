@@ -175,8 +175,9 @@ fn the_first_build_runs_while_the_server_answers() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let built_in = started.elapsed();
+    // The build was seen under way (503s above, progress here); how long it took depends on
+    // the machine.
     assert!(seen.is_some(), "no progress seen in {built_in:?}");
-    assert!(built_in > Duration::from_secs(1), "built in {built_in:?}");
     let status = s.json("/api/status");
     assert_eq!(status["documents"], files);
     assert_eq!(status["passages"], files * paragraphs);

@@ -251,10 +251,10 @@ fn search(engine: &Engine, a: SearchArgs) -> Outcome {
     let hits: Vec<Value> = page.hits.iter().map(hit_json).collect();
     let mut text = String::new();
     for (hit, json) in page.hits.iter().zip(&hits) {
-        let kind = if hit.match_kind == crate::model::MatchKind::All {
-            ""
-        } else {
-            " [partial match]"
+        let kind = match hit.match_kind {
+            crate::model::MatchKind::All => "",
+            crate::model::MatchKind::Partial => " [partial match]",
+            crate::model::MatchKind::Semantic => " [similar in meaning only]",
         };
         text.push_str(&format!(
             "{}{kind}\n{}\n\n",

@@ -133,18 +133,27 @@ function span(hit) {
   return hit.source + ':' + lines;
 }
 
+/** How the hit matched: every term, part of the query, or only in meaning (semantic tier). */
+function matchLabel(hit) {
+  if (hit.match === 'semantic') {
+    const similarity = typeof hit.similarity === 'number' ? ' ' + hit.similarity.toFixed(2) : '';
+    return el('span', 'label match-semantic', '语义相近 Similar in meaning' + similarity);
+  }
+  return hit.match === 'partial'
+    ? el('span', 'label match-partial', '部分匹配 Partial match')
+    : el('span', 'label match-all', '全部匹配 All terms');
+}
+
 /** One hit: its citation and labels, the passage with highlights, its buttons. */
 function hitItem(hit, rank) {
-  const li = el('li', 'hit ' + (hit.match === 'partial' ? 'partial' : 'all'));
+  const li = el('li', 'hit ' + (hit.match === 'all' ? 'all' : hit.match));
   li.dataset.rank = String(rank + 1);
   const head = el('div', 'hit-head');
   head.append(el('span', 'rank', String(rank + 1)), el('span', 'citation', span(hit)));
   if (hit.paragraph > 0) head.append(el('span', 'para', '¶' + hit.paragraph));
   if (hit.title) head.append(el('span', 'title', '《' + hit.title + '》'));
   const labels = el('span', 'labels');
-  labels.append(hit.match === 'partial'
-    ? el('span', 'label match-partial', '部分匹配 Partial match')
-    : el('span', 'label match-all', '全部匹配 All terms'));
+  labels.append(matchLabel(hit));
   if (hit.variant) {
     labels.append(el('span', 'label variant', '地区用词 Regional variant: ' + hit.variant));
   }
@@ -201,7 +210,13 @@ function actions(hit, rank, li, body) {
   said.setAttribute('role', 'status');
   copy.addEventListener('click', () => copyCitation(hit, rank, li, said));
   context.addEventListener('click', () => toggleContext(hit, body, context, said));
-  bar.append(copy, context, said);
+  // A passage close in meaning only is not quoted as a source (as `zhsearch cite` does not
+  // quote it without --semantic): no copy button.
+  if (hit.match === 'semantic') {
+    bar.append(context, el('span', 'said', '仅语义相近，不作引文 Similar in meaning only: not quoted'), said);
+  } else {
+    bar.append(copy, context, said);
+  }
   return bar;
 }
 

@@ -21,6 +21,12 @@ use crate::store::{
     self, IndexStats, IndexStore, Reporter, StoreError, UpdateOptions, UpdateReport,
 };
 
+mod inventory;
+mod snapshot;
+
+pub use inventory::Document;
+use snapshot::{Snapshot, damaged};
+
 /// Where an engine's index is and what it indexes.
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
@@ -120,23 +126,6 @@ pub struct Cited {
     pub semantic_left_out: usize,
 }
 
-/// A document of the index, as `zhsearch list` shows it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Document {
-    /// Its path relative to the corpus, with `/`.
-    pub source: String,
-    /// Title, author, date, address and encoding.
-    #[serde(flatten)]
-    pub meta: DocMeta,
-    /// How many passages of it are indexed.
-    pub passages: u64,
-    /// Its size in bytes when it was read.
-    pub bytes: u64,
-    /// Why it is not indexed, when it is not.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub skipped: Option<String>,
-}
-
 /// What bringing the index up to date came to.
 #[derive(Debug)]
 pub enum Refresh {
@@ -145,90 +134,6 @@ pub enum Refresh {
     /// The index could not be written now (busy, read-only, disk full): its last commit
     /// answers, and the error says why.
     Stale(StoreError),
-}
-
-/// One commit of the index, ready to search.
-struct Snapshot {
-    store: IndexStore,
-    searcher: Searcher,
-    /// Each indexed document's metadata, read at the first `author:` or `date:` filter.
-    metas: std::sync::OnceLock<Vec<(String, DocMeta)>>,
-}
-
-impl Snapshot {
-    /// `query` bound to this commit, its `author:` and `date:` filters resolved to files.
-    fn plan(&self, query: &Query, exact: bool) -> anyhow::Result<Plan> {
-        let mut plan = self.searcher.bind(query)?;
-        plan.exact = exact;
-        if !query.meta.is_empty() {
-            let metas = match self.metas.get() {
-                Some(m) => m,
-                None => {
-                    let indexed = self.store.files().iter().filter(|f| f.skipped().is_none());
-                    let backend = self.searcher.backend();
-                    let read = indexed
-                        .map(|f| Ok((f.source.clone(), backend.doc_meta(&f.source)?)))
-                        .collect::<anyhow::Result<Vec<_>>>()?;
-                    self.metas.get_or_init(|| read)
-                }
-            };
-            let kept = metas
-                .iter()
-                .filter(|(_, m)| query.meta.iter().all(|f| f.keeps(m)));
-            let kept: Vec<String> = kept.map(|(s, _)| s.clone()).collect();
-            plan.title_sources = Some(match plan.title_sources.take() {
-                Some(titled) => titled.into_iter().filter(|s| kept.contains(s)).collect(),
-                None => kept,
-            });
-        }
-        Ok(plan)
-    }
-
-    /// A page of `query` on this commit, each hit stamped with its file's content hash here.
-    fn page(
-        &self,
-        query: &Query,
-        options: &SearchOptions,
-        meaning: Option<&Meaning>,
-    ) -> Result<Page> {
-        let (limit, offset) = (options.limit, options.offset);
-        let page = self
-            .plan(query, options.exact)
-            .and_then(|plan| self.searcher.page_with(&plan, limit, offset, meaning));
-        let mut page = page.map_err(|e| damaged(self.store.dir(), e))?;
-        let files = self.store.files();
-        for hit in &mut page.hits {
-            let at = files.binary_search_by(|f| f.source.as_str().cmp(&hit.source));
-            hit.indexed = at.ok().and_then(|i| files[i].hash()).map(str::to_string);
-        }
-        Ok(page)
-    }
-
-    /// A searcher on `store`. Readers take no lock (they may not be able to write one), so a
-    /// writer's garbage collection may delete the files of a segment that a commit replaced
-    /// between reading `meta.json` and opening them: the open is then tried again, on the new
-    /// commit.
-    fn new(mut store: IndexStore) -> Result<Snapshot> {
-        let mut tries = 0;
-        loop {
-            match Searcher::new(store.index().clone()) {
-                Ok(searcher) => {
-                    let metas = std::sync::OnceLock::new();
-                    return Ok(Snapshot {
-                        store,
-                        searcher,
-                        metas,
-                    });
-                }
-                Err(e) if tries < 2 && store::is_missing_file(&e) => {
-                    tries += 1;
-                    store = IndexStore::open(store.dir())?
-                        .ok_or_else(|| Error::NoIndex(store.dir().to_path_buf()))?;
-                }
-                Err(e) => return Err(damaged(store.dir(), e)),
-            }
-        }
-    }
 }
 
 /// An open index of one corpus. `Send + Sync`: share it (`Arc<Engine>`) between threads.
@@ -325,7 +230,10 @@ impl Engine {
     /// and is returned; the next update resumes the embedding.
     pub fn update(&self, rebuild: bool, reporter: &dyn Reporter) -> Result<UpdateReport> {
         let report = self.update_from(self.cached(), rebuild, reporter)?;
-        self.embed(reporter)?;
+        // The semantic tier is the local index's (a SphinxQL cluster has none yet).
+        if self.remote.is_none() {
+            self.embed(reporter)?;
+        }
         Ok(report)
     }
 
@@ -574,68 +482,6 @@ impl Engine {
         show::excerpt(&listed, &span, context).map_err(Error::classify)
     }
 
-    /// The documents of the last commit: the only files the engine reads back.
-    pub fn listed(&self) -> Result<Listed> {
-        if let Some(r) = &self.remote {
-            return r.listed()?.ok_or_else(|| self.no_index());
-        }
-        Ok(Listed::of_store(&self.snapshot()?.store))
-    }
-
-    /// The files of the last commit, as the index recorded them.
-    pub fn files(&self) -> Result<Vec<store::FileState>> {
-        if let Some(r) = &self.remote {
-            return r.files()?.ok_or_else(|| self.no_index());
-        }
-        Ok(self.snapshot()?.store.files().to_vec())
-    }
-
-    /// What the last commit holds: documents, passages, sizes, when it was written.
-    pub fn stats(&self) -> Result<IndexStats> {
-        let snapshot = self.snapshot()?;
-        store::stats::stats(&snapshot.store).map_err(|e| damaged(self.index_dir(), e))
-    }
-
-    /// The documents of the last commit with their metadata and passage counts, by path
-    /// (files read but not indexed too, with why).
-    pub fn documents(&self) -> Result<Vec<Document>> {
-        let snapshot = self.snapshot()?;
-        let counts = store::stats::passages_by_source(snapshot.store.index())
-            .map_err(|e| damaged(self.index_dir(), e))?;
-        let backend = snapshot.searcher.backend();
-        let mut documents = Vec::new();
-        for f in snapshot.store.files() {
-            let meta = match f.skipped() {
-                Some(_) => DocMeta::default(),
-                None => backend
-                    .doc_meta(&f.source)
-                    .map_err(|e| damaged(self.index_dir(), e))?,
-            };
-            documents.push(Document {
-                source: f.source.clone(),
-                passages: counts.get(&f.source).copied().unwrap_or(0),
-                bytes: f.size,
-                skipped: f.skipped().map(str::to_string),
-                meta,
-            });
-        }
-        Ok(documents)
-    }
-
-    /// The passages (the searchable pieces of the documents) in the last commit.
-    pub fn passages(&self) -> Result<u64> {
-        use crate::search::Vocabulary;
-        let snapshot = self.snapshot()?;
-        // Each indexed file has one entry for its metadata besides its passages.
-        let files = snapshot
-            .store
-            .files()
-            .iter()
-            .filter(|f| f.skipped().is_none());
-        let entries = snapshot.searcher.backend().passages();
-        Ok(entries.saturating_sub(files.count() as u64))
-    }
-
     /// Whether the index folder holds a commit of ours.
     pub fn has_index(&self) -> bool {
         if let Some(r) = &self.remote {
@@ -671,17 +517,6 @@ impl Engine {
 
     fn replace(&self, snapshot: Arc<Snapshot>) {
         *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Some(snapshot);
-    }
-}
-
-/// A search error: the store's own, or the index's files are damaged.
-fn damaged(dir: &Path, e: anyhow::Error) -> Error {
-    match Error::classify(e) {
-        Error::Other(e) => Error::Store(StoreError::Damaged {
-            dir: dir.to_path_buf(),
-            why: e.to_string().lines().next().unwrap_or("").to_string(),
-        }),
-        e => e,
     }
 }
 
