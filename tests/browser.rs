@@ -4,6 +4,7 @@
 //! installs them): a missing one fails the test.
 
 mod common;
+mod served;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -38,23 +39,13 @@ impl Drop for Running {
     }
 }
 
-/// Starts `zhsearch serve` on an ephemeral port over a copy of the bundled corpus: the
-/// process, its address and the scratch folder.
-fn serve(name: &str) -> (Running, String, PathBuf) {
+/// Starts `zhsearch serve` on an ephemeral port over a copy of the bundled corpus, once its
+/// index is ready: the server (stopped when dropped), its address and the scratch folder.
+fn serve(name: &str) -> (served::Served, String, PathBuf) {
     let dir = common::corpus_copy(name);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zhsearch"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--corpus"])
-        .arg(dir.join("corpus"))
-        .arg("--index")
-        .arg(dir.join("index"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let line = first_line_with(child.stderr.take().unwrap(), "zhsearch: serving http://");
-    let addr = line.split("http://").nth(1).unwrap().split('/').next();
-    (Running(child), addr.unwrap().to_string(), dir)
+    let server = served::Served::start(&dir, "127.0.0.1:0");
+    let addr = server.addr.clone();
+    (server, addr, dir)
 }
 
 /// The first line of `out` containing `what`, within 60 s; the rest is read and dropped.
