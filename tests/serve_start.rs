@@ -92,5 +92,13 @@ fn deep_pages_are_refused_over_http() {
     let (code, _, body) = s.get("/api/search?q=%E7%9A%84&offset=999000&limit=1000");
     assert_eq!(code, 400, "{body}");
     assert!(body["error"].as_str().unwrap().contains("10000"), "{body}");
+    // A parameter given twice is a mistake said, not one value silently picked.
+    let (code, _, body) = s.get("/api/search?q=a&q=b");
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("more than once"),
+        "{body}"
+    );
+    assert_eq!(s.get("/api/search?q=a&source=*.txt&source=*.md").0, 200);
     s.stop("TERM");
 }

@@ -33,6 +33,13 @@ impl Params {
                     known.join(", ")
                 )));
             }
+            // Only `source` may be given more than once: a second `q` or `limit` would be a
+            // client's mistake that silently picking one would hide.
+            if name != "source" && pairs.iter().any(|(n, _): &(String, String)| *n == name) {
+                return Err(BadParam(format!(
+                    "parameter `{name}` is given more than once"
+                )));
+            }
             pairs.push((name, decode(value)?));
         }
         Ok(Params(pairs))
