@@ -74,6 +74,13 @@ fn a_paraphrase_finds_its_passage_and_literal_results_do_not_change() {
     let (done, total) = embedded(&o);
     assert!(done == total && total > 25, "{}", stderr(&o));
     assert_eq!(proxy.inputs.load(Ordering::SeqCst), total);
+    // `stats` says how many passages are embedded.
+    let o = zhsearch(&dir, &["stats", "--json"]);
+    let s: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        (s["embedded"].as_u64(), s["embeddable"].as_u64()),
+        (Some(total as u64), Some(total as u64))
+    );
 
     // The paraphrase holds no run of 4 characters of line 9: found by meaning (as a partial
     // match raised by its closeness, or as a semantic hit).

@@ -41,9 +41,16 @@ pub fn run_list(engine: &Engine, json: bool) -> Result<bool, Error> {
 pub fn run_stats(engine: &Engine, json: bool) -> Result<bool, Error> {
     super::refresh(engine)?;
     let s = engine.stats()?;
+    // The semantic tier's progress, when the index has an embedder.
+    let embedded = engine.semantic_status();
     let mut out = anstream::stdout().lock();
     let text = if json {
-        serde_json::to_string(&s).map_err(anyhow::Error::from)?
+        let mut v = serde_json::to_value(&s).map_err(anyhow::Error::from)?;
+        if let (Some((done, total)), Some(o)) = (embedded, v.as_object_mut()) {
+            o.insert("embedded".into(), done.into());
+            o.insert("embeddable".into(), total.into());
+        }
+        v.to_string()
     } else {
         let updated = s.last_update.map_or("-".to_string(), utc);
         [
@@ -56,6 +63,9 @@ pub fn run_stats(engine: &Engine, json: bool) -> Result<bool, Error> {
             format!("index size   {}", size(s.index_bytes)),
             format!("last update  {updated}"),
         ]
+        .into_iter()
+        .chain(embedded.map(|(d, t)| format!("embedded     {d} of {t} passages (meaning search)")))
+        .collect::<Vec<_>>()
         .join("\n")
     };
     writeln!(out, "{text}").map_err(anyhow::Error::from)?;
