@@ -76,6 +76,16 @@ fn the_index_is_found_through_the_environment_or_kept_per_corpus() {
     let o = with_env(&elsewhere, &env, &["stats", "--json", "--index", "given"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(elsewhere.join("given/meta.json").exists());
+    // A relative XDG_CACHE_HOME is ignored (the XDG rule): the index goes under $HOME/.cache.
+    let home = dir.join("home");
+    let rel = [
+        ("ZHSEARCH_CORPUS", &*dir.join("notes")),
+        ("XDG_CACHE_HOME", Path::new("rel")),
+    ];
+    let rel = [rel[0], rel[1], ("HOME", &*home)];
+    let o = with_env(&elsewhere, &rel, &["index", "--quiet"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(home.join(".cache/zhsearch").is_dir() && !elsewhere.join("rel").exists());
     // An empty variable is an unset one.
     let empty = [
         ("ZHSEARCH_INDEX", Path::new("")),
