@@ -127,7 +127,8 @@ fn hit_schema() -> Value {
             "line_start": { "type": "integer" },
             "line_end": { "type": "integer" },
             "paragraph": { "type": "integer" },
-            "match": { "type": "string", "enum": ["all", "partial"] },
+            "match": { "type": "string", "enum": ["all", "partial", "semantic"] },
+            "similarity": { "type": "number", "description": "for a semantic hit: how close in meaning (cosine)" },
             "text": { "type": "string" },
             "highlights": { "type": "array", "items": { "type": "array", "items": { "type": "integer" } } },
             "title": { "type": ["string", "null"] },
@@ -395,5 +396,24 @@ fn said(engine: &Engine, e: Error) -> String {
         Error::Refused(r) => wording::refused_message(&r),
         Error::Other(e) => format!("{e:#}"),
         e => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::MatchKind;
+
+    /// The schema names every kind of match a hit can have.
+    #[test]
+    fn the_hit_schema_names_every_match_kind() {
+        let schema = hit_schema();
+        let kinds = schema["properties"]["match"]["enum"].as_array().unwrap();
+        for kind in [MatchKind::All, MatchKind::Partial, MatchKind::Semantic] {
+            assert!(
+                kinds.contains(&serde_json::to_value(kind).unwrap()),
+                "{kind:?}"
+            );
+        }
     }
 }
