@@ -16,7 +16,32 @@ pub fn repo_corpus() -> PathBuf {
 
 /// A fresh, empty folder under Cargo's scratch space for integration tests.
 pub fn scratch(name: &str) -> PathBuf {
-    scratch_in(Path::new(env!("CARGO_TARGET_TMPDIR")), name)
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    SWEPT.call_once(|| sweep(base));
+    scratch_in(base, name)
+}
+
+/// Removes the scratch folders of test processes that have ended (`NAME-PID-NANOS`, the PID
+/// no longer running), so that runs do not pile up gigabytes of indexes under `target/tmp`.
+fn sweep(base: &Path) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let mut parts = name.to_str().unwrap_or("").rsplit('-');
+        let (Some(nanos), Some(pid)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let ended = nanos.parse::<u128>().is_ok()
+            && pid.parse::<u32>().is_ok_and(|p| {
+                p != std::process::id() && !Path::new(&format!("/proc/{p}")).exists()
+            });
+        if ended {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// A fresh, empty folder in `base` (e.g. the system's temporary folder, which other users
