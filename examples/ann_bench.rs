@@ -179,6 +179,7 @@ fn search(file: &Path, v: &Vectors, members: &[usize], queries: &[Vec<f32>], tru
     let start = Instant::now();
     let graph = Ann::open(file, v, members).expect("the graph just built opens");
     let opened = start.elapsed().as_secs_f64() * 1000.0;
+    let resident = mapped_mb(file);
     let mut found = 0;
     let mut cpu = Vec::new();
     let times = queries
@@ -200,7 +201,8 @@ fn search(file: &Path, v: &Vectors, members: &[usize], queries: &[Vec<f32>], tru
     let (p50, p95) = percentiles(times);
     let (c50, c95) = percentiles(cpu);
     println!(
-        "engine search (Ann::nearest: {} candidates, ef {}, rescored): opened in {opened:.1} ms; \
+        "engine search (Ann::nearest: {} candidates, ef {}, rescored): opened in {opened:.1} ms \
+         ({resident:.0} MB of the mapped graph resident then); \
          p50 {p50:.2} ms, p95 {p95:.2} ms (on a CPU: p50 {c50:.2} ms, p95 {c95:.2} ms), \
          recall@10 {:.3}; mapped graph resident after the queries: {:.0} MB",
         ann::CANDIDATES,

@@ -404,6 +404,15 @@ fn searches_walk_the_graph_which_is_rebuilt_when_missing_or_damaged() {
             all[offset.min(all.len())..(offset + 10).min(all.len())]
         );
     }
+    // The candidates are the passages of the 100 texts nearest the query: no more.
+    let many = search(&dir, &[q, "--limit", "2000"]);
+    let texts: std::collections::HashSet<String> = many
+        .iter()
+        .filter(|h| h["match"] == "semantic")
+        .map(|h| zhsearch::embed::sync::fold(h["text"].as_str().unwrap()))
+        .collect();
+    let cap = zhsearch::embed::ann::CANDIDATES;
+    assert!((30..=cap).contains(&texts.len()), "{}", texts.len());
     // Missing, cut short, overwritten: searches still answer (by scanning every vector),
     // with about the same list, and the next index run rebuilds the graph.
     let bytes = std::fs::read(&file).unwrap();
