@@ -74,6 +74,8 @@ fn a_paraphrase_finds_its_passage_and_literal_results_do_not_change() {
     let (done, total) = embedded(&o);
     assert!(done == total && total > 25, "{}", stderr(&o));
     assert_eq!(proxy.inputs.load(Ordering::SeqCst), total);
+    // Searches walk the nearest-neighbour graph of every embedded text.
+    assert_eq!(load(&dir).approximate(), Some(distinct(&dir)));
     // `stats` says how many passages are embedded.
     let o = zhsearch(&dir, &["stats", "--json"]);
     let s: Value = serde_json::from_str(&stdout(&o)).unwrap();
