@@ -74,6 +74,8 @@ fn a_paraphrase_finds_its_passage_and_literal_results_do_not_change() {
     let (done, total) = embedded(&o);
     assert!(done == total && total > 25, "{}", stderr(&o));
     assert_eq!(proxy.inputs.load(Ordering::SeqCst), total);
+    // Searches walk the nearest-neighbour graph of every embedded text.
+    assert_eq!(load(&dir).approximate(), Some(distinct(&dir)));
     // `stats` says how many passages are embedded.
     let o = zhsearch(&dir, &["stats", "--json"]);
     let s: Value = serde_json::from_str(&stdout(&o)).unwrap();
@@ -183,6 +185,15 @@ fn only_changed_passages_are_embedded_again(dir: &Path, proxy: &Responder, total
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(proxy.inputs.load(Ordering::SeqCst) - before, 2);
     assert_eq!(embedded(&o), (total + 1, total + 1));
+    // The graph was updated with the changed vectors (it opens only when it holds exactly the vectors of
+    // the passages), and the old line is no longer found.
+    assert_eq!(load(dir).approximate(), Some(distinct(dir)));
+    let hits = search(dir, &["2009年1月", "--limit", "100"]);
+    assert!(
+        hits.iter()
+            .all(|h| !h["text"].as_str().unwrap().contains("2009年1月")),
+        "{hits:?}"
+    );
 }
 
 #[test]
@@ -334,4 +345,99 @@ fn malformed_answers_are_refused_and_nothing_is_stored() {
     let o = zhsearch(&dir, &["index"]);
     let (done, total) = embedded(&o);
     assert_eq!(done, total);
+}
+
+/// The semantic tier of the index of `dir`, as a search loads it.
+fn load(dir: &Path) -> zhsearch::embed::Semantic {
+    zhsearch::embed::Semantic::load(&dir.join("index"))
+        .unwrap()
+        .expect("embedded passages")
+}
+
+/// How many distinct texts the embedded passages of `dir` have.
+fn distinct(dir: &Path) -> usize {
+    let semantic = load(dir);
+    let keys: std::collections::HashSet<&str> =
+        semantic.places.iter().map(|p| p.key.as_str()).collect();
+    keys.len()
+}
+
+/// The file of the nearest-neighbour graph of the index of `dir`.
+fn graph_file(dir: &Path) -> PathBuf {
+    std::fs::read_dir(dir.join("index"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with("zhsearch-ann-") && name.ends_with(".usearch")
+        })
+        .expect("a graph file")
+}
+
+fn semantic_lines(hits: &[Value]) -> Vec<(String, u64)> {
+    hits.iter()
+        .filter(|h| h["match"] == "semantic")
+        .map(|h| {
+            let source = h["source"].as_str().unwrap_or_default().to_string();
+            (source, h["line_start"].as_u64().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn searches_walk_the_graph_which_is_rebuilt_when_missing_or_damaged() {
+    let dir = corpus_copy("semantic-graph");
+    let fake = Responder::start(Mode::Fake(8));
+    let o = index(&dir, &fake.url, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let file = graph_file(&dir);
+    let n = distinct(&dir);
+    assert!(n > 300, "{n}");
+    assert_eq!(load(&dir).approximate(), Some(n));
+    // One ranking through the graph: pages are slices of one list with semantic hits.
+    let q = "雲計算的未來";
+    let all = search(&dir, &[q, "--limit", "80"]);
+    let by_graph = semantic_lines(&all);
+    assert!(by_graph.len() >= 30, "{all:?}");
+    for offset in [0, 7, 20, 45] {
+        let page = search(&dir, &[q, "-n", "10", "--offset", &offset.to_string()]);
+        assert_eq!(
+            page,
+            all[offset.min(all.len())..(offset + 10).min(all.len())]
+        );
+    }
+    // The candidates are the passages of the 100 texts nearest the query: no more.
+    let many = search(&dir, &[q, "--limit", "2000"]);
+    let texts: std::collections::HashSet<String> = many
+        .iter()
+        .filter(|h| h["match"] == "semantic")
+        .map(|h| zhsearch::embed::sync::fold(h["text"].as_str().unwrap()))
+        .collect();
+    let cap = zhsearch::embed::ann::CANDIDATES;
+    assert!((30..=cap).contains(&texts.len()), "{}", texts.len());
+    // Missing, cut short, overwritten: searches still answer (by scanning every vector),
+    // with about the same list, and the next index run rebuilds the graph.
+    let bytes = std::fs::read(&file).unwrap();
+    for damage in ["missing", "cut short", "overwritten"] {
+        match damage {
+            "missing" => std::fs::remove_file(&file).unwrap(),
+            "cut short" => std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap(),
+            _ => std::fs::write(&file, vec![0xa5; bytes.len()]).unwrap(),
+        }
+        assert_eq!(load(&dir).approximate(), None, "{damage}");
+        let scanned = semantic_lines(&search(&dir, &[q, "--limit", "80"]));
+        let same = scanned.iter().filter(|l| by_graph.contains(l)).count();
+        assert!(
+            same * 10 >= by_graph.len() * 9,
+            "{damage}: {same} of {}",
+            by_graph.len()
+        );
+        let o = zhsearch(&dir, &["index"]);
+        assert_eq!(o.status.code(), Some(0), "{damage}: {}", stderr(&o));
+        assert_eq!(load(&dir).approximate(), Some(n), "{damage}");
+    }
+    // A rebuild keeps the graph (a file of ours, as the vectors are).
+    let o = zhsearch(&dir, &["index", "--rebuild"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(load(&dir).approximate(), Some(n));
 }

@@ -69,11 +69,9 @@ impl Tier {
     }
 
     /// The vectors of the index in `dir`, read again when an embedding run (of this process
-    /// or another) has written the table since.
+    /// or another) has written the table or the graph since.
     fn loaded(&self, dir: &Path) -> Loaded {
-        let written = std::fs::metadata(dir.join(sync::TABLE_FILE))
-            .and_then(|m| m.modified())
-            .ok();
+        let written = sync::written(dir);
         let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
         match loaded.as_ref() {
             Some((when, l)) if *when == written => l.clone(),

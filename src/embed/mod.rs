@@ -1,12 +1,14 @@
 //! The semantic tier's side of the index: an embeddings endpoint ([`client`]), the vectors
 //! computed once per passage text and kept in the index folder ([`vectors`]), the embedding
 //! run that follows each lexical commit ([`sync`]), and the nearest-neighbour search over
-//! them ([`nearest`]).
+//! them: an approximate graph in a file of the index folder ([`ann`]), an exact scan
+//! ([`nearest`]) while that file is missing or stale.
 //!
 //! An embedder is any OpenAI-compatible embeddings API (`POST URL/embeddings` with `model`
 //! and an `input` array). Its settings are recorded in the index folder (never its API key,
 //! only the name of the environment variable holding it), so later searches use it.
 
+pub mod ann;
 pub mod client;
 pub mod engine;
 pub mod nearest;
@@ -204,7 +206,9 @@ mod tests {
     fn the_files_of_the_tier_are_ours_to_the_store() {
         let vectors = vectors::path(std::path::Path::new("x"), "m");
         let name = vectors.file_name().unwrap().to_str().unwrap();
-        for f in [CONFIG_FILE, sync::TABLE_FILE, name] {
+        let graph = ann::path(std::path::Path::new("x"), "m");
+        let graph = graph.file_name().unwrap().to_str().unwrap();
+        for f in [CONFIG_FILE, sync::TABLE_FILE, name, graph] {
             assert!(crate::store::clear::is_semantic_file(f), "{f}");
         }
     }

@@ -57,6 +57,25 @@ fn dot(a: &[i8], b: &[i8]) -> i32 {
     a.iter().zip(b).map(|(&x, &y)| x as i32 * y as i32).sum()
 }
 
+/// The cosine similarity of a query quantised to `(qs, q)` and a row of scale `scale`.
+pub(crate) fn score(qs: f32, q: &[i8], scale: f32, row: &[i8]) -> f32 {
+    dot(q, row) as f32 * qs * scale
+}
+
+/// The best `k` of `scored`, best first, ties by row.
+pub fn top(scored: impl Iterator<Item = (f32, usize)>, k: usize) -> Vec<(f32, usize)> {
+    let mut all: Vec<(f32, usize)> = scored.collect();
+    if k == 0 {
+        return Vec::new();
+    }
+    if all.len() > k {
+        all.select_nth_unstable_by(k - 1, by_similarity);
+        all.truncate(k);
+    }
+    all.sort_by(by_similarity);
+    all
+}
+
 /// Best first, ties by row.
 pub fn by_similarity(a: &(f32, usize), b: &(f32, usize)) -> Ordering {
     b.0.total_cmp(&a.0).then(a.1.cmp(&b.1))
@@ -69,19 +88,13 @@ impl Neighbours for ExactScan {
         }
         // The query quantised as the rows are: its rounding moves a similarity by ~0.002.
         let (qs, q) = quantise(query);
-        let mut all: Vec<(f32, usize)> = self
+        let scored = self
             .data
             .chunks_exact(self.dim)
             .zip(&self.scales)
             .enumerate()
-            .map(|(i, (row, s))| (dot(&q, row) as f32 * qs * s, i))
-            .collect();
-        if all.len() > k {
-            all.select_nth_unstable_by(k - 1, by_similarity);
-            all.truncate(k);
-        }
-        all.sort_by(by_similarity);
-        all
+            .map(|(i, (row, &s))| (score(qs, &q, s, row), i));
+        top(scored, k)
     }
 
     fn similarity(&self, query: &[f32], row: usize) -> f32 {
@@ -93,7 +106,7 @@ impl Neighbours for ExactScan {
         }
         let data = &self.data[row * self.dim..(row + 1) * self.dim];
         let (qs, q) = quantise(query);
-        dot(&q, data) as f32 * qs * scale
+        score(qs, &q, *scale, data)
     }
 
     fn len(&self) -> usize {

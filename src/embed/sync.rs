@@ -2,20 +2,23 @@
 //!
 //! The run lists the commit's passages, keys each by its folded text, asks the embedder only
 //! for the keys without a vector (appended and synced batch by batch: a killed or failed run
-//! resumes where it stopped), then writes the table of the commit's passages and their keys
-//! (`zhsearch-semantic.json`). A search reads the table and the vectors it names.
+//! resumes where it stopped), brings the nearest-neighbour graph ([`crate::embed::ann`]) in
+//! step with the passages embedded, then writes the table of the commit's passages and their
+//! keys (`zhsearch-semantic.json`): a search that reads a table finds the graph of it written
+//! already. A search reads the table, the vectors it names and the graph.
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::embed::ann::{self, Ann};
 use crate::embed::client::{Client, Kind};
-use crate::embed::nearest::{ExactScan, Neighbours};
-use crate::embed::vectors::{self, Appender, Key, Vectors};
+use crate::embed::nearest::{by_similarity, score, top};
+use crate::embed::vectors::{self, Appender, Key, Vectors, quantise};
 use crate::embed::{EmbedError, EmbedderConfig, worth_embedding};
 use crate::store::{Progress, Reporter};
 
@@ -104,6 +107,8 @@ pub fn run(
         let have = Vectors::read(&vpath, &model)?;
         let embedded = t.places.iter().filter(|p| has(&have, &p.key)).count();
         if embedded == t.places.len() {
+            // A graph missing, damaged or stale is rebuilt even when nothing is to embed.
+            ann::update(&ann::path(dir, &model), &have, &members(&have, &t.places))?;
             let total = t.places.len();
             return Ok(EmbedReport {
                 embedded_now: 0,
@@ -141,11 +146,15 @@ pub fn run(
     }
     let dim = (!have.is_empty()).then_some(have.dim);
     let done = ask(&client, &vpath, &model, dim, &missing, reporter);
-    // The table is written even when the run stopped: a search then finds what is embedded.
+    // The graph and the table are written even when the run stopped: a search then finds
+    // what is embedded.
+    let graph = Vectors::read(&vpath, &model)
+        .and_then(|v| ann::update(&ann::path(dir, &model), &v, &members(&v, &table.places)));
     let bytes = serde_json::to_vec(&table).map_err(|e| EmbedError::io("write", &table_path, e))?;
     crate::store::marker::atomic_write(&table_path, &bytes)
         .map_err(|e| EmbedError::io("write", &table_path, e))?;
     let embedded_now = done?;
+    graph?;
     let total = table.places.len();
     Ok(EmbedReport {
         embedded_now,
@@ -156,6 +165,17 @@ pub fn run(
 
 fn has(v: &Vectors, key: &str) -> bool {
     unhex(key).is_some_and(|k| v.has(&k))
+}
+
+/// The records of `v` that `places` name, ascending, once each.
+fn members(v: &Vectors, places: &[Place]) -> Vec<usize> {
+    let mut m: Vec<usize> = places
+        .iter()
+        .filter_map(|p| v.row(&unhex(&p.key)?))
+        .collect();
+    m.sort_unstable();
+    m.dedup();
+    m
 }
 
 /// Asks for the vectors of `missing`, `config.batch` at a time on `config.concurrency`
@@ -264,14 +284,17 @@ pub struct Semantic {
     pub config: EmbedderConfig,
     /// Where each row of the index is.
     pub places: Vec<Place>,
-    /// The rows' vectors.
-    pub index: Arc<dyn Neighbours>,
     /// The dimension.
     pub dim: usize,
     /// Passages with something to embed, embedded or not.
     pub total: usize,
-    /// The row of each key.
-    rows: std::collections::HashMap<String, usize>,
+    vectors: Vectors,
+    /// The records of the embedded passages, ascending.
+    members: Vec<usize>,
+    /// Each row's record, by record then row.
+    by_record: Vec<(usize, usize)>,
+    /// The graph, when its file is of these vectors (else searches scan them).
+    ann: Option<Ann>,
 }
 
 impl std::fmt::Debug for Semantic {
@@ -279,6 +302,7 @@ impl std::fmt::Debug for Semantic {
         f.debug_struct("Semantic")
             .field("rows", &self.places.len())
             .field("total", &self.total)
+            .field("ann", &self.ann)
             .finish()
     }
 }
@@ -296,30 +320,69 @@ impl Semantic {
         let Some(table) = read_table(&dir.join(TABLE_FILE)).filter(|t| t.model == model) else {
             return Ok(None);
         };
-        let v = Vectors::read(&vectors::path(dir, &model), &model)?;
-        let mut scan = ExactScan::new(v.dim);
+        let vectors = Vectors::read(&vectors::path(dir, &model), &model)?;
         let total = table.places.len();
         let mut places = Vec::new();
-        let mut rows = std::collections::HashMap::new();
+        let mut by_record = Vec::new();
         for p in table.places {
-            if let Some(row) = unhex(&p.key).and_then(|k| v.row(&k)) {
-                let (scale, q) = v.get(row);
-                scan.push(scale, q);
-                rows.entry(p.key.clone()).or_insert(places.len());
+            if let Some(record) = unhex(&p.key).and_then(|k| vectors.row(&k)) {
+                by_record.push((record, places.len()));
                 places.push(p);
             }
         }
         if places.is_empty() {
             return Ok(None);
         }
+        by_record.sort_unstable();
+        let mut members: Vec<usize> = by_record.iter().map(|&(r, _)| r).collect();
+        members.dedup();
+        let ann = Ann::open(&ann::path(dir, &model), &vectors, &members);
         Ok(Some(Semantic {
             config,
             places,
-            index: Arc::new(scan),
-            dim: v.dim,
+            dim: vectors.dim,
             total,
-            rows,
+            vectors,
+            members,
+            by_record,
+            ann,
         }))
+    }
+
+    /// How many vectors the nearest-neighbour graph holds, when searches use one (`None`:
+    /// its file is missing or stale, and searches scan every vector).
+    pub fn approximate(&self) -> Option<usize> {
+        self.ann.as_ref().map(Ann::len)
+    }
+
+    /// The rows nearest `vector`, with their similarity: the rows of the
+    /// [`ann::CANDIDATES`] passage texts nearest it (by the graph, or by a scan without
+    /// one), best first, ties by row. One list for a query: a page is a slice of it.
+    pub fn nearest(&self, vector: &[f32]) -> Vec<(f32, usize)> {
+        let records = match &self.ann {
+            Some(ann) => ann.nearest(&self.vectors, vector),
+            None if vector.len() == self.dim => {
+                let (qs, q) = quantise(vector);
+                let scored = self.members.iter().map(|&r| {
+                    let (scale, row) = self.vectors.get(r);
+                    (score(qs, &q, scale, row), r)
+                });
+                top(scored, ann::CANDIDATES)
+            }
+            None => Vec::new(),
+        };
+        let mut out: Vec<(f32, usize)> = records
+            .into_iter()
+            .flat_map(|(sim, record)| {
+                let from = self.by_record.partition_point(|&(r, _)| r < record);
+                self.by_record[from..]
+                    .iter()
+                    .take_while(move |&&(r, _)| r == record)
+                    .map(move |&(_, row)| (sim, row))
+            })
+            .collect();
+        out.sort_by(by_similarity);
+        out
     }
 
     /// The vector of a query, asked for with a short timeout.
@@ -337,9 +400,13 @@ impl Semantic {
     /// `visible`, when it has a vector.
     pub fn similarity(&self, vector: &[f32], visible: &str) -> Option<f32> {
         let model = self.config.model.as_deref().unwrap_or("");
-        let key = hex(&vectors::key(model, &fold(visible)));
-        let row = *self.rows.get(&key)?;
-        Some(self.index.similarity(vector, row))
+        let record = self.vectors.row(&vectors::key(model, &fold(visible)))?;
+        if vector.len() != self.dim {
+            return None;
+        }
+        let (qs, q) = quantise(vector);
+        let (scale, row) = self.vectors.get(record);
+        Some(score(qs, &q, scale, row))
     }
 
     /// Whether `visible`, the text of the passage at row `row`, is the text its vector is of.
@@ -348,6 +415,15 @@ impl Semantic {
         let key = vectors::key(model, &fold(visible));
         self.places.get(row).is_some_and(|p| p.key == hex(&key))
     }
+}
+
+/// When the table or the nearest-neighbour graph of the index in `dir` was last written.
+pub fn written(dir: &Path) -> Option<std::time::SystemTime> {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let graph = EmbedderConfig::recorded(dir)
+        .and_then(|c| c.model)
+        .and_then(|m| modified(&ann::path(dir, &m)));
+    modified(&dir.join(TABLE_FILE)).max(graph)
 }
 
 /// How many passages of the index in `dir` are embedded, of how many: `None` without an

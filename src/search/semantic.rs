@@ -4,7 +4,9 @@
 //! A semantic hit is a passage that is neither a full nor a partial match (so a passage is
 //! listed once, in the same tier whatever the page), within the query's filters and without
 //! its exclusions, whose vector is of its current text, and at least [`MIN_SIMILARITY`] from
-//! the query. Its highlights are the characters it shares with the query.
+//! the query. Its highlights are the characters it shares with the query. The candidates are
+//! one list per query (the passages of the [`crate::embed::ann::CANDIDATES`] texts nearest
+//! it, in order of similarity, ties by row), filtered: a page is a slice of it.
 
 use std::collections::HashSet;
 use std::ops::Range;
@@ -63,7 +65,9 @@ pub fn query_text(plan: &Plan) -> String {
     terms.join(" ")
 }
 
-/// The best `need` semantic hits in order of similarity (ties by row: file, line, column).
+/// The first `need` semantic hits of the query's one list: the rows nearest its vector
+/// ([`Semantic::nearest`]: a fixed number of candidates, in order of similarity, ties by
+/// row), at least [`MIN_SIMILARITY`] close, that belong to the tier.
 pub(super) fn hits<B: Backend>(
     backend: &B,
     plan: &Plan,
@@ -73,24 +77,25 @@ pub(super) fn hits<B: Backend>(
     relaxed: &fuzzy::Relaxed,
 ) -> Result<Vec<Hit>> {
     let shared = query_chars(plan);
+    let near: Vec<(f32, usize)> = semantic
+        .nearest(vector)
+        .into_iter()
+        .take_while(|(s, _)| *s >= MIN_SIMILARITY)
+        .collect();
     let mut out = Vec::new();
-    let mut judged = 0;
-    let mut k = need * 2 + 20;
-    loop {
-        let top = semantic.index.nearest(vector, k);
-        let fresh: Vec<(f32, usize)> = top[judged.min(top.len())..]
-            .iter()
-            .copied()
-            .take_while(|(s, _)| *s >= MIN_SIMILARITY)
-            .collect();
-        let places: Vec<PassagePlace> = fresh
+    // Located a part at a time: a short page does not locate every candidate.
+    for part in near.chunks(need + 16) {
+        if out.len() >= need {
+            break;
+        }
+        let places: Vec<PassagePlace> = part
             .iter()
             .map(|&(_, row)| {
                 let p = &semantic.places[row];
                 (p.source.clone(), p.line, p.column)
             })
             .collect();
-        for (&(sim, row), id) in fresh.iter().zip(backend.locate(plan, &places)?) {
+        for (&(sim, row), id) in part.iter().zip(backend.locate(plan, &places)?) {
             let Some(id) = id else { continue };
             if out.len() >= need {
                 break;
@@ -100,13 +105,8 @@ pub(super) fn hits<B: Backend>(
                 out.push(hit(stored, sim, &shared));
             }
         }
-        judged += fresh.len();
-        let below = top.last().is_none_or(|t| t.0 < MIN_SIMILARITY);
-        if out.len() >= need || top.len() < k || below {
-            return Ok(out);
-        }
-        k = k.saturating_mul(4);
     }
+    Ok(out)
 }
 
 /// Whether a located passage is a semantic hit: its vector is of its text, and it is neither

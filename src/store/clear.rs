@@ -108,14 +108,19 @@ fn is_index_file(name: &str) -> bool {
 }
 
 /// Whether `name` is a file of the semantic tier (see `crate::embed`): the embedder's
-/// settings, the table of embedded passages, a file of vectors. They are ours, and outlive a
-/// rebuild (a passage's vector depends on its text alone); only their temporary files go.
+/// settings, the table of embedded passages, a file of vectors, a nearest-neighbour graph.
+/// They are ours, and outlive a rebuild (a passage's vector depends on its text alone); only
+/// their temporary files go.
 pub(crate) fn is_semantic_file(name: &str) -> bool {
     name == "zhsearch-embedder.json"
         || name == "zhsearch-semantic.json"
         || name
             .strip_prefix("zhsearch-vectors-")
             .and_then(|n| n.strip_suffix(".bin"))
+            .is_some_and(|h| h.len() == 16 && h.chars().all(|c| c.is_ascii_hexdigit()))
+        || name
+            .strip_prefix("zhsearch-ann-")
+            .and_then(|n| n.strip_suffix(".usearch"))
             .is_some_and(|h| h.len() == 16 && h.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
