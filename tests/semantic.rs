@@ -335,3 +335,26 @@ fn malformed_answers_are_refused_and_nothing_is_stored() {
     let (done, total) = embedded(&o);
     assert_eq!(done, total);
 }
+
+#[test]
+fn a_search_embeds_nothing_and_says_what_its_update_left_to_embed() {
+    let fake = Responder::start(Mode::Fake(8));
+    let dir = small_corpus("semantic-note");
+    assert_eq!(index(&dir, &fake.url, &[]).status.code(), Some(0));
+    let asked = fake.inputs.load(Ordering::SeqCst);
+    std::fs::write(dir.join("corpus/b.txt"), "全新的一篇文章。\n").unwrap();
+    let o = zhsearch(&dir, &["search", "全新"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let note = "note: passages this update added or changed are found by their words only until `zhsearch index`";
+    assert!(stderr(&o).contains(note), "{}", stderr(&o));
+    // The query's vector only (asked once for the searches before and after the update).
+    assert_eq!(fake.inputs.load(Ordering::SeqCst) - asked, 1);
+    // Nothing changed since: no note; nor with the tier off.
+    let o = zhsearch(&dir, &["search", "全新"]);
+    assert!(!stderr(&o).contains("note:"), "{}", stderr(&o));
+    std::fs::write(dir.join("corpus/c.txt"), "又一篇。\n").unwrap();
+    let o = zhsearch(&dir, &["search", "又一篇", "--no-semantic"]);
+    assert!(!stderr(&o).contains("note:"), "{}", stderr(&o));
+    let o = zhsearch(&dir, &["index"]);
+    assert_eq!(embedded(&o), (35, 35), "{}", stderr(&o));
+}
