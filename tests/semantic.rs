@@ -357,4 +357,14 @@ fn a_search_embeds_nothing_and_says_what_its_update_left_to_embed() {
     assert!(!stderr(&o).contains("note:"), "{}", stderr(&o));
     let o = zhsearch(&dir, &["index"]);
     assert_eq!(embedded(&o), (35, 35), "{}", stderr(&o));
+    // No query is embedded when the tier cannot add a hit: a page full of full matches, a
+    // quoted phrase that matches.
+    let asked = fake.inputs.load(Ordering::SeqCst);
+    let full = search(&dir, &["阿里", "--limit", "3"]);
+    assert!(full.len() == 3 && full.iter().all(|h| h["match"] == "all"));
+    let quoted = search(&dir, &["\"第一行代码\""]);
+    assert!(!quoted.is_empty() && quoted.iter().all(|h| h["match"] == "all"));
+    assert_eq!(fake.inputs.load(Ordering::SeqCst), asked);
+    search(&dir, &["第一行代码"]);
+    assert_eq!(fake.inputs.load(Ordering::SeqCst), asked + 1);
 }

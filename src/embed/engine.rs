@@ -205,3 +205,20 @@ pub fn passages(backend: &TantivyBackend) -> anyhow::Result<Vec<Passage>> {
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The queries of one engine go through one client (one kept-alive connection), made
+    /// again only for another embedder.
+    #[test]
+    fn one_client_serves_the_queries_of_an_engine() {
+        let tier = Tier::default();
+        let config = EmbedderConfig::new("http://127.0.0.1:9/v1");
+        let a = tier.client(&config).unwrap();
+        assert!(Arc::ptr_eq(&a, &tier.client(&config).unwrap()));
+        let other = EmbedderConfig::new("http://127.0.0.1:10/v1");
+        assert!(!Arc::ptr_eq(&a, &tier.client(&other).unwrap()));
+    }
+}
