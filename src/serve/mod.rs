@@ -115,12 +115,13 @@ pub fn run(engine: Engine, options: Options) -> Result<()> {
     // An index already there answers at once; otherwise searches wait for the first build.
     status.set_ready(engine.has_index());
     let stop = Arc::new(AtomicBool::new(false));
-    let (failed, first_failure) = oneshot::channel();
-    let updater = live::start(engine.clone(), status.clone(), stop.clone(), failed);
+    // Said before the update starts, so that it comes before `index ready`.
     eprintln!(
         "zhsearch: serving http://{addr}/ — index {}",
         engine.index_dir().display()
     );
+    let (failed, first_failure) = oneshot::channel();
+    let updater = live::start(engine.clone(), status.clone(), stop.clone(), failed);
     let shared = Arc::new(http::Shared {
         engine,
         status: status.clone(),
