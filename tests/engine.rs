@@ -166,6 +166,7 @@ fn typed_errors_for_what_callers_branch_on() {
         quote: zhsearch::present::cite::QuoteMode::Sentence,
         to: None,
         partial: false,
+        semantic: None,
     };
     let cited = engine.cite(hits.clone(), cite).unwrap();
     assert_eq!(cited.quotes.len(), hits.len());

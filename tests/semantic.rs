@@ -441,3 +441,36 @@ fn searches_walk_the_graph_which_is_rebuilt_when_missing_or_damaged() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(load(&dir).approximate(), Some(n));
 }
+
+#[test]
+fn a_search_embeds_nothing_and_says_what_its_update_left_to_embed() {
+    let fake = Responder::start(Mode::Fake(8));
+    let dir = small_corpus("semantic-note");
+    assert_eq!(index(&dir, &fake.url, &[]).status.code(), Some(0));
+    let asked = fake.inputs.load(Ordering::SeqCst);
+    std::fs::write(dir.join("corpus/b.txt"), "全新的一篇文章。\n").unwrap();
+    let o = zhsearch(&dir, &["search", "全新"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let note = "note: passages this update added or changed are found by their words only until `zhsearch index`";
+    assert!(stderr(&o).contains(note), "{}", stderr(&o));
+    // The query's vector only (asked once for the searches before and after the update).
+    assert_eq!(fake.inputs.load(Ordering::SeqCst) - asked, 1);
+    // Nothing changed since: no note; nor with the tier off.
+    let o = zhsearch(&dir, &["search", "全新"]);
+    assert!(!stderr(&o).contains("note:"), "{}", stderr(&o));
+    std::fs::write(dir.join("corpus/c.txt"), "又一篇。\n").unwrap();
+    let o = zhsearch(&dir, &["search", "又一篇", "--no-semantic"]);
+    assert!(!stderr(&o).contains("note:"), "{}", stderr(&o));
+    let o = zhsearch(&dir, &["index"]);
+    assert_eq!(embedded(&o), (35, 35), "{}", stderr(&o));
+    // No query is embedded when the tier cannot add a hit: a page full of full matches, a
+    // quoted phrase that matches.
+    let asked = fake.inputs.load(Ordering::SeqCst);
+    let full = search(&dir, &["阿里", "--limit", "3"]);
+    assert!(full.len() == 3 && full.iter().all(|h| h["match"] == "all"));
+    let quoted = search(&dir, &["\"第一行代码\""]);
+    assert!(!quoted.is_empty() && quoted.iter().all(|h| h["match"] == "all"));
+    assert_eq!(fake.inputs.load(Ordering::SeqCst), asked);
+    search(&dir, &["第一行代码"]);
+    assert_eq!(fake.inputs.load(Ordering::SeqCst), asked + 1);
+}

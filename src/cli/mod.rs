@@ -95,6 +95,7 @@ fn run_command(command: Command) -> Result<bool, Error> {
                 quote: quote.into(),
                 to: to.map(Into::into),
                 partial,
+                semantic: None,
             };
             print_citations(engine.cite(hits, options)?, format.into())
         }
@@ -316,10 +317,14 @@ fn run_query(engine: &Engine, query: &QueryArgs, limit: u64) -> Result<Page, Err
         offset: if by_date { 0 } else { query.offset as usize },
         sources: query.sources.clone(),
         exact: query.exact,
+        semantic: None,
     };
     let reporter = Terminal::new(true, true);
     let (mut page, refresh) = engine.search_fresh(&query.query.join(" "), &options, &reporter)?;
     report_refresh(engine, &refresh, "searching its last commit");
+    if !query.no_semantic {
+        note_unembedded(engine, &refresh);
+    }
     if by_date {
         // Newest first, undated last; a stable sort keeps relevance within one date.
         let key = |h: &crate::model::Hit| crate::search::meta::sort_key(&h.meta);
@@ -367,6 +372,17 @@ fn report_refresh(engine: &Engine, refresh: &Refresh, stale: &str) {
             eprintln!("zhsearch: warning: {why}; {stale}");
         }
         Refresh::Stale(_) => {}
+    }
+}
+
+/// A search does not embed (it would wait for the model): after an update, with an embedder,
+/// it says on stderr that what the update added is found by its words only for now.
+fn note_unembedded(engine: &Engine, refresh: &Refresh) {
+    let changed = matches!(refresh, Refresh::Done(r) if !r.is_noop());
+    if changed && crate::embed::EmbedderConfig::recorded(engine.index_dir()).is_some() {
+        eprintln!(
+            "zhsearch: note: passages this update added or changed are found by their words only until `zhsearch index` (or a running `zhsearch serve`) embeds them"
+        );
     }
 }
 

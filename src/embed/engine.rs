@@ -1,12 +1,15 @@
 //! The semantic tier as the [`crate::Engine`] holds it: the settings of its callers, the
-//! vectors of the index (read once, again after an embedding run), and the last query's
-//! vector (a search may run twice, before and after its refresh: one request, one warning).
+//! vectors of the index (read once, again after an embedding run), one client of the
+//! embedder for all its queries (one kept-alive connection, not one per query), and the last
+//! query's vector (a search may run twice, before and after its refresh: one request, one
+//! warning).
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
-use crate::embed::sync::{self, Passage};
+use crate::embed::client::{Client, Kind};
+use crate::embed::sync::{self, EmbedReport, Passage};
 use crate::embed::{EmbedError, EmbedderConfig, Semantic};
 use crate::model::Page;
 use crate::search::backend::StoredPassage;
@@ -18,6 +21,11 @@ type Loaded = Result<Option<Arc<Semantic>>, String>;
 
 /// A query's vector, or why there is none.
 type QueryVector = Result<Vec<f32>, EmbedError>;
+
+/// How long a failure to embed a query answers for the same query again: long enough for the
+/// two searches of one command (before and after its refresh), short enough that an embedder
+/// back up is asked again.
+const FAILURE_KEPT: Duration = Duration::from_secs(5);
 
 /// What an engine knows of its semantic tier.
 #[derive(Debug)]
@@ -31,8 +39,13 @@ pub struct Tier {
     /// The vectors, as read when the table had this modification time (an error: why they
     /// cannot be read).
     loaded: Mutex<Option<(Option<SystemTime>, Loaded)>>,
-    /// The last query text and its vector (or why there is none).
-    last: Mutex<Option<(String, QueryVector)>>,
+    /// The last query text and its vector (or why there is none, and when that was).
+    last: Mutex<Option<(String, QueryVector, Instant)>>,
+    /// The client of the embedder queries are sent to, for the config it was made for.
+    client: Mutex<Option<(EmbedderConfig, Arc<Client>)>>,
+    /// The last commit whose embedding run completed in this process, and the embedder:
+    /// nothing to do for them.
+    embedded: Mutex<Option<(String, EmbedderConfig, EmbedReport)>>,
 }
 
 impl Default for Tier {
@@ -43,19 +56,23 @@ impl Default for Tier {
             quote: false,
             loaded: Mutex::new(None),
             last: Mutex::new(None),
+            client: Mutex::new(None),
+            embedded: Mutex::new(None),
         }
     }
 }
 
 impl Tier {
-    /// Runs `search` with the semantic tier of the index in `dir` (unless it is off): the
-    /// vectors and the query's are read and asked for only when the search reaches the tier.
+    /// Runs `search` with the semantic tier of the index in `dir` (unless it is off: `on`,
+    /// else as the engine was told): the vectors and the query's are read and asked for only
+    /// when the search reaches the tier.
     pub fn with(
         &self,
         dir: &Path,
+        on: Option<bool>,
         search: impl FnOnce(Option<&Meaning>) -> crate::Result<Page>,
     ) -> crate::Result<Page> {
-        if !self.on {
+        if !on.unwrap_or(self.on) {
             return search(None);
         }
         let load = |text: &str| match self.loaded(dir)? {
@@ -85,38 +102,71 @@ impl Tier {
         }
     }
 
-    /// The vector of `text`, asked for once for the same text in a row.
+    /// The vector of `text`, asked for once for the same text in a row (a failure, once
+    /// within [`FAILURE_KEPT`]).
     fn vector(&self, semantic: &Semantic, text: &str) -> Result<Vec<f32>, EmbedError> {
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((t, v)) = last.as_ref()
+        if let Some((t, v, at)) = last.as_ref()
             && t == text
+            && (v.is_ok() || at.elapsed() < FAILURE_KEPT)
         {
             return v.clone();
         }
-        let v = semantic.query_vector(text);
-        *last = Some((text.to_string(), v.clone()));
+        let v = self.client(&semantic.config).and_then(|c| {
+            let mut v = c.embed(&[sync::fold(text)], Kind::Query, Some(semantic.dim))?;
+            Ok(v.pop().unwrap_or_default())
+        });
+        *last = Some((text.to_string(), v.clone(), Instant::now()));
         v
     }
 
+    /// The client of `config`'s endpoint for queries, made at the first query and kept (its
+    /// connection stays open between queries).
+    fn client(&self, config: &EmbedderConfig) -> Result<Arc<Client>, EmbedError> {
+        let mut client = self.client.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((c, made)) = client.as_ref()
+            && c == config
+        {
+            return Ok(made.clone());
+        }
+        let timeout = std::env::var("ZHSEARCH_QUERY_TIMEOUT_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map_or(sync::QUERY_TIMEOUT, Duration::from_millis);
+        let made = Arc::new(Client::new(config, timeout)?);
+        *client = Some((config.clone(), made.clone()));
+        Ok(made)
+    }
+
     /// Embeds what the commit `commit` of the index in `dir` lacks, with the embedder given
-    /// or recorded (nothing without one); a given one is recorded, even when the run fails,
-    /// so that the next update resumes it.
+    /// or recorded (nothing without one: `None`); a given one is recorded, even when the run
+    /// fails, so that the next update resumes it. A commit this tier embedded completely
+    /// before is not looked at again (its report stands). One run at a time.
     pub fn embed(
         &self,
         dir: &Path,
         commit: &str,
         passages: &dyn Fn() -> anyhow::Result<Vec<Passage>>,
         reporter: &dyn Reporter,
-    ) -> Result<(), EmbedError> {
+    ) -> Result<Option<EmbedReport>, EmbedError> {
         let recorded = EmbedderConfig::recorded(dir);
         let Some(mut config) = self.given.clone().or_else(|| recorded.clone()) else {
-            return Ok(());
+            return Ok(None);
         };
         // The model the endpoint named before stands unless another is given.
         if config.model.is_none()
             && let Some(r) = recorded.as_ref().filter(|r| r.url == config.url)
         {
             config.model = r.model.clone();
+        }
+        let mut embedded = self.embedded.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((c, e, report)) = embedded.as_ref()
+            && (c.as_str(), e) == (commit, &config)
+        {
+            return Ok(Some(EmbedReport {
+                embedded_now: 0,
+                ..report.clone()
+            }));
         }
         config.check()?;
         let record = |c: &EmbedderConfig| {
@@ -133,7 +183,10 @@ impl Tier {
             record(&config)?;
         }
         *self.loaded.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        ran.map(|_| ())
+        let report = ran?;
+        *embedded =
+            (report.embedded == report.total).then(|| (commit.to_string(), config, report.clone()));
+        Ok(Some(report))
     }
 }
 
@@ -149,4 +202,21 @@ pub fn passages(backend: &TantivyBackend) -> anyhow::Result<Vec<Passage>> {
             column_start: p.columns.map(|c| c.0),
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The queries of one engine go through one client (one kept-alive connection), made
+    /// again only for another embedder.
+    #[test]
+    fn one_client_serves_the_queries_of_an_engine() {
+        let tier = Tier::default();
+        let config = EmbedderConfig::new("http://127.0.0.1:9/v1");
+        let a = tier.client(&config).unwrap();
+        assert!(Arc::ptr_eq(&a, &tier.client(&config).unwrap()));
+        let other = EmbedderConfig::new("http://127.0.0.1:10/v1");
+        assert!(!Arc::ptr_eq(&a, &tier.client(&other).unwrap()));
+    }
 }

@@ -78,6 +78,8 @@ pub struct SearchOptions {
     pub sources: Vec<String>,
     /// Full matches only: no partial matches (`--exact`).
     pub exact: bool,
+    /// Semantic hits or not, for this search [default: as [`Engine::semantic`] says].
+    pub semantic: Option<bool>,
 }
 
 impl Default for SearchOptions {
@@ -87,6 +89,7 @@ impl Default for SearchOptions {
             offset: 0,
             sources: Vec::new(),
             exact: false,
+            semantic: None,
         }
     }
 }
@@ -101,6 +104,8 @@ pub struct CiteOptions {
     pub to: Option<Script>,
     /// Also quote passages that match only part of the query (labelled).
     pub partial: bool,
+    /// Also quote semantic hits (labelled) [default: as [`Engine::quote_semantic`] says].
+    pub semantic: Option<bool>,
 }
 
 impl Default for CiteOptions {
@@ -109,6 +114,7 @@ impl Default for CiteOptions {
             quote: QuoteMode::Sentence,
             to: None,
             partial: false,
+            semantic: None,
         }
     }
 }
@@ -122,7 +128,8 @@ pub struct Cited {
     pub not_quoted: Vec<Refused>,
     /// Partial matches left out (without [`CiteOptions::partial`]).
     pub partial_left_out: usize,
-    /// Semantic hits left out (without [`Engine::quote_semantic`]).
+    /// Semantic hits left out (without [`Engine::quote_semantic`] or
+    /// [`CiteOptions::semantic`]).
     pub semantic_left_out: usize,
 }
 
@@ -229,17 +236,24 @@ impl Engine {
     /// then embedded: an embedding error leaves the lexical commit in place (searches use it)
     /// and is returned; the next update resumes the embedding.
     pub fn update(&self, rebuild: bool, reporter: &dyn Reporter) -> Result<UpdateReport> {
-        let report = self.update_from(self.cached(), rebuild, reporter)?;
-        // The semantic tier is the local index's (a SphinxQL cluster has none yet).
-        if self.remote.is_none() {
-            self.embed(reporter)?;
-        }
+        let report = self.update_lexical(rebuild, reporter)?;
+        self.embed(reporter)?;
         Ok(report)
     }
 
-    /// Embeds the passages of the current commit that have no vector yet.
-    fn embed(&self, reporter: &dyn Reporter) -> Result<()> {
-        let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+    /// [`Engine::update`] without the embedding: the lexical commit only (a server embeds
+    /// after it, in the background, with [`Engine::embed`]).
+    pub fn update_lexical(&self, rebuild: bool, reporter: &dyn Reporter) -> Result<UpdateReport> {
+        self.update_from(self.cached(), rebuild, reporter)
+    }
+
+    /// Embeds the passages of the current commit that have no vector yet (one run at a time;
+    /// updates and searches go on meanwhile): how many passages have a vector, of how many
+    /// (`None` without an embedder, or with a SphinxQL backend, which has no semantic tier).
+    pub fn embed(&self, reporter: &dyn Reporter) -> Result<Option<crate::embed::EmbedReport>> {
+        if self.remote.is_some() {
+            return Ok(None);
+        }
         let snapshot = self.snapshot()?;
         let backend = snapshot.searcher.backend();
         let passages = || crate::embed::engine::passages(backend);
@@ -320,9 +334,10 @@ impl Engine {
             return Ok(r.page(&q, o.limit, o.offset, o.exact)?);
         }
         let snapshot = self.snapshot()?;
-        self.meaning.with(self.index_dir(), |meaning| {
-            snapshot.page(&with_sources(query, options)?, options, meaning)
-        })
+        self.meaning
+            .with(self.index_dir(), options.semantic, |meaning| {
+                snapshot.page(&with_sources(query, options)?, options, meaning)
+            })
     }
 
     /// Parses `text` (see [`Engine::parse`]) and searches the index as it is.
@@ -361,7 +376,7 @@ impl Engine {
             let early = match (&parsed, current.recv().ok().flatten()) {
                 (Ok(q), Some(snapshot)) => self
                     .meaning
-                    .with(self.index_dir(), |meaning| {
+                    .with(self.index_dir(), options.semantic, |meaning| {
                         snapshot.page(&with_sources(q, options)?, options, meaning)
                     })
                     .ok(),
@@ -460,7 +475,8 @@ impl Engine {
                     ok
                 }
             };
-            if ok && hit.match_kind == MatchKind::Semantic && !self.meaning.quote {
+            let semantic = options.semantic.unwrap_or(self.meaning.quote);
+            if ok && hit.match_kind == MatchKind::Semantic && !semantic {
                 cited.semantic_left_out += 1;
             } else if ok && !options.partial && hit.match_kind == MatchKind::Partial {
                 cited.partial_left_out += 1;

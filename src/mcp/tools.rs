@@ -85,7 +85,8 @@ fn search_schema() -> Value {
             "query": { "type": "string", "minLength": 1, "maxLength": 1000, "description": "the query" },
             "limit": { "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 10 },
             "offset": { "type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0 },
-            "source": { "type": "array", "items": { "type": "string" }, "description": "only files whose path matches one of these globs" }
+            "source": { "type": "array", "items": { "type": "string" }, "description": "only files whose path matches one of these globs" },
+            "semantic": { "type": "boolean", "description": "also passages similar in meaning only (labelled), when the index has an embedder [default: as the index]" }
         },
         "required": ["query"],
         "additionalProperties": false
@@ -100,7 +101,8 @@ fn cite_schema() -> Value {
             "limit": { "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 3 },
             "quote": { "type": "string", "enum": ["sentence", "paragraph"], "default": "sentence" },
             "to": { "type": "string", "enum": ["simplified", "traditional"], "description": "also the quote converted to this script (labelled)" },
-            "partial": { "type": "boolean", "default": false, "description": "also quote passages matching part of the query (labelled)" }
+            "partial": { "type": "boolean", "default": false, "description": "also quote passages matching part of the query (labelled)" },
+            "semantic": { "type": "boolean", "default": false, "description": "also quote passages similar in meaning only (labelled: they may not say what the query says)" }
         },
         "required": ["query"],
         "additionalProperties": false
@@ -145,7 +147,7 @@ fn quote_schema() -> Value {
             "source": { "type": "string" },
             "line_start": { "type": "integer" },
             "line_end": { "type": "integer" },
-            "match": { "type": "string", "enum": ["all", "partial"] },
+            "match": { "type": "string", "enum": ["all", "partial", "semantic"] },
             "quote": { "type": "string" },
             "attribution": { "type": "string" },
             "markdown": { "type": "string" },
@@ -165,6 +167,8 @@ struct SearchArgs {
     offset: usize,
     #[serde(default)]
     source: Vec<String>,
+    #[serde(default)]
+    semantic: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -179,6 +183,8 @@ struct CiteArgs {
     to: Option<String>,
     #[serde(default)]
     partial: bool,
+    #[serde(default)]
+    semantic: bool,
 }
 
 #[derive(Deserialize)]
@@ -241,6 +247,7 @@ fn search(engine: &Engine, a: SearchArgs) -> Outcome {
         offset: bounded("offset", a.offset, 0, MAX_OFFSET)?,
         sources: a.source,
         exact: false,
+        semantic: a.semantic,
     };
     let query = engine
         .parse(&a.query, &options)
@@ -299,8 +306,10 @@ fn cite(engine: &Engine, a: CiteArgs) -> Outcome {
             ));
         }
     };
+    // As `zhsearch cite`: without `semantic`, no semantic hit takes the place of a quote.
     let options = SearchOptions {
         limit: bounded("limit", a.limit, 1, MAX_LIMIT)?,
+        semantic: Some(a.semantic),
         ..SearchOptions::default()
     };
     let query = engine
@@ -314,6 +323,7 @@ fn cite(engine: &Engine, a: CiteArgs) -> Outcome {
         quote,
         to,
         partial: a.partial,
+        semantic: Some(a.semantic),
     };
     let cited = engine
         .cite(page.hits, options)

@@ -63,7 +63,8 @@ fn json_of<T: serde::Serialize>(value: &T) -> Result<Value, Failure> {
         .map_err(|e| (500, e.to_string()))
 }
 
-/// Search options from `limit`, `offset` and `source`.
+/// Search options from `limit`, `offset`, `source`, `exact` and `semantic` (absent: as the
+/// index has it).
 fn search_options(p: &Params, default_limit: usize) -> Result<SearchOptions, Failure> {
     let limit = p.number("limit", default_limit, MAX_LIMIT).map_err(bad)?;
     if limit == 0 {
@@ -74,12 +75,15 @@ fn search_options(p: &Params, default_limit: usize) -> Result<SearchOptions, Fai
         offset: p.number("offset", 0, 1_000_000).map_err(bad)?,
         sources: p.all("source"),
         exact: p.flag("exact").map_err(bad)?,
+        semantic: p.maybe_flag("semantic").map_err(bad)?,
     })
 }
 
-/// `GET /api/search?q=&limit=&offset=&source=&context=&exact=`.
+/// `GET /api/search?q=&limit=&offset=&source=&context=&exact=&semantic=`.
 fn search(engine: &Engine, query: &str) -> Result<Answer, Failure> {
-    let known = ["q", "limit", "offset", "source", "context", "exact"];
+    let known = [
+        "q", "limit", "offset", "source", "context", "exact", "semantic",
+    ];
     let p = Params::parse(query, &known).map_err(bad)?;
     let q = p.required("q").map_err(bad)?;
     let options = search_options(&p, 10)?;
@@ -97,14 +101,17 @@ fn search(engine: &Engine, query: &str) -> Result<Answer, Failure> {
     ))
 }
 
-/// `GET /api/cite?q=&limit=&offset=&source=&format=&quote=&to=&partial=`.
+/// `GET /api/cite?q=&limit=&offset=&source=&format=&quote=&to=&partial=&semantic=`: as
+/// `zhsearch cite`, semantic hits are searched and quoted (labelled) only with `semantic`.
 fn cite(engine: &Engine, query: &str) -> Result<Answer, Failure> {
     let known = [
-        "q", "limit", "offset", "source", "exact", "format", "quote", "to", "partial",
+        "q", "limit", "offset", "source", "exact", "format", "quote", "to", "partial", "semantic",
     ];
     let p = Params::parse(query, &known).map_err(bad)?;
     let q = p.required("q").map_err(bad)?;
-    let options = search_options(&p, 3)?;
+    let mut options = search_options(&p, 3)?;
+    let semantic = options.semantic.unwrap_or(false);
+    options.semantic = Some(semantic);
     let format = match p
         .choice("format", &["markdown", "plain", "json"])
         .map_err(bad)?
@@ -127,7 +134,12 @@ fn cite(engine: &Engine, query: &str) -> Result<Answer, Failure> {
     };
     let partial = p.flag("partial").map_err(bad)?;
     let page = engine.search_text(q, &options).map_err(failure)?;
-    let cite_options = CiteOptions { quote, to, partial };
+    let cite_options = CiteOptions {
+        quote,
+        to,
+        partial,
+        semantic: Some(semantic),
+    };
     let cited = engine.cite(page.hits, cite_options).map_err(failure)?;
     let mut text = Vec::new();
     output::write_citations(&mut text, &cited.quotes, format).map_err(|e| (500, e.to_string()))?;

@@ -1,7 +1,8 @@
 //! The live index: the first build or update runs in the background while the server
 //! answers; then the corpus is watched, and a burst of changes is applied with one
-//! [`Engine::update`] once it has been quiet for [`QUIET`]; searches answer from the last
-//! commit meanwhile. [`Status`] records what the updates did and how far one is.
+//! [`Engine::update_lexical`] once it has been quiet for [`QUIET`]; searches answer from the
+//! last commit meanwhile. Each commit is then embedded in the background
+//! ([`super::embedding`]). [`Status`] records what the updates did and how far one is.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
@@ -14,6 +15,7 @@ use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
+use super::embedding::Embedding;
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::store::{Progress, Reporter, UpdateReport, Warning};
@@ -27,6 +29,8 @@ pub struct Status {
     inner: Mutex<StatusInner>,
     ready: AtomicBool,
     connections: AtomicIsize,
+    /// The embedding runs that follow the updates.
+    pub embedding: Arc<Embedding>,
 }
 
 #[derive(Debug, Default)]
@@ -95,8 +99,16 @@ impl Status {
         self.lock().corpus.clone()
     }
 
-    /// The status as JSON.
+    /// The status as JSON (with the semantic tier's, see [`Embedding::to_json`]).
     pub fn to_json(&self) -> Value {
+        let mut body = self.lexical_json();
+        if let (Value::Object(map), Value::Object(more)) = (&mut body, self.embedding.to_json()) {
+            map.extend(more);
+        }
+        body
+    }
+
+    fn lexical_json(&self) -> Value {
         let s = self.lock();
         let last = s
             .last_update
@@ -130,7 +142,7 @@ impl Reporter for Status {
                     *done += 1;
                 }
             }
-            // The server does not embed (only `zhsearch index` does).
+            // Embedding runs report to `Status::embedding`.
             Progress::Committing | Progress::Finish | Progress::Embedding { .. } => {}
         }
     }
@@ -148,6 +160,7 @@ pub fn start(
     failed: oneshot::Sender<Error>,
 ) -> JoinHandle<()> {
     status.set_updating();
+    status.embedding.clone().run(engine.clone());
     std::thread::spawn(move || {
         let report = match update(&engine, &status) {
             Ok(report) => report,
@@ -178,11 +191,14 @@ pub fn start(
     })
 }
 
-/// One update, recorded in `status`.
+/// One update, recorded in `status`; its commit is then embedded in the background.
 fn update(engine: &Engine, status: &Status) -> crate::Result<UpdateReport> {
     status.set_updating();
-    let result = engine.update(false, status);
+    let result = engine.update_lexical(false, status);
     status.record(&result);
+    if result.is_ok() {
+        status.embedding.want();
+    }
     result
 }
 

@@ -1,6 +1,7 @@
 //! `zhsearch serve`: one process holding the open index, answering a JSON API over HTTP
 //! ([`api`], checked by [`http`]) from one shared [`Engine`], and keeping the index up to
-//! date as the corpus changes ([`live`]).
+//! date as the corpus changes ([`live`]), its new passages embedded in the background
+//! ([`embedding`]).
 //!
 //! It listens at once and builds or updates the index in the background: until a first
 //! commit exists, searches answer 503 and `/api/status` tells the progress.
@@ -35,6 +36,7 @@ use crate::error::{Error, Result};
 
 pub mod api;
 pub mod conn;
+pub mod embedding;
 pub mod http;
 pub mod live;
 pub mod page;
@@ -113,12 +115,13 @@ pub fn run(engine: Engine, options: Options) -> Result<()> {
     // An index already there answers at once; otherwise searches wait for the first build.
     status.set_ready(engine.has_index());
     let stop = Arc::new(AtomicBool::new(false));
-    let (failed, first_failure) = oneshot::channel();
-    let updater = live::start(engine.clone(), status.clone(), stop.clone(), failed);
+    // Said before the update starts, so that it comes before `index ready`.
     eprintln!(
         "zhsearch: serving http://{addr}/ — index {}",
         engine.index_dir().display()
     );
+    let (failed, first_failure) = oneshot::channel();
+    let updater = live::start(engine.clone(), status.clone(), stop.clone(), failed);
     let shared = Arc::new(http::Shared {
         engine,
         status: status.clone(),

@@ -95,6 +95,14 @@ impl Params {
         }
     }
 
+    /// The flag `name` as [`Params::flag`] reads it, `None` when absent.
+    pub fn maybe_flag(&self, name: &str) -> Result<Option<bool>, BadParam> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(_) => self.flag(name).map(Some),
+        }
+    }
+
     /// The value of `name` among `choices` (`None` when absent).
     pub fn choice<'a>(&self, name: &str, choices: &[&'a str]) -> Result<Option<&'a str>, BadParam> {
         let Some(v) = self.get(name) else {

@@ -30,7 +30,13 @@ impl Served {
 
     /// A server started with `args`, as soon as it listens (its index may not be ready).
     pub fn launch(dir: &Path, args: &[&str]) -> Served {
+        Served::launch_env(dir, args, &[])
+    }
+
+    /// [`Served::launch`] with these environment variables too.
+    pub fn launch_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Served {
         let mut child = Command::new(env!("CARGO_BIN_EXE_zhsearch"))
+            .envs(env.iter().copied())
             .arg("serve")
             .args(args)
             .arg("--corpus")

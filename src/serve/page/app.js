@@ -210,19 +210,16 @@ function actions(hit, rank, li, body) {
   said.setAttribute('role', 'status');
   copy.addEventListener('click', () => copyCitation(hit, rank, li, said));
   context.addEventListener('click', () => toggleContext(hit, body, context, said));
-  // A passage close in meaning only is not quoted as a source (as `zhsearch cite` does not
-  // quote it without --semantic): no copy button.
-  if (hit.match === 'semantic') {
-    bar.append(context, el('span', 'said', '仅语义相近，不作引文 Similar in meaning only: not quoted'), said);
-  } else {
-    bar.append(copy, context, said);
-  }
+  // A passage close in meaning only is copied as `zhsearch cite --semantic` quotes it:
+  // labelled as such (it may not say what the query says).
+  bar.append(copy, context, said);
   return bar;
 }
 
 /** Asks `/api/cite` for this hit (same query, its rank) and copies what `zhsearch cite` prints. */
 async function copyCitation(hit, rank, li, said) {
-  const params = { q: current.q, limit: 1, offset: rank, format: $('format').value };
+  // The search of the page had semantic hits: so does the one that finds this hit's rank.
+  const params = { q: current.q, limit: 1, offset: rank, format: $('format').value, semantic: 'true' };
   if (hit.match === 'partial') params.partial = 'true';
   said.className = 'said';
   said.textContent = '…';
