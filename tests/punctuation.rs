@@ -98,7 +98,7 @@ fn phrases_with_marks_match_a_substring_scan() {
                 .chars()
                 .filter(|c| !c.is_whitespace())
                 .collect();
-            for (i, c) in chars
+            for (i, _) in chars
                 .iter()
                 .enumerate()
                 .filter(|(_, c)| is_mark(**c) && !c.is_ascii())
