@@ -1,7 +1,7 @@
-//! Punctuation and symbols have no token of their own in the index (only one per passage that
-//! holds them, and their positions), yet every string stays findable exactly: a phrase with
-//! marks inside, a query made only of marks, an exclusion with marks; candidates that only
-//! look alike to the index (other characters where the marks are) are no full match.
+//! Punctuation and symbols are searched literally ("any visible string findable, down to one
+//! character"): a phrase with marks inside, a query made only of marks, an exclusion with
+//! marks each find exactly the passages that hold them; a passage with other characters
+//! where the query has marks is no full match.
 
 mod common;
 
@@ -11,7 +11,12 @@ use common::{lines_of, repo_corpus, scratch, search};
 use zhsearch::model::{Hit, MatchKind};
 use zhsearch::search::{Searcher, query};
 use zhsearch::store::{self, UpdateOptions};
-use zhsearch::text::analysis::{is_mark, normalize};
+use zhsearch::text::analysis::normalize;
+
+/// Punctuation and symbols: neither a letter or digit of any script nor whitespace.
+fn is_mark(c: char) -> bool {
+    !c.is_alphanumeric() && !c.is_whitespace()
+}
 
 fn full(hits: Vec<Hit>) -> BTreeSet<(String, usize)> {
     let full: Vec<Hit> = hits

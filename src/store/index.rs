@@ -16,7 +16,7 @@ use crate::ingest::corpus::{Meta, Passage};
 use crate::text::analysis::{self, CHARS_ONLY, Piece, TextTokenizer};
 
 /// Bumped whenever the schema or the analysis changes in a way that needs a rebuild.
-pub const SCHEMA_VERSION: u32 = 15;
+pub const SCHEMA_VERSION: u32 = 14;
 /// The `format` of every head and marker zhsearch writes: what makes them ours.
 pub const FORMAT: &str = "zhsearch-index";
 const TEXT_TOKENIZER: &str = "zh_text";
@@ -44,8 +44,7 @@ pub struct Fields {
     /// Visible pieces, stored only when markup makes them differ from `text`.
     pub visible: Field,
     /// One token per normalised character but whitespace, position = index among those
-    /// characters (exact substrings, spacing aside), punctuation only at its first occurrence
-    /// (its other positions left without a token), and
+    /// characters (exact substrings, spacing aside), and
     /// jieba's longer words of the visible text (BM25); see [`TextTokenizer`].
     pub chars: Field,
     /// The document's title, on its metadata entry.
@@ -130,20 +129,12 @@ pub fn schema() -> Schema {
 }
 
 pub(crate) fn register_tokenizers(index: &Index) {
-    index.tokenizers().register(
-        TEXT_TOKENIZER,
-        TextTokenizer {
-            chars_only: false,
-            sparse_marks: true,
-        },
-    );
-    index.tokenizers().register(
-        CHARS_TOKENIZER,
-        TextTokenizer {
-            chars_only: true,
-            sparse_marks: false,
-        },
-    );
+    index
+        .tokenizers()
+        .register(TEXT_TOKENIZER, TextTokenizer::default());
+    index
+        .tokenizers()
+        .register(CHARS_TOKENIZER, TextTokenizer { chars_only: true });
 }
 
 /// The index entry holding a document's metadata.

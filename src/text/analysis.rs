@@ -320,23 +320,10 @@ pub fn is_long_word(w: &str) -> bool {
     w.chars().nth(1).is_some()
 }
 
-/// Punctuation and symbols: a character that is neither a letter or digit of any script nor
-/// whitespace (`，`, `「`, `—`, `…`, `!`, `.`, an emoji). 17% of a corpus of poetry, so the index
-/// gives them no token of their own (see [`TextTokenizer::sparse_marks`]).
-pub fn is_mark(c: char) -> bool {
-    if c.is_ascii() {
-        return !c.is_ascii_alphanumeric() && !c.is_ascii_whitespace() && c != '\u{b}';
-    }
-    !crate::text::chars::is_unified_han(c) && !c.is_alphanumeric() && !is_spacing(c)
-}
-
-/// Tantivy tokenizer of normalised text. Every character but whitespace takes a position, its
-/// index among those characters, so a phrase query over characters is an exact substring
-/// search of the text without its whitespace ([`compact`]): spacing never decides a match
-/// (`0.4元` finds `0.4 元`). Every such character is a token at its position, except, with
-/// `sparse_marks`, punctuation and symbols ([`is_mark`]): they keep their position (a phrase
-/// skips it, see `search::tantivy::query::exact_query`) but are a token only once per value, at
-/// their first occurrence, which tells that the passage holds them. Unless
+/// Tantivy tokenizer of normalised text. Every character but whitespace is a token positioned
+/// by its index among those characters, so a phrase query over characters is an exact
+/// substring search of the text without its whitespace ([`compact`]): spacing never decides a
+/// match (`0.4元` finds `0.4 元`). Unless
 /// `chars_only` (or the value starts with [`CHARS_ONLY`]), jieba's words of two characters or
 /// more follow, each at the position of its first character (numbered the same way), for
 /// BM25: one field and one pass
@@ -349,10 +336,6 @@ pub fn is_mark(c: char) -> bool {
 pub struct TextTokenizer {
     /// Only characters, no words (titles and front matter values).
     pub chars_only: bool,
-    /// Punctuation and symbols keep their positions but are a token only at their first
-    /// occurrence in a value (the passages' field); without it every character is a token
-    /// (titles, whose filters are not checked against the text).
-    pub sparse_marks: bool,
 }
 
 /// The tokens of one text.
@@ -367,8 +350,6 @@ pub struct TextTokenStream<'a> {
     /// Words still to emit; filled when the characters are done.
     words: Option<std::vec::IntoIter<jieba_rs::Token<'a>>>,
     with_words: bool,
-    /// With `sparse_marks`: the marks given a token so far (a few per passage).
-    marks_seen: Option<Vec<char>>,
     token: Token,
 }
 
@@ -389,7 +370,6 @@ impl Tokenizer for TextTokenizer {
             position: usize::MAX,
             words: None,
             with_words: !self.chars_only && !marked,
-            marks_seen: self.sparse_marks.then(Vec::new),
             token: Token::default(),
         }
     }
@@ -408,15 +388,6 @@ impl TokenStream for TextTokenStream<'_> {
                 continue;
             }
             self.position = self.position.wrapping_add(1);
-            if let Some(seen) = &mut self.marks_seen
-                && is_mark(c)
-            {
-                // Its position is kept (a phrase skips it); one token tells it is there.
-                if seen.contains(&c) {
-                    continue;
-                }
-                seen.push(c);
-            }
             self.token.text.clear();
             self.token.text.push(c);
             self.token.offset_from = at;
@@ -615,10 +586,7 @@ mod tests {
                 .map(|(i, c)| (c.to_string(), i))
                 .collect()
         };
-        let mut chars_only = TextTokenizer {
-            chars_only: true,
-            ..Default::default()
-        };
+        let mut chars_only = TextTokenizer { chars_only: true };
         assert_eq!(tokens(&mut chars_only, "5k瓶颈"), chars("5k瓶颈"));
         let mut text = TextTokenizer::default();
         let mut want = chars("突破5k瓶颈了");
@@ -631,10 +599,7 @@ mod tests {
 
     #[test]
     fn whitespace_is_no_token_and_takes_no_position() {
-        let mut chars_only = TextTokenizer {
-            chars_only: true,
-            ..Default::default()
-        };
+        let mut chars_only = TextTokenizer { chars_only: true };
         let spaced = tokens(&mut chars_only, "0.4 元\t和\u{3000}a\nb");
         let tight = tokens(&mut chars_only, "0.4元和a b");
         let want: Vec<(String, usize)> = ["0", ".", "4", "元", "和", "a", "b"]
@@ -655,58 +620,6 @@ mod tests {
         assert!(all.iter().all(|t| !t.0.contains(is_spacing)));
         // Only whitespace: no token at all.
         assert!(tokens(&mut TextTokenizer::default(), " \t\n").is_empty());
-    }
-
-    #[test]
-    fn marks_are_punctuation_and_symbols_only() {
-        for c in [
-            '，', '「', '」', '—', '…', '!', '.', '-', '"', '\u{1}', '😀', '\u{301}',
-        ] {
-            assert!(is_mark(c), "{c:?}");
-        }
-        for c in [
-            '瓶', 'a', '5', '５', 'é', 'か', '한', '𠀀', '①', ' ', '\u{b}', '\u{3000}',
-        ] {
-            assert!(!is_mark(c), "{c:?}");
-        }
-        // The ASCII shortcut agrees with the rule.
-        for c in (0u8..128).map(char::from) {
-            assert_eq!(is_mark(c), !c.is_alphanumeric() && !is_spacing(c), "{c:?}");
-        }
-    }
-
-    #[test]
-    fn sparse_marks_keep_their_positions_with_one_token_each() {
-        let mut sparse = TextTokenizer {
-            chars_only: true,
-            sparse_marks: true,
-        };
-        let got = tokens(&mut sparse, "突破「5k」，「瓶 颈」。");
-        let want: Vec<(String, usize)> = [
-            ("突", 0),
-            ("破", 1),
-            ("「", 2),
-            ("5", 3),
-            ("k", 4),
-            ("」", 5),
-            ("，", 6),
-            ("瓶", 8),
-            ("颈", 9),
-            ("。", 11),
-        ]
-        .iter()
-        .map(|(t, p)| (t.to_string(), *p))
-        .collect();
-        assert_eq!(got, want);
-        // Words are numbered as before: marks count, whitespace does not.
-        sparse.chars_only = false;
-        let all = tokens(&mut sparse, "「发布」， 瓶颈");
-        let at = |w: &str| all.iter().find(|t| t.0 == w).map(|t| t.1);
-        assert_eq!(at("发布"), Some(1));
-        assert_eq!(at("瓶颈"), Some(5));
-        // Without `sparse_marks` every mark is a token.
-        let dense = tokens(&mut TextTokenizer::default(), "，，");
-        assert_eq!(dense, vec![("，".into(), 0), ("，".into(), 1)]);
     }
 
     #[test]

@@ -21,7 +21,7 @@ use crate::search::backend::{
 };
 use crate::search::plan::{Plan, Term as PlanTerm, Vocabulary};
 use crate::store::index::{self, Fields};
-use query::{any_of, exact_query, file_entries, term, title_query};
+use query::{any_of, exact_query, file_entries, term};
 use top::{AliveStats, PlaceCache, addr, id, top_ordered};
 
 /// A Tantivy index, searched at the commit it was opened at.
@@ -130,7 +130,7 @@ impl Vocabulary for TantivyBackend {
         let f = &self.fields;
         let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = titles
             .iter()
-            .map(|t| (Occur::Must, title_query(f.title_chars, t)))
+            .map(|t| (Occur::Must, exact_query(f.title_chars, t)))
             .collect();
         clauses.push((Occur::Must, file_entries(f)));
         let docs = self
@@ -199,7 +199,7 @@ impl Backend for TantivyBackend {
         let forms = t
             .forms
             .iter()
-            .map(|form| title_query(f.title_chars, &form.norm));
+            .map(|form| exact_query(f.title_chars, &form.norm));
         let q = BooleanQuery::new(vec![
             (Occur::Must, any_of(forms.collect())),
             (Occur::Must, file_entries(f)),

@@ -12,7 +12,7 @@ use crate::search::fuzzy;
 use crate::search::glob::glob_regex;
 use crate::search::plan::{Plan, Term as PlanTerm};
 use crate::store::index::Fields;
-use crate::text::analysis::{is_long_word, is_mark, is_spacing};
+use crate::text::analysis::{is_long_word, is_spacing};
 
 /// The strict tier: every group matched, as a string or by all of a term's pieces (see
 /// `term_query`). The searcher verifies each candidate against its text.
@@ -93,8 +93,7 @@ fn bigram_query(f: &Fields, pair: [char; 2]) -> Box<dyn TQuery> {
 
 pub(super) fn add_filters(plan: &Plan, f: &Fields, clauses: &mut Vec<(Occur, Box<dyn TQuery>)>) {
     for t in &plan.excluded {
-        // A form with punctuation would exclude too much here: the searcher checks it.
-        for form in t.forms.iter().filter(|form| is_exact(&form.norm)) {
+        for form in &t.forms {
             clauses.push((Occur::MustNot, exact_query(f.chars, &form.norm)));
         }
     }
@@ -183,61 +182,22 @@ fn term_query(f: &Fields, t: &PlanTerm) -> Box<dyn TQuery> {
     ]))
 }
 
-/// Passages whose normalised text may contain `norm`, whitespace aside: its characters at
-/// their positions, the punctuation and symbols between them skipped (the passages' field
-/// gives them no token there, see `TextTokenizer::sparse_marks`), and each of those marks held
-/// somewhere in the passage. Without marks this is exactly the passages that contain `norm`;
-/// with them a superset, which the searcher narrows by checking every candidate against its
-/// text (`rank::matches_all`).
+/// Passages whose normalised text contains `norm`, whitespace aside: consecutive character
+/// tokens (whitespace is no token and takes no position, see `TextTokenizer`).
 pub(super) fn exact_query(field: Field, norm: &str) -> Box<dyn TQuery> {
-    sequence_query(field, norm, true)
-}
-
-/// Entries whose normalised title contains `norm`, whitespace aside: consecutive character
-/// tokens (every character but whitespace is one in the titles' field).
-pub(super) fn title_query(field: Field, norm: &str) -> Box<dyn TQuery> {
-    sequence_query(field, norm, false)
-}
-
-/// Whether [`exact_query`] of `norm` finds exactly the passages that contain it (it holds no
-/// punctuation or symbol, or is one character), so that it may exclude passages unread.
-pub(super) fn is_exact(norm: &str) -> bool {
-    let mut chars = norm.chars().filter(|&c| !is_spacing(c));
-    chars.clone().nth(1).is_none() || !chars.any(is_mark)
-}
-
-fn sequence_query(field: Field, norm: &str, sparse_marks: bool) -> Box<dyn TQuery> {
-    let text_term = |c: char| Term::from_field_text(field, c.encode_utf8(&mut [0; 4]));
-    let mut terms: Vec<(usize, Term)> = Vec::new();
-    let mut marks: Vec<char> = Vec::new();
-    for (i, c) in norm.chars().filter(|&c| !is_spacing(c)).enumerate() {
-        if sparse_marks && is_mark(c) {
-            if !marks.contains(&c) {
-                marks.push(c);
-            }
-        } else {
-            terms.push((i, text_term(c)));
-        }
-    }
-    let mut all: Vec<Box<dyn TQuery>> = marks
-        .into_iter()
-        .map(|c| Box::new(TermQuery::new(text_term(c), IndexRecordOption::Basic)) as _)
+    let mut terms: Vec<Term> = norm
+        .chars()
+        .filter(|&c| !is_spacing(c))
+        .map(|c| Term::from_field_text(field, c.encode_utf8(&mut [0; 4])))
         .collect();
     match terms.len() {
-        0 => {}
-        1 => {
-            let (_, term) = terms.pop().expect("one term");
-            all.push(Box::new(TermQuery::new(term, IndexRecordOption::Basic)));
-        }
-        _ => all.push(Box::new(PhraseQuery::new_with_offset(terms))),
-    }
-    match all.len() {
         // A blank phrase is dropped when the query is parsed.
         0 => Box::new(EmptyQuery),
-        1 => all.pop().expect("one query"),
-        _ => Box::new(BooleanQuery::new(
-            all.into_iter().map(|q| (Occur::Must, q)).collect(),
-        )),
+        1 => {
+            let term = terms.pop().expect("one term");
+            Box::new(TermQuery::new(term, IndexRecordOption::Basic))
+        }
+        _ => Box::new(PhraseQuery::new(terms)),
     }
 }
 
