@@ -161,7 +161,9 @@ pub fn meta_doc(f: &Fields, source: &str, meta: &Meta, encoding: &str) -> Tantiv
 
 /// The index entry of one passage.
 pub fn passage_doc(f: &Fields, source: &str, p: &Passage) -> TantivyDocument {
-    let mut d = TantivyDocument::new();
+    // Its text twice (as written, normalised) and a few numbers: Tantivy's default of 1 KB a
+    // document is most of a poem's line, allocated and held for every passage queued.
+    let mut d = TantivyDocument::with_capacity(2 * p.text.len() + source.len() + 64);
     d.add_text(f.source, source);
     d.add_u64(f.line_start, p.line_start as u64);
     d.add_u64(f.line_end, p.line_end as u64);

@@ -17,8 +17,10 @@ use crate::store::report::{Progress, Reporter, UpdateReport};
 use crate::store::update::apply;
 use crate::store::update::plan::{Change, Plan};
 
-/// Memory Tantivy may use for each indexing thread before it writes a segment.
-const WRITER_BUDGET_PER_THREAD: usize = 96 << 20;
+/// Memory Tantivy may use for each indexing thread before it writes a segment. 64 MB builds
+/// the 74 MB poetry corpus in the same CPU time as 96 MB did, at a peak of 298–328 MB instead
+/// of 375–385 MB (with mimalloc, which holds on to more memory than glibc's allocator).
+const WRITER_BUDGET_PER_THREAD: usize = 64 << 20;
 /// Segments past this many entries are not merged further: merges stay bounded in memory and
 /// time whatever the corpus size (a 74 MB corpus still ends in a few segments).
 const MAX_DOCS_BEFORE_MERGE: usize = 3_000_000;
