@@ -474,3 +474,32 @@ fn a_search_embeds_nothing_and_says_what_its_update_left_to_embed() {
     search(&dir, &["第一行代码"]);
     assert_eq!(fake.inputs.load(Ordering::SeqCst), asked + 1);
 }
+
+#[test]
+fn a_second_process_leaves_the_embedding_to_the_one_running() {
+    let fake = Responder::start(Mode::Fake(8));
+    let dir = small_corpus("semantic-busy");
+    let o = zhsearch(&dir, &["index"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Another process's run, as the lock file shows it (held here).
+    let lock = std::fs::File::create(dir.join("index/zhsearch-embed.lock")).unwrap();
+    lock.try_lock().unwrap();
+    let o = index(&dir, &fake.url, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("another zhsearch process is embedding the passages of this index"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(fake.inputs.load(Ordering::SeqCst), 0, "nothing sent");
+    assert_eq!(search(&dir, &["阿里"]).first().unwrap()["match"], "all");
+    drop(lock);
+    let o = zhsearch(&dir, &["index"]);
+    let (done, total) = embedded(&o);
+    assert!(done == total && total > 30, "{}", stderr(&o));
+    assert_eq!(fake.inputs.load(Ordering::SeqCst), total);
+    // The lock file is ours: a rebuild keeps it, as it keeps the vectors.
+    let o = zhsearch(&dir, &["index", "--rebuild"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(dir.join("index/zhsearch-embed.lock").exists());
+}

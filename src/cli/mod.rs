@@ -166,15 +166,25 @@ fn explain(e: Error, index: &Path) -> anyhow::Error {
 /// `zhsearch index`: builds or updates the index and says what it did.
 fn run_index(engine: &Engine, rebuild: bool, quiet: bool, verbose: bool) -> Result<bool, Error> {
     // Skipped files are listed after the files (--verbose), as the report has them.
-    let report = match engine.update(rebuild, &Terminal::new(!quiet, false)) {
+    let terminal = Terminal::new(!quiet, false);
+    let report = engine.update_lexical(rebuild, &terminal)?;
+    match engine.embed(&terminal) {
+        Err(Error::Embed(crate::embed::EmbedError::Busy)) => {
+            eprintln!(
+                "zhsearch: semantic tier: {}",
+                crate::embed::EmbedError::Busy
+            );
+        }
         Err(Error::Embed(e)) => {
             // The lexical commit stands: say so with the error.
             return Err(Error::Other(anyhow::anyhow!(
                 "{e}; the index is updated and searchable without the semantic tier; `zhsearch index` resumes the embedding"
             )));
         }
-        other => other?,
-    };
+        other => {
+            other?;
+        }
+    }
     if verbose && let Ok(files) = engine.files() {
         for f in &files {
             match (f.encoding(), f.skipped()) {

@@ -177,6 +177,7 @@ impl Tier {
         if recorded.as_ref() != Some(&config) {
             record(&config)?;
         }
+        let _running = lock_run(dir)?;
         let before = config.clone();
         let ran = sync::run(dir, commit, &mut config, passages, reporter);
         if config != before {
@@ -187,6 +188,24 @@ impl Tier {
         *embedded =
             (report.embedded == report.total).then(|| (commit.to_string(), config, report.clone()));
         Ok(Some(report))
+    }
+}
+
+/// Holds the index folder's embedding lock until dropped: two processes appending to one
+/// vector file would overwrite each other's records (a server embedding its updates while
+/// `zhsearch index` runs), so the second leaves the work to the first.
+fn lock_run(dir: &Path) -> Result<std::fs::File, EmbedError> {
+    let path = dir.join(sync::LOCK_FILE);
+    let file = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| EmbedError::io("open", &path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(EmbedError::Busy),
+        Err(std::fs::TryLockError::Error(e)) => Err(EmbedError::io("lock", &path, e)),
     }
 }
 

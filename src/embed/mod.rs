@@ -171,6 +171,12 @@ pub enum EmbedError {
         /// What is wrong with it.
         why: String,
     },
+    /// Another process (a server, another `zhsearch index`) is embedding the passages of
+    /// this index now: they are left to it.
+    #[error(
+        "another zhsearch process is embedding the passages of this index now; they are left to it"
+    )]
+    Busy,
     /// The vectors in the index folder cannot be read or written.
     #[error("cannot {doing} {}: {why}", .path.display())]
     Io {

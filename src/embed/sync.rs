@@ -25,6 +25,9 @@ use crate::store::{Progress, Reporter};
 /// The table of the passages of the last embedded commit, in the index folder.
 pub const TABLE_FILE: &str = "zhsearch-semantic.json";
 
+/// The file, in the index folder, whose lock one embedding run holds (across processes).
+pub const LOCK_FILE: &str = "zhsearch-embed.lock";
+
 /// How long a search waits for its query's vector (connecting included): an embedder that
 /// is down or stalled adds at most this to a search (`ZHSEARCH_QUERY_TIMEOUT_MS` sets another).
 pub const QUERY_TIMEOUT: Duration = Duration::from_millis(2000);

@@ -114,6 +114,7 @@ fn is_index_file(name: &str) -> bool {
 pub(crate) fn is_semantic_file(name: &str) -> bool {
     name == "zhsearch-embedder.json"
         || name == "zhsearch-semantic.json"
+        || name == "zhsearch-embed.lock"
         || name
             .strip_prefix("zhsearch-vectors-")
             .and_then(|n| n.strip_suffix(".bin"))
