@@ -255,12 +255,21 @@ impl Backend for TantivyBackend {
                 continue;
             };
             let alive = reader.alive_bitset();
-            while docs.doc() != tantivy::TERMINATED {
-                let d = docs.doc();
-                if files.seek(d) == d && !alive.is_some_and(|a| a.is_deleted(d)) {
+            // Leapfrog: the file's passages are many, file entries one per file.
+            let mut d = docs.doc();
+            while d != tantivy::TERMINATED {
+                let f = files.seek(d);
+                if f == tantivy::TERMINATED {
+                    break;
+                }
+                if f != d {
+                    d = docs.seek(f);
+                    continue;
+                }
+                if !alive.is_some_and(|a| a.is_deleted(d)) {
                     return Some(id(tantivy::DocAddress::new(ord as u32, d)));
                 }
-                docs.advance();
+                d = docs.advance();
             }
         }
         None
