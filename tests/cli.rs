@@ -211,6 +211,10 @@ fn no_refresh_searches_the_last_commit_and_the_default_sees_an_edit_in_place() {
         "0",
         "the last commit does not hold the edit"
     );
+    // A citation is never made from a changed file, whatever commit found it.
+    let o = zhsearch(&dir, &["cite", "\"原來的一句話\"", "--no-refresh"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stderr(&o).contains("not quoted"), "{}", stderr(&o));
     // The default search checks the corpus first: the edit is seen, the old text is gone.
     let o = zhsearch(&dir, &old);
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));

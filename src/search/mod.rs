@@ -35,7 +35,7 @@ pub use plan::{Plan, Vocabulary, bind};
 pub use query::{Query, QueryError, parse};
 pub use semantic::Meaning;
 pub use tantivy::TantivyBackend;
-use tier::{Cand, RERANK_DEPTH, ranked};
+use tier::{Cand, ranked};
 
 /// For the partial tier: the full matches to leave out, and the measure of the query.
 type Partial<'a> = Option<(&'a HashSet<backend::CandidateId>, &'a fuzzy::Relaxed)>;
