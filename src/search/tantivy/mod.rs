@@ -22,7 +22,7 @@ use crate::search::backend::{
 use crate::search::plan::{Plan, Term as PlanTerm, Vocabulary};
 use crate::store::index::{self, Fields};
 use query::{any_of, exact_query, file_entries, term};
-use top::{AliveStats, PlaceCache, addr, id, top_ordered};
+use top::{AliveStats, LiveFreqs, PlaceCache, addr, id, top_ordered};
 
 /// A Tantivy index, searched at the commit it was opened at.
 pub struct TantivyBackend {
@@ -32,6 +32,7 @@ pub struct TantivyBackend {
     places: PlaceCache,
     /// Live entries.
     docs: u64,
+    freqs: LiveFreqs,
 }
 
 impl TantivyBackend {
@@ -53,6 +54,7 @@ impl TantivyBackend {
                 open: Mutex::new(HashMap::new()),
             },
             docs,
+            freqs: LiveFreqs::default(),
         })
     }
 
@@ -60,6 +62,7 @@ impl TantivyBackend {
         AliveStats {
             searcher: &self.searcher,
             docs: self.docs,
+            known: Some(&self.freqs),
         }
     }
 
