@@ -2,7 +2,7 @@
 """Benchmark zhsearch on the chinese-poetry corpus, against ripgrep, in one run.
 
     python3 scripts/bench.py [--work DIR] [--scale 10] [--runs 7] [--builds 3] [--skip-large]
-                             [--naive-large]
+                             [--naive-large] [--relaxed-queries FILE] [--skip-serve]
 
 Builds the corpus itself: the npm package chinese-poetry@2.0.1 (MIT) is fetched once with
 `npm pack` into WORK/npm; its Tang and Song poems (313 JSON files, Traditional script) become
@@ -14,13 +14,19 @@ WORK/poetry/*.md (about 74 MB), and WORK/poetry-x10 holds SCALE renamed copies o
   - re-index after one file changed (`zhsearch index`);
   - in-process query latency, p50/p99 (examples/query_latency.rs) over QUERIES below;
   - whole-process `zhsearch search QUERY` latency: median of RUNS runs per query, then the
-    median over queries; the same for `rg -F -c QUERY` (literal, no folding, no ranking),
-    and their ratio;
+    median over queries, with the freshness check (the default) and with `--no-refresh`; the
+    same for `rg -F -c QUERY` (literal, no folding, no ranking), and its ratio to each;
+  - in-process latency of the relaxed tier, p50/p95: misremembered quotes (the eval kit's
+    misremembered-poetry-public.jsonl when ../shared/eval is there or --relaxed-queries names
+    it, else RELAXED_COUNT lines of the corpus misremembered here, seeded);
+  - on the first corpus, `zhsearch serve` under examples/load.rs (LOAD_CLIENTS clients on
+    kept-alive connections, the QUERIES in turn): searches per second, p50/p99;
   - the same build and whole-process search for the naive tantivy + jieba + OpenCC program of
     examples/naive_stack.rs (on the first corpus only unless --naive-large), and the ratios.
 
 Prints a Markdown table and writes WORK/results.json. Needs cargo, npm, python3 and rg
-(`apt-get install ripgrep` or `cargo install ripgrep`).
+(`apt-get install ripgrep` or `cargo install ripgrep`). Binaries are looked for where cargo puts
+them: CARGO_TARGET_DIR when set, else target/.
 """
 from __future__ import annotations
 
@@ -28,6 +34,8 @@ import argparse
 import json
 import os
 import platform
+import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -43,6 +51,11 @@ QUERIES = [
     "明月", "春風", "春风", "長安", "长安", "故乡 明月", "黄河 远上",
     "月", "風", "风", "山",
 ]
+
+# The relaxed tier: generated misremembered quotes when the eval kit's set is not at hand.
+RELAXED_COUNT = 50
+# `zhsearch serve` under load: clients, searches per client.
+LOAD_CLIENTS, LOAD_REQUESTS = 4, 150
 
 
 def log(msg: str) -> None:
@@ -149,8 +162,69 @@ def build_median(builds: int, cmd: list[str]) -> tuple[float, int]:
     return statistics.median(walls), peak
 
 
+def misremember(line: str, rng: random.Random) -> str:
+    """One line as a writer misremembers it: a character dropped, replaced or two swapped,
+    or the punctuation left out (the kinds of the eval kit's misremembered sets)."""
+    chars = list(line)
+    kind = rng.choice(["drop", "replace", "swap", "nopunct"])
+    han = [i for i, c in enumerate(chars) if "\u4e00" <= c <= "\u9fff"]
+    if kind == "nopunct" or len(han) < 4:
+        return re.sub(r"[，。、；：？！「」]", "", line)
+    i = rng.choice(han[1:-1])
+    if kind == "drop":
+        del chars[i]
+    elif kind == "replace":
+        chars[i] = rng.choice("之不人山風月日天雲春")
+    else:
+        chars[i], chars[i + 1] = chars[i + 1], chars[i]
+    return "".join(chars)
+
+
+def relaxed_queries(work: str, corpus: str, given: str | None) -> tuple[str, str]:
+    """A file of misremembered quotes, one a line, and where they come from."""
+    path = given or os.path.join(ROOT, "..", "shared", "eval", "misremembered-poetry-public.jsonl")
+    out = os.path.join(work, "relaxed-queries.txt")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            queries = [json.loads(x)["query"] for x in f if x.strip()]
+        source = os.path.basename(path)
+    else:
+        rng = random.Random(16)
+        lines = []
+        for name in sorted(os.listdir(corpus)):
+            with open(os.path.join(corpus, name), encoding="utf-8") as f:
+                lines.extend(x.strip() for x in f if len(x.strip()) >= 10 and "，" in x)
+        queries = [misremember(x, rng) for x in rng.sample(lines, RELAXED_COUNT)]
+        source = f"{RELAXED_COUNT} corpus lines misremembered (seeded)"
+    with open(out, "w", encoding="utf-8") as f:
+        f.write("\n".join(queries) + "\n")
+    return out, source
+
+
+def serve_load(zh: str, load: str, index: str, qfile: str) -> dict:
+    """`zhsearch serve` on `index` under examples/load.rs: its JSON report."""
+    server = subprocess.Popen([zh, "serve", "--index", index, "--bind", "127.0.0.1:0"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        addr = None
+        for line in server.stderr:
+            m = re.search(r"serving http://([0-9.]+:[0-9]+)/", line)
+            if m:
+                addr = m.group(1)
+                break
+        if addr is None:
+            sys.exit("zhsearch serve did not start")
+        out = subprocess.run([load, "--addr", addr, "--pid", str(server.pid),
+                              "--clients", str(LOAD_CLIENTS), "--requests", str(LOAD_REQUESTS),
+                              "--queries", qfile], check=True, capture_output=True, text=True)
+        return json.loads(out.stdout)
+    finally:
+        server.terminate()
+        server.wait()
+
+
 def bench(zh: str, example: str, corpus: str, index: str, runs: int, work: str,
-          naive: str | None, builds: int) -> dict:
+          naive: str | None, builds: int, relaxed: str, load: str | None) -> dict:
     size = du(corpus)
     log(f"{corpus}: {size / 1e6:.0f} MB; building the index ({builds}×) ...")
     wall, rss = build_median(builds, [zh, "index", "--rebuild", "--quiet", "--corpus", corpus,
@@ -177,17 +251,31 @@ def bench(zh: str, example: str, corpus: str, index: str, runs: int, work: str,
     lat = json.loads(subprocess.run([example, index, qfile, "20"], check=True,
                                     capture_output=True, text=True).stdout)
     r["query_p50_ms"], r["query_p99_ms"] = lat["p50_ms"], lat["p99_ms"]
+    lat = json.loads(subprocess.run([example, index, relaxed, "5"], check=True,
+                                    capture_output=True, text=True).stdout)
+    r["relaxed_p50_ms"], r["relaxed_p95_ms"] = lat["p50_ms"], lat["p95_ms"]
 
-    zh_times, rg_times = [], []
+    # Interleaved, so that the machine's load weighs on each alike.
+    zh_times, fast_times, rg_times = [], [], []
     for q in QUERIES:
-        zh_times.append(median_runs([zh, "search", q, "--index", index, "--json"], runs))
+        search = [zh, "search", q, "--index", index, "--json"]
+        zh_times.append(median_runs(search, runs))
+        fast_times.append(median_runs(search + ["--no-refresh"], runs))
         if shutil.which("rg"):
             literal = q.strip('"')
             rg_times.append(median_runs(["rg", "-F", "-c", "--no-config", literal, corpus], runs))
     r["search_ms"] = statistics.median(zh_times) * 1000
+    r["search_no_refresh_ms"] = statistics.median(fast_times) * 1000
     if rg_times:
         r["rg_ms"] = statistics.median(rg_times) * 1000
         r["rg_over_zh"] = r["rg_ms"] / r["search_ms"]
+        r["rg_over_zh_no_refresh"] = r["rg_ms"] / r["search_no_refresh_ms"]
+    if load:
+        log(f"{corpus}: zhsearch serve under load ...")
+        served = serve_load(zh, load, index, qfile)
+        r["serve_per_s"] = served["searches_per_second"]
+        r["serve_p50_ms"], r["serve_p99_ms"] = served["p50_ms"], served["p99_ms"]
+        r["serve_errors"] = served["errors"]
     if naive:
         log(f"{corpus}: the naive tantivy + jieba + OpenCC program ...")
         naive_index = index + "-naive"
@@ -208,9 +296,17 @@ def table(results: dict) -> str:
         ("index size", lambda r: f"{r['index_mb']:.0f} MB ({r['index_ratio']:.2f}× the text)"),
         ("re-index after one file changed", lambda r: f"{r['reindex_s'] * 1000:.0f} ms"),
         ("in-process query p50 / p99", lambda r: f"{r['query_p50_ms']:.2f} / {r['query_p99_ms']:.2f} ms"),
+        ("relaxed tier (misremembered quotes), in process, p50 / p95",
+         lambda r: f"{r['relaxed_p50_ms']:.1f} / {r['relaxed_p95_ms']:.1f} ms"),
         ("whole-process `zhsearch search`, median", lambda r: f"{r['search_ms']:.1f} ms"),
+        ("whole-process `zhsearch search --no-refresh`, median",
+         lambda r: f"{r['search_no_refresh_ms']:.1f} ms"),
         ("`rg -F -c`, median", lambda r: f"{r['rg_ms']:.1f} ms" if "rg_ms" in r else "rg not found"),
-        ("rg time ÷ zhsearch time", lambda r: f"{r['rg_over_zh']:.2f}" if "rg_over_zh" in r else "-"),
+        ("rg time ÷ zhsearch time (default / --no-refresh)",
+         lambda r: f"{r['rg_over_zh']:.2f} / {r['rg_over_zh_no_refresh']:.2f}" if "rg_over_zh" in r else "-"),
+        (f"`zhsearch serve`, {LOAD_CLIENTS} clients: searches/s, p50 / p99",
+         lambda r: f"{r['serve_per_s']:.0f}/s, {r['serve_p50_ms']:.1f} / {r['serve_p99_ms']:.1f} ms"
+         + (f", {r['serve_errors']} errors" if r['serve_errors'] else "") if "serve_per_s" in r else "-"),
         ("naive stack: index build", lambda r: f"{r['naive_build_s']:.1f} s ({r['naive_build_s'] / r['build_s']:.2f}× zhsearch's time), "
          f"{r['naive_peak_mb']:.0f} MB peak, {r['naive_index_mb']:.0f} MB" if "naive_build_s" in r else "-"),
         ("naive stack: whole-process search, median", lambda r: f"{r['naive_search_ms']:.1f} ms ({r['naive_search_ms'] / r['search_ms']:.1f}× zhsearch's time)"
@@ -233,32 +329,42 @@ def main() -> None:
     ap.add_argument("--skip-large", action="store_true")
     ap.add_argument("--naive-large", action="store_true",
                     help="also run the naive program on the large corpus (about as long as zhsearch)")
+    ap.add_argument("--relaxed-queries", metavar="FILE",
+                    help="JSON Lines with a `query` field [default: the eval kit's "
+                         "misremembered-poetry-public.jsonl in ../shared/eval, else generated]")
+    ap.add_argument("--skip-serve", action="store_true", help="no `zhsearch serve` load test")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
     log("building zhsearch (release) ...")
     subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "zhsearch",
-                    "--example", "query_latency", "--example", "naive_stack"], cwd=ROOT, check=True)
+                    "--example", "query_latency", "--example", "naive_stack", "--example", "load"],
+                   cwd=ROOT, check=True)
     # Where cargo put the binaries: CARGO_TARGET_DIR when set (relative to the repository, as
     # cargo reads it), else target/.
     target = os.path.join(ROOT, os.environ.get("CARGO_TARGET_DIR") or "target")
     zh = os.path.join(target, "release", "zhsearch")
     example = os.path.join(target, "release", "examples", "query_latency")
     naive = os.path.join(target, "release", "examples", "naive_stack")
+    load = None if args.skip_serve else os.path.join(target, "release", "examples", "load")
     if not shutil.which("rg"):
         log("rg not found: the ripgrep columns stay empty (apt-get install ripgrep)")
     corpus = build_corpus(args.work)
+    relaxed, relaxed_source = relaxed_queries(args.work, corpus, args.relaxed_queries)
+    log(f"relaxed-tier queries: {relaxed_source}")
     results = {"poetry": bench(zh, example, corpus, os.path.join(args.work, "index-poetry"),
-                               args.runs, args.work, naive, args.builds)}
+                               args.runs, args.work, naive, args.builds, relaxed, load)}
     if not args.skip_large:
         large = build_large(args.work, corpus, args.scale)
         results[f"poetry ×{args.scale}"] = bench(zh, example, large,
                                                  os.path.join(args.work, f"index-x{args.scale}"),
                                                  args.runs, args.work,
-                                                 naive if args.naive_large else None, 1)
+                                                 naive if args.naive_large else None, 1,
+                                                 relaxed, None)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
     with open(os.path.join(args.work, "results.json"), "w") as f:
-        json.dump({"machine": machine, "results": results}, f, indent=1)
-    print(f"Machine: {machine}\n")
+        json.dump({"machine": machine, "relaxed_queries": relaxed_source, "results": results},
+                  f, indent=1)
+    print(f"Machine: {machine}; relaxed-tier queries: {relaxed_source}\n")
     print(table(results))
 
 

@@ -176,3 +176,61 @@ fn non_utf8_files_are_skipped_with_a_warning() {
     let o = zhsearch(&dir, &["search", "好的"]);
     assert_eq!(stderr(&o), "");
 }
+
+#[test]
+fn no_refresh_searches_the_last_commit_and_the_default_sees_an_edit_in_place() {
+    let dir = corpus_copy("no-refresh");
+    let corpus = dir.join("corpus");
+    std::fs::write(corpus.join("edit.md"), "原來的一句話寫在這裡。\n").unwrap();
+    assert_eq!(zhsearch(&dir, &["index", "--quiet"]).status.code(), Some(0));
+    // Edited in place: the folder's own time does not change, the file's size does not either.
+    std::fs::write(corpus.join("edit.md"), "後來的一句話寫在這裡。\n").unwrap();
+    let modified = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    let file = std::fs::File::options()
+        .write(true)
+        .open(corpus.join("edit.md"))
+        .unwrap();
+    file.set_modified(modified).unwrap();
+    let old = ["search", "\"原來的一句話\"", "--exact", "--json"];
+    let o = zhsearch(&dir, &[&old[..], &["--no-refresh"]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "", "nothing checked, nothing said");
+    assert_eq!(json_lines(&stdout(&o))[0]["source"], "edit.md");
+    let o = zhsearch(
+        &dir,
+        &[
+            "search",
+            "\"後來的一句話\"",
+            "--exact",
+            "--count",
+            "--no-refresh",
+        ],
+    );
+    assert_eq!(
+        stdout(&o).trim(),
+        "0",
+        "the last commit does not hold the edit"
+    );
+    // A citation is never made from a changed file, whatever commit found it.
+    let o = zhsearch(&dir, &["cite", "\"原來的一句話\"", "--no-refresh"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stderr(&o).contains("not quoted"), "{}", stderr(&o));
+    // The default search checks the corpus first: the edit is seen, the old text is gone.
+    let o = zhsearch(&dir, &old);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stderr(&o).contains("1 changed"), "{}", stderr(&o));
+    let o = zhsearch(
+        &dir,
+        &["search", "\"後來的一句話\"", "--exact", "--no-refresh"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn no_refresh_without_an_index_builds_nothing() {
+    let dir = corpus_copy("no-refresh-none");
+    let o = zhsearch(&dir, &["search", "飞天", "--no-refresh"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("zhsearch index"), "{}", stderr(&o));
+    assert!(!dir.join("index").exists(), "no index was built");
+}

@@ -261,6 +261,10 @@ pub struct QueryArgs {
     /// No semantic hits for this search, even when the index has an embedder
     #[arg(long)]
     pub no_semantic: bool,
+    /// Search the index as last committed, without first checking the corpus for changes (a
+    /// look at every file's size and time): for scripts that run `zhsearch index` themselves
+    #[arg(long)]
+    pub no_refresh: bool,
     /// Order of the hits: by relevance, or the best 1000 by their document's date, newest
     /// first (undated last)
     #[arg(long, value_enum, default_value = "relevance")]

@@ -77,7 +77,9 @@ pub fn run_matches(
     query: &QueryArgs,
     modes: &SearchOutput,
 ) -> Result<bool, Error> {
-    super::refresh(engine)?;
+    if !query.no_refresh {
+        super::refresh(engine)?;
+    }
     let options = SearchOptions {
         sources: query.sources.clone(),
         exact: true,

@@ -329,12 +329,18 @@ fn run_query(engine: &Engine, query: &QueryArgs, limit: u64) -> Result<Page, Err
         exact: query.exact,
         semantic: None,
     };
-    let reporter = Terminal::new(true, true);
-    let (mut page, refresh) = engine.search_fresh(&query.query.join(" "), &options, &reporter)?;
-    report_refresh(engine, &refresh, "searching its last commit");
-    if !query.no_semantic {
-        note_unembedded(engine, &refresh);
-    }
+    let text = query.query.join(" ");
+    let mut page = if query.no_refresh {
+        engine.search_text(&text, &options)?
+    } else {
+        let reporter = Terminal::new(true, true);
+        let (page, refresh) = engine.search_fresh(&text, &options, &reporter)?;
+        report_refresh(engine, &refresh, "searching its last commit");
+        if !query.no_semantic {
+            note_unembedded(engine, &refresh);
+        }
+        page
+    };
     if by_date {
         // Newest first, undated last; a stable sort keeps relevance within one date.
         let key = |h: &crate::model::Hit| crate::search::meta::sort_key(&h.meta);

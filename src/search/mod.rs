@@ -35,7 +35,7 @@ pub use plan::{Plan, Vocabulary, bind};
 pub use query::{Query, QueryError, parse};
 pub use semantic::Meaning;
 pub use tantivy::TantivyBackend;
-use tier::{Cand, RERANK_DEPTH, ranked};
+use tier::{Cand, ranked};
 
 /// For the partial tier: the full matches to leave out, and the measure of the query.
 type Partial<'a> = Option<(&'a HashSet<backend::CandidateId>, &'a fuzzy::Relaxed)>;
@@ -218,11 +218,14 @@ impl<B: Backend> Searcher<B> {
         let near = loaded.as_ref().map(|(s, v)| (s.as_ref(), v.as_slice()));
         let relaxed = self.backend.fetch(plan, Tier::Relaxed)?;
         let tier = Some((full, &measure));
+        // Every candidate that may be judged is collected in one pass: most of the partial
+        // tier's candidates hold too little of the query, and each pass for more scores every
+        // passage holding a pair of its characters again.
+        let cap = full.len() + want + PARTIAL_JUDGED;
         let partial = ranked(
             need,
-            // The full matches, and a few that cover too little of the query.
-            full.len() + RERANK_DEPTH / 2,
-            Some(full.len() + want + PARTIAL_JUDGED),
+            cap,
+            Some(cap),
             |n| relaxed.top(n),
             |id, score| self.judge(plan, id, score, tier),
             |cand, reranked| self.finish(plan, cand, reranked, titles, near),

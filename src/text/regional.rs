@@ -6,7 +6,6 @@
 //! is an extra way for a term to match, reported with the hit, and ranked a little below the
 //! form the user typed.
 
-use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use crate::text::analysis::normalize;
@@ -31,20 +30,42 @@ const KEYS: &str = include_str!("regional_keys.txt");
 /// search). The tests below check this against the converters on every short run of the
 /// bundled corpus.
 fn may_vary(raw: &str) -> bool {
-    static SET: OnceLock<(HashSet<&'static str>, usize)> = OnceLock::new();
-    let (keys, longest) = SET.get_or_init(|| {
-        let keys: HashSet<&str> = KEYS.lines().filter(|k| !k.is_empty()).collect();
-        let longest = keys.iter().map(|k| k.chars().count()).max().unwrap_or(0);
-        (keys, longest)
-    });
     let holds_key = |s: &str| {
         let starts: Vec<usize> = s.char_indices().map(|(i, _)| i).chain([s.len()]).collect();
         (0..starts.len()).any(|i| {
-            (i + 1..starts.len().min(i + longest + 1))
-                .any(|j| keys.contains(&s[starts[i]..starts[j]]))
+            (i + 1..starts.len().min(i + LONGEST_KEY + 1)).any(|j| is_key(&s[starts[i]..starts[j]]))
         })
     };
     holds_key(raw) || holds_key(&normalize(raw))
+}
+
+/// Characters of the longest line of [`KEYS`] (a test checks it).
+const LONGEST_KEY: usize = 14;
+
+/// Whether `key` is a line of [`KEYS`]: a binary search of the file's text, which is sorted
+/// by code point as `scripts/regional_keys.py` writes it (UTF-8 bytes sort alike). Nothing is
+/// built first: splitting the 4,792 lines cost more than the whole lookup.
+fn is_key(key: &str) -> bool {
+    let (text, key) = (KEYS.as_bytes(), key.as_bytes());
+    // `lo` and `hi` are line starts: the lines left to look at are those in between.
+    let (mut lo, mut hi) = (0, text.len());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let start = text[lo..mid]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(lo, |i| lo + i + 1);
+        let end = text[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(text.len(), |i| start + i);
+        match text[start..end].cmp(key) {
+            std::cmp::Ordering::Equal => return true,
+            std::cmp::Ordering::Less => lo = end + 1,
+            std::cmp::Ordering::Greater => hi = start,
+        }
+    }
+    false
 }
 
 /// Builds the converters of [`CHAINS`]: about 5 ms, nearly all of it in the two that load
@@ -126,7 +147,26 @@ fn converted_variants(raw: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use super::*;
+
+    #[test]
+    fn keys_are_sorted_and_unique_for_the_binary_search() {
+        let keys: Vec<&str> = KEYS.lines().collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]));
+        let longest = keys.iter().map(|k| k.chars().count()).max();
+        assert_eq!(longest, Some(LONGEST_KEY));
+        assert!(keys.iter().all(|k| is_key(k)));
+        for k in &keys {
+            // Neither a key's prefix nor a key with more is one, unless listed.
+            for probe in [format!("{k}x"), k.chars().skip(1).collect::<String>()] {
+                assert_eq!(is_key(&probe), keys.contains(&probe.as_str()), "{probe}");
+            }
+        }
+        assert!(!is_key("") && !is_key("明月") && !is_key("\u{10ffff}"));
+        assert!(may_vary("软件") && may_vary("軟體") && !may_vary("明月"));
+    }
 
     #[test]
     fn pairs_in_both_directions() {

@@ -22,7 +22,7 @@ use crate::search::backend::{
 use crate::search::plan::{Plan, Term as PlanTerm, Vocabulary};
 use crate::store::index::{self, Fields};
 use query::{any_of, exact_query, file_entries, term};
-use top::{AliveStats, PlaceCache, addr, id, top_ordered};
+use top::{AliveStats, LiveFreqs, PlaceCache, addr, id, top_ordered};
 
 /// A Tantivy index, searched at the commit it was opened at.
 pub struct TantivyBackend {
@@ -32,6 +32,7 @@ pub struct TantivyBackend {
     places: PlaceCache,
     /// Live entries.
     docs: u64,
+    freqs: LiveFreqs,
 }
 
 impl TantivyBackend {
@@ -53,6 +54,7 @@ impl TantivyBackend {
                 open: Mutex::new(HashMap::new()),
             },
             docs,
+            freqs: LiveFreqs::default(),
         })
     }
 
@@ -60,6 +62,7 @@ impl TantivyBackend {
         AliveStats {
             searcher: &self.searcher,
             docs: self.docs,
+            known: Some(&self.freqs),
         }
     }
 
@@ -255,12 +258,21 @@ impl Backend for TantivyBackend {
                 continue;
             };
             let alive = reader.alive_bitset();
-            while docs.doc() != tantivy::TERMINATED {
-                let d = docs.doc();
-                if files.seek(d) == d && !alive.is_some_and(|a| a.is_deleted(d)) {
+            // Leapfrog: the file's passages are many, file entries one per file.
+            let mut d = docs.doc();
+            while d != tantivy::TERMINATED {
+                let f = files.seek(d);
+                if f == tantivy::TERMINATED {
+                    break;
+                }
+                if f != d {
+                    d = docs.seek(f);
+                    continue;
+                }
+                if !alive.is_some_and(|a| a.is_deleted(d)) {
                     return Some(id(tantivy::DocAddress::new(ord as u32, d)));
                 }
-                docs.advance();
+                d = docs.advance();
             }
         }
         None

@@ -250,7 +250,18 @@ pub(super) struct AliveStats<'a> {
     pub(super) searcher: &'a tantivy::Searcher,
     /// Live entries.
     pub(super) docs: u64,
+    /// Document frequencies already counted at this commit (see [`LiveFreqs`]).
+    pub(super) known: Option<&'a LiveFreqs>,
 }
+
+/// Live document frequencies counted at one commit: counting a common character's live
+/// entries walks its postings in every segment with deletions, and a search asks for each of
+/// its terms twice (to segment the query, then to score it).
+#[derive(Default)]
+pub(super) struct LiveFreqs(Mutex<HashMap<Term, u64>>);
+
+/// Terms whose frequency is kept at most (a server meets new terms for as long as it runs).
+const KEPT_FREQS: usize = 100_000;
 
 impl<'a> AliveStats<'a> {
     pub(super) fn new(searcher: &'a tantivy::Searcher) -> AliveStats<'a> {
@@ -259,7 +270,11 @@ impl<'a> AliveStats<'a> {
             .iter()
             .map(|r| u64::from(r.num_docs()))
             .sum();
-        AliveStats { searcher, docs }
+        AliveStats {
+            searcher,
+            docs,
+            known: None,
+        }
     }
 
     /// Tokens of the index, as BM25 and the query segmentation see them.
@@ -283,6 +298,24 @@ impl Bm25StatisticsProvider for AliveStats<'_> {
     }
 
     fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
+        let kept = |k: &LiveFreqs| k.0.lock().ok().and_then(|m| m.get(term).copied());
+        if let Some(n) = self.known.and_then(kept) {
+            return Ok(n);
+        }
+        let total = self.count_live(term)?;
+        if let Some(Ok(mut m)) = self.known.map(|k| k.0.lock()) {
+            if m.len() >= KEPT_FREQS {
+                m.clear();
+            }
+            m.insert(term.clone(), total);
+        }
+        Ok(total)
+    }
+}
+
+impl AliveStats<'_> {
+    /// Live entries holding `term`, counted.
+    fn count_live(&self, term: &Term) -> tantivy::Result<u64> {
         let mut total = 0u64;
         for reader in self.searcher.segment_readers() {
             let ii = reader.inverted_index(term.field())?;
