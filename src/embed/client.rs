@@ -49,12 +49,18 @@ impl Client {
             })?),
             None => None,
         };
-        let agent = ureq::Agent::config_builder()
+        let connect = timeout.min(Duration::from_secs(5));
+        let settings = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
-            .timeout_connect(Some(timeout.min(Duration::from_secs(5))))
+            .timeout_connect(Some(connect))
             .http_status_as_error(false)
-            .build()
-            .into();
+            .build();
+        let agent = if config.is_loopback() {
+            let resolver = ureq::unversioned::resolver::DefaultResolver::default();
+            ureq::Agent::with_parts(settings, super::quickack::connector(connect), resolver)
+        } else {
+            settings.into()
+        };
         Ok(Client {
             config: config.clone(),
             agent,

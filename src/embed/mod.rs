@@ -12,6 +12,7 @@ pub mod ann;
 pub mod client;
 pub mod engine;
 pub mod nearest;
+mod quickack;
 pub mod sync;
 pub mod vectors;
 
