@@ -418,10 +418,18 @@ fn searches_walk_the_graph_which_is_rebuilt_when_missing_or_damaged() {
     // Missing, cut short, overwritten: searches still answer (by scanning every vector),
     // with about the same list, and the next index run rebuilds the graph.
     let bytes = std::fs::read(&file).unwrap();
-    for damage in ["missing", "cut short", "overwritten"] {
+    for damage in ["missing", "cut short", "overwritten", "damaged inside"] {
         match damage {
             "missing" => std::fs::remove_file(&file).unwrap(),
             "cut short" => std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap(),
+            "damaged inside" => {
+                // The trailer intact: the C++ library walking such a graph crashed the process.
+                let mut inside = bytes.clone();
+                for at in [inside.len() / 5, inside.len() / 3, inside.len() / 2] {
+                    inside[at..at + 8].copy_from_slice(&[0xff; 8]);
+                }
+                std::fs::write(&file, inside).unwrap();
+            }
             _ => std::fs::write(&file, vec![0xa5; bytes.len()]).unwrap(),
         }
         assert_eq!(load(&dir).approximate(), None, "{damage}");
@@ -502,4 +510,26 @@ fn a_second_process_leaves_the_embedding_to_the_one_running() {
     let o = zhsearch(&dir, &["index", "--rebuild"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(dir.join("index/zhsearch-embed.lock").exists());
+}
+
+#[test]
+fn a_vector_file_with_a_damaged_header_is_started_anew() {
+    let fake = Responder::start(Mode::Fake(8));
+    let dir = small_corpus("semantic-bad-header");
+    let o = index(&dir, &fake.url, &[]);
+    let (done, total) = embedded(&o);
+    assert!(done == total && total > 30, "{}", stderr(&o));
+    let file = std::fs::read_dir(dir.join("index"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("zhsearch-vectors-"))
+        .unwrap();
+    for damage in [vec![0u8; 5000], Vec::new(), b"not vectors at all".to_vec()] {
+        std::fs::write(&file, &damage).unwrap();
+        let before = fake.inputs.load(Ordering::SeqCst);
+        let o = zhsearch(&dir, &["index"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert_eq!(embedded(&o), (total, total), "{}", stderr(&o));
+        assert_eq!(fake.inputs.load(Ordering::SeqCst) - before, total);
+    }
 }

@@ -77,7 +77,8 @@ impl Transport for QuickAck {
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
         let timeout = timeout.for_write();
-        self.stream.set_write_timeout(timeout.not_zero().map(|t| *t))?;
+        self.stream
+            .set_write_timeout(timeout.not_zero().map(|t| *t))?;
         let output = &self.buffers.output()[..amount];
         (&self.stream)
             .write_all(output)
@@ -86,7 +87,8 @@ impl Transport for QuickAck {
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
         let timeout = timeout.for_read();
-        self.stream.set_read_timeout(timeout.not_zero().map(|t| *t))?;
+        self.stream
+            .set_read_timeout(timeout.not_zero().map(|t| *t))?;
         quick_ack(&self.stream);
         let amount = loop {
             match (&self.stream).read(self.buffers.input_append_buf()) {

@@ -107,7 +107,7 @@ pub fn run(
     let old = read_table(&table_path);
     let vpath = vectors::path(dir, &model);
     if let Some(t) = old.filter(|t| t.commit == commit && t.model == model) {
-        let have = Vectors::read(&vpath, &model)?;
+        let have = Vectors::read_or_reset(&vpath, &model)?;
         let embedded = t.places.iter().filter(|p| has(&have, &p.key)).count();
         if embedded == t.places.len() {
             // A graph missing, damaged or stale is rebuilt even when nothing is to embed.
@@ -121,7 +121,7 @@ pub fn run(
         }
     }
     let listed = passages().map_err(|e| EmbedError::io("list the passages of", dir, e))?;
-    let have = Vectors::read(&vpath, &model)?;
+    let have = Vectors::read_or_reset(&vpath, &model)?;
     let mut table = Table {
         commit: commit.to_string(),
         model: model.clone(),

@@ -89,6 +89,24 @@ impl Vectors {
         Ok(v)
     }
 
+    /// The vectors in `path` for an embedding run: a file whose header is not of this
+    /// model's vectors (damaged, emptied) is removed, and the run starts anew (the file name is
+    /// ours: without this, every later run would stop at it).
+    pub fn read_or_reset(path: &Path, model: &str) -> Result<Vectors, EmbedError> {
+        let readable = File::open(path).and_then(|mut f| {
+            let mut head = Vec::new();
+            let need = MAGIC.len() + 8 + model.len();
+            (&mut f).take(need as u64).read_to_end(&mut head)?;
+            Ok(head)
+        });
+        if let Ok(head) = readable
+            && header(&head, model).is_none()
+        {
+            std::fs::remove_file(path).map_err(|e| EmbedError::io("remove", path, e))?;
+        }
+        Vectors::read(path, model)
+    }
+
     /// How many vectors.
     pub fn len(&self) -> usize {
         self.scales.len()
