@@ -234,3 +234,59 @@ fn no_refresh_without_an_index_builds_nothing() {
     assert!(stderr(&o).contains("zhsearch index"), "{}", stderr(&o));
     assert!(!dir.join("index").exists(), "no index was built");
 }
+
+#[test]
+fn no_refresh_refuses_an_index_of_another_corpus_as_the_default_does() {
+    let dir = corpus_copy("no-refresh-other");
+    let o = zhsearch(&dir, &["index"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let other = dir.join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("a.txt"), "飞天\n").unwrap();
+    let default = zhsearch(
+        &dir,
+        &["search", "飞天", "--corpus", "other", "--index", "index"],
+    );
+    assert_eq!(default.status.code(), Some(2), "{}", stderr(&default));
+    for args in [
+        &[
+            "search",
+            "飞天",
+            "--corpus",
+            "other",
+            "--index",
+            "index",
+            "--no-refresh",
+        ][..],
+        &[
+            "search",
+            "飞天",
+            "--corpus",
+            "other",
+            "--index",
+            "index",
+            "--no-refresh",
+            "--count",
+        ],
+        &[
+            "cite",
+            "飞天",
+            "--corpus",
+            "other",
+            "--index",
+            "index",
+            "--no-refresh",
+        ],
+        &["search", "飞天", "--ext", "md", "--no-refresh"],
+    ] {
+        let o = zhsearch(&dir, args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stdout(&o).is_empty(), "{args:?}");
+        assert!(stderr(&o).contains("holds"), "{args:?}: {}", stderr(&o));
+    }
+    assert!(
+        zhsearch(&dir, &["search", "飞天", "--no-refresh"])
+            .status
+            .success()
+    );
+}

@@ -77,7 +77,9 @@ pub fn run_matches(
     query: &QueryArgs,
     modes: &SearchOutput,
 ) -> Result<bool, Error> {
-    if !query.no_refresh {
+    if query.no_refresh {
+        engine.check_given()?;
+    } else {
         super::refresh(engine)?;
     }
     let options = SearchOptions {

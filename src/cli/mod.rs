@@ -331,6 +331,7 @@ fn run_query(engine: &Engine, query: &QueryArgs, limit: u64) -> Result<Page, Err
     };
     let text = query.query.join(" ");
     let mut page = if query.no_refresh {
+        engine.check_given()?;
         engine.search_text(&text, &options)?
     } else {
         let reporter = Terminal::new(true, true);

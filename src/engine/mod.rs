@@ -340,6 +340,24 @@ impl Engine {
             })
     }
 
+    /// Refuses, without looking at the corpus's files, an index of another corpus or other
+    /// extensions than this engine was given (what an update would refuse): for searches
+    /// that skip the update (`--no-refresh`).
+    pub fn check_given(&self) -> Result<()> {
+        if self.remote.is_some() {
+            return Ok(());
+        }
+        let snapshot = self.snapshot()?;
+        let (corpus, extensions) = (&self.options.corpus, &self.options.extensions);
+        crate::store::update::check_given(
+            self.index_dir(),
+            snapshot.store.head(),
+            corpus.as_deref(),
+            extensions.as_deref(),
+        )?;
+        Ok(())
+    }
+
     /// Parses `text` (see [`Engine::parse`]) and searches the index as it is.
     pub fn search_text(&self, text: &str, options: &SearchOptions) -> Result<Page> {
         self.search(&self.parse(text, options)?, options)

@@ -332,6 +332,25 @@ fn remembered_corpus(corpus: &Path, dir: &Path) -> Result<PathBuf> {
     }
 }
 
+/// Refuses a search without an update (`--no-refresh`) of an index whose corpus or
+/// extensions are not the ones given: what an update would refuse.
+pub fn check_given(
+    dir: &Path,
+    head: &Head,
+    corpus: Option<&Path>,
+    extensions: Option<&[String]>,
+) -> Result<()> {
+    let corpus = match corpus {
+        Some(c) => resolve(c)?,
+        None => head.corpus.clone(),
+    };
+    let extensions = match extensions {
+        Some(e) => parse_extensions(e)?,
+        None => head.extensions.clone(),
+    };
+    refuse_changes(dir, head, &corpus, &extensions)
+}
+
 /// Refuses an update that would drop documents as a side effect of a differing corpus or
 /// extensions.
 fn refuse_changes(dir: &Path, head: &Head, corpus: &Path, extensions: &[String]) -> Result<()> {
