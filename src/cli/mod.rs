@@ -302,10 +302,22 @@ fn print_citations(cited: Cited, format: output::CiteFormat) -> Result<bool, Err
         let refused = wording::refused_message(refused);
         eprintln!("zhsearch: warning: not quoted: {refused}");
     }
-    if cited.quotes.is_empty() && cited.partial_left_out > 0 {
+    let (partial, semantic) = (cited.partial_left_out, cited.semantic_left_out);
+    if cited.quotes.is_empty() && partial + semantic > 0 {
+        let mut left = Vec::new();
+        if partial > 0 {
+            left.push(format!(
+                "{partial} match part of the query (add --partial to quote them)"
+            ));
+        }
+        if semantic > 0 {
+            left.push(format!(
+                "{semantic} are similar in meaning only (add --semantic to quote them, labelled)"
+            ));
+        }
         eprintln!(
-            "zhsearch: no passage matches every term; {} match part of the query: add --partial to quote them",
-            cited.partial_left_out
+            "zhsearch: no passage matches every term; {}",
+            left.join("; ")
         );
         return Ok(false);
     }

@@ -90,7 +90,7 @@ impl Params {
             None | Some("false") | Some("0") => Ok(false),
             Some("") | Some("true") | Some("1") => Ok(true),
             Some(v) => Err(BadParam(format!(
-                "parameter `{name}` must be true or false, not {v:?}"
+                "parameter `{name}` must be true, false, 1 or 0, not {v:?}"
             ))),
         }
     }
