@@ -248,38 +248,14 @@ fn no_refresh_refuses_an_index_of_another_corpus_as_the_default_does() {
         &["search", "飞天", "--corpus", "other", "--index", "index"],
     );
     assert_eq!(default.status.code(), Some(2), "{}", stderr(&default));
+    let elsewhere = ["--corpus", "other", "--index", "index", "--no-refresh"];
     for args in [
-        &[
-            "search",
-            "飞天",
-            "--corpus",
-            "other",
-            "--index",
-            "index",
-            "--no-refresh",
-        ][..],
-        &[
-            "search",
-            "飞天",
-            "--corpus",
-            "other",
-            "--index",
-            "index",
-            "--no-refresh",
-            "--count",
-        ],
-        &[
-            "cite",
-            "飞天",
-            "--corpus",
-            "other",
-            "--index",
-            "index",
-            "--no-refresh",
-        ],
-        &["search", "飞天", "--ext", "md", "--no-refresh"],
+        [&["search", "飞天"][..], &elsewhere].concat(),
+        [&["search", "飞天", "--count"][..], &elsewhere].concat(),
+        [&["cite", "飞天"][..], &elsewhere].concat(),
+        vec!["search", "飞天", "--ext", "md", "--no-refresh"],
     ] {
-        let o = zhsearch(&dir, args);
+        let o = zhsearch(&dir, &args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
         assert!(stdout(&o).is_empty(), "{args:?}");
         assert!(stderr(&o).contains("holds"), "{args:?}: {}", stderr(&o));
