@@ -388,17 +388,6 @@ impl Semantic {
         out
     }
 
-    /// The vector of a query, asked for with a short timeout.
-    pub fn query_vector(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
-        let timeout = std::env::var("ZHSEARCH_QUERY_TIMEOUT_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .map_or(QUERY_TIMEOUT, Duration::from_millis);
-        let client = Client::new(&self.config, timeout)?;
-        let mut v = client.embed(&[fold(text)], Kind::Query, Some(self.dim))?;
-        Ok(v.pop().unwrap_or_default())
-    }
-
     /// The similarity of `vector` (a query's) to the passage whose visible text is
     /// `visible`, when it has a vector.
     pub fn similarity(&self, vector: &[f32], visible: &str) -> Option<f32> {
