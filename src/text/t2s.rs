@@ -1,17 +1,17 @@
 //! Traditional→Simplified conversion: OpenCC's `t2s`, exactly as ferrous-opencc computes it,
-//! about eight times faster.
+//! from tables compiled into the binary.
 //!
 //! OpenCC's t2s converts by greedy longest match over two dictionaries: TSCharacters (single
 //! characters) and TSPhrases (about 280 phrases, all at least two characters long). So, except
-//! where a phrase starts, the result is each character's own conversion: that is asked of
-//! ferrous-opencc once per distinct character and kept in a per-thread table, instead of two
-//! FST walks and a few allocations per character. Where one of the phrases' 117 first
-//! characters appears, the phrases are tried longest first, and a match is converted by
-//! ferrous-opencc too. `t2s_phrases.txt` is OpenCC's TSPhrases.txt (Apache-2.0), the same file
-//! ferrous-opencc compiles in; only its keys are used. The tests check this conversion against
-//! ferrous-opencc's on every line of the bundled corpus and around every phrase.
+//! where a phrase starts, the result is each character's own conversion, looked up in a table
+//! that `build.rs` makes from `t2s_characters.txt` (one load per character; no process builds a
+//! converter, which cost a whole-process search about a tenth of its time). Where one of the
+//! phrases' 117 first characters appears, the phrases are tried longest first. Both files are
+//! OpenCC's own (TSCharacters.txt, TSPhrases.txt; Apache-2.0), the ones ferrous-opencc compiles
+//! in; a conversion is the first candidate, as OpenCC's. The tests check this conversion against
+//! ferrous-opencc's on every line of the bundled corpus, around every phrase and on every
+//! character of the tables and of the CJK blocks.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
@@ -21,23 +21,25 @@ use crate::text::opencc::{Conversion, converter};
 
 const PHRASES: &str = include_str!("t2s_phrases.txt");
 
-/// ferrous-opencc's t2s converter.
+/// For each BMP character, a little-endian u32: 0 = converts to itself and starts no phrase,
+/// else `converted << 1 | starts_phrase`.
+static BMP: &[u8; 4 * 0x1_0000] = include_bytes!(concat!(env!("OUT_DIR"), "/t2s_bmp.bin"));
+/// The characters beyond the BMP that convert or start a phrase, sorted: (from, to, starts).
+static ASTRAL: &[(char, char, bool)] = include!(concat!(env!("OUT_DIR"), "/t2s_astral.rs"));
+
+/// ferrous-opencc's t2s converter (the reference the tests compare with).
 pub fn opencc() -> &'static OpenCC {
     converter(Conversion::T2s).expect("the built-in OpenCC t2s config loads")
 }
 
-/// A phrase key and its conversion, asked of ferrous-opencc the first time the phrase is met.
-type Phrase = (&'static str, OnceLock<String>);
-
-/// Phrase keys by first character, longest first. Reading them costs no conversion, so a
-/// search that meets no phrase never pays for one.
-fn phrases() -> &'static HashMap<char, Vec<Phrase>> {
-    static PHRASES_BY_START: OnceLock<HashMap<char, Vec<Phrase>>> = OnceLock::new();
+/// Phrase keys and their conversions by first character, longest first.
+fn phrases() -> &'static HashMap<char, Vec<(&'static str, &'static str)>> {
+    static PHRASES_BY_START: OnceLock<HashMap<char, Vec<(&str, &str)>>> = OnceLock::new();
     PHRASES_BY_START.get_or_init(|| {
-        let mut map: HashMap<char, Vec<Phrase>> = HashMap::new();
-        for key in phrase_keys() {
+        let mut map: HashMap<char, Vec<(&str, &str)>> = HashMap::new();
+        for (key, value) in phrase_entries() {
             if let Some(first) = key.chars().next() {
-                map.entry(first).or_default().push((key, OnceLock::new()));
+                map.entry(first).or_default().push((key, value));
             }
         }
         for list in map.values_mut() {
@@ -47,66 +49,33 @@ fn phrases() -> &'static HashMap<char, Vec<Phrase>> {
     })
 }
 
-fn phrase_keys() -> impl Iterator<Item = &'static str> {
+/// TSPhrases' keys with their first candidates.
+fn phrase_entries() -> impl Iterator<Item = (&'static str, &'static str)> {
     PHRASES
         .lines()
         .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.split('\t').next())
-        .filter(|k| !k.is_empty())
+        .filter_map(|l| l.split_once('\t'))
+        .filter(|(k, _)| !k.is_empty())
+        .map(|(k, values)| (k, values.split(' ').next().unwrap_or(values)))
 }
 
-/// A table entry for one BMP character: 0 = not looked up yet; else bit 0 set, bit 1 = starts a
-/// phrase, bits 2.. = the converted character, or [`MANY`] when it is not one character.
-type Entry = u32;
-const KNOWN: Entry = 1;
-const STARTS_PHRASE: Entry = 2;
-const MANY: u32 = 0x1F_FFFF;
-
-/// Conversions of the characters seen so far on this thread. BMP characters live in a flat
-/// table (one load per character); the rest, and conversions longer than one character, in a
-/// map.
-#[derive(Default)]
-struct Cache {
-    bmp: Vec<Entry>,
-    other: HashMap<char, (bool, String)>,
-}
-
-impl Cache {
-    fn lookup(&mut self, c: char) -> Entry {
-        let i = c as usize;
-        if i < 0x1_0000 {
-            if self.bmp.is_empty() {
-                self.bmp = vec![0; 0x1_0000];
-            }
-            if self.bmp[i] == 0 {
-                let (starts, converted) = convert_char(c);
-                let mut chars = converted.chars();
-                let single = match (chars.next(), chars.next()) {
-                    (Some(d), None) => d as u32,
-                    _ => {
-                        self.other.insert(c, (starts, converted));
-                        MANY
-                    }
-                };
-                self.bmp[i] = KNOWN | if starts { STARTS_PHRASE } else { 0 } | (single << 2);
-            }
-            self.bmp[i]
-        } else {
-            let (starts, _) = self.other.entry(c).or_insert_with(|| convert_char(c));
-            KNOWN | if *starts { STARTS_PHRASE } else { 0 } | (MANY << 2)
+/// `c` converted on its own, and whether a phrase starts with it.
+#[inline]
+fn lookup(c: char) -> (char, bool) {
+    let i = c as usize;
+    if i < 0x1_0000 {
+        let entry =
+            u32::from_le_bytes([BMP[4 * i], BMP[4 * i + 1], BMP[4 * i + 2], BMP[4 * i + 3]]);
+        if entry == 0 {
+            return (c, false);
+        }
+        (char::from_u32(entry >> 1).unwrap_or(c), entry & 1 != 0)
+    } else {
+        match ASTRAL.binary_search_by_key(&c, |e| e.0) {
+            Ok(k) => (ASTRAL[k].1, ASTRAL[k].2),
+            Err(_) => (c, false),
         }
     }
-}
-
-/// Whether `c` starts a phrase, and its conversion on its own.
-fn convert_char(c: char) -> (bool, String) {
-    let mut buf = [0; 4];
-    let starts = phrases().contains_key(&c);
-    (starts, opencc().convert(c.encode_utf8(&mut buf)))
-}
-
-thread_local! {
-    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
 }
 
 /// OpenCC t2s of `s`.
@@ -114,33 +83,28 @@ pub fn convert(s: &str) -> String {
     if s.is_ascii() {
         return s.to_string();
     }
-    CACHE.with_borrow_mut(|cache| {
-        let mut out = String::with_capacity(s.len());
-        let mut i = 0;
-        while let Some(c) = s[i..].chars().next() {
-            if c.is_ascii() {
-                out.push(c);
-                i += 1;
-                continue;
-            }
-            let entry = cache.lookup(c);
-            if entry & STARTS_PHRASE != 0
-                && let Some((key, value)) = phrases()
-                    .get(&c)
-                    .and_then(|list| list.iter().find(|(k, _)| s[i..].starts_with(k)))
-            {
-                out.push_str(value.get_or_init(|| opencc().convert(key)));
-                i += key.len();
-                continue;
-            }
-            match char::from_u32(entry >> 2) {
-                Some(d) if entry >> 2 != MANY => out.push(d),
-                _ => out.push_str(&cache.other[&c].1),
-            }
-            i += c.len_utf8();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while let Some(c) = s[i..].chars().next() {
+        if c.is_ascii() {
+            out.push(c);
+            i += 1;
+            continue;
         }
-        out
-    })
+        let (to, starts) = lookup(c);
+        if starts
+            && let Some((key, value)) = phrases()
+                .get(&c)
+                .and_then(|list| list.iter().find(|(k, _)| s[i..].starts_with(k)))
+        {
+            out.push_str(value);
+            i += key.len();
+            continue;
+        }
+        out.push(to);
+        i += c.len_utf8();
+    }
+    out
 }
 
 #[cfg(test)]
@@ -168,7 +132,7 @@ mod tests {
 
     #[test]
     fn agrees_with_opencc_around_every_phrase() {
-        let keys: Vec<&str> = phrase_keys().collect();
+        let keys: Vec<&str> = phrase_entries().map(|(k, _)| k).collect();
         assert!(keys.len() > 250, "the phrase list is read");
         for (n, key) in keys.iter().enumerate() {
             let next = keys[(n + 1) % keys.len()];
@@ -204,5 +168,26 @@ mod tests {
         same_as_opencc(&all);
         let reversed: String = all.chars().rev().collect();
         same_as_opencc(&reversed);
+        // And beyond: the other CJK blocks, compatibility ideographs and the supplementary planes.
+        for range in [
+            '\u{2E80}'..='\u{33FF}',
+            '\u{F900}'..='\u{FAFF}',
+            '\u{20000}'..='\u{323AF}',
+        ] {
+            same_as_opencc(&range.collect::<String>());
+        }
+    }
+
+    #[test]
+    fn agrees_with_opencc_on_every_key_of_the_tables() {
+        let keys: Vec<char> = include_str!("t2s_characters.txt")
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.chars().next())
+            .collect();
+        assert!(keys.len() > 4000, "the character table is read");
+        for c in keys {
+            same_as_opencc(&c.to_string());
+        }
     }
 }
