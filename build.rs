@@ -18,6 +18,7 @@ const PHRASES: &str = "src/text/t2s_phrases.txt";
 
 fn main() {
     position_dependent();
+    static_libstdcxx();
     println!("cargo::rerun-if-changed={CHARACTERS}");
     println!("cargo::rerun-if-changed={PHRASES}");
     let characters = std::fs::read_to_string(CHARACTERS).expect("src/text/t2s_characters.txt");
@@ -73,14 +74,50 @@ fn single(s: &str) -> char {
     }
 }
 
+/// On Linux with glibc, the C++ standard library that usearch (the ANN graph) needs is linked
+/// statically when the C++ compiler has its archive: loading `libstdc++.so` and resolving its
+/// 1,700 symbols took a third of the dynamic loader's time at every start. `-lstdc++` then
+/// finds the archive first, in a folder of its own. Without the archive, the shared library
+/// is linked as before.
+fn static_libstdcxx() {
+    if !is_linux_gnu() {
+        return;
+    }
+    let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
+    let found = std::process::Command::new(cxx)
+        .arg("-print-file-name=libstdc++.a")
+        .output();
+    let Ok(found) = found else { return };
+    let archive = std::path::PathBuf::from(String::from_utf8_lossy(&found.stdout).trim());
+    // The compiler prints the bare name when it has no such file.
+    if !archive.is_absolute() || !archive.is_file() {
+        return;
+    }
+    let dir = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("static-cxx");
+    std::fs::create_dir_all(&dir).unwrap();
+    let link = dir.join("libstdc++.a");
+    let _ = std::fs::remove_file(&link);
+    #[cfg(unix)]
+    let linked = std::os::unix::fs::symlink(&archive, &link).is_ok();
+    #[cfg(not(unix))]
+    let linked = std::fs::copy(&archive, &link).is_ok();
+    if linked {
+        println!("cargo::rustc-link-search=native={}", dir.display());
+    }
+}
+
+fn is_linux_gnu() -> bool {
+    let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    let env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
+    os == "linux" && env == "gnu"
+}
+
 /// On Linux the zhsearch binary is linked as a position-dependent executable: a PIE's 35,000
 /// relocations (tables of pointers in its dependencies) were rewritten at every start, 0.7 ms
 /// of a `zhsearch --version` that took 3.0 ms. The price: the binary's own addresses are not
 /// randomised (its libraries' still are).
 fn position_dependent() {
-    let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
-    let env = std::env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
-    if os == "linux" && env == "gnu" {
+    if is_linux_gnu() {
         println!("cargo::rustc-link-arg-bins=-no-pie");
     }
 }

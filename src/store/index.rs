@@ -8,7 +8,8 @@ use std::ops::Range;
 
 use anyhow::{Result, anyhow};
 use tantivy::schema::{
-    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
+    FAST, Field, IndexRecordOption, NumericOptions, STORED, STRING, Schema, TextFieldIndexing,
+    TextOptions,
 };
 use tantivy::{Index, TantivyDocument};
 
@@ -16,7 +17,7 @@ use crate::ingest::corpus::{Meta, Passage};
 use crate::text::analysis::{self, CHARS_ONLY, Piece, TextTokenizer};
 
 /// Bumped whenever the schema or the analysis changes in a way that needs a rebuild.
-pub const SCHEMA_VERSION: u32 = 14;
+pub const SCHEMA_VERSION: u32 = 15;
 /// The `format` of every head and marker zhsearch writes: what makes them ours.
 pub const FORMAT: &str = "zhsearch-index";
 const TEXT_TOKENIZER: &str = "zh_text";
@@ -107,10 +108,19 @@ pub fn schema() -> Schema {
             .set_fieldnorms(false)
             .set_index_option(IndexRecordOption::WithFreqsAndPositions),
     );
-    b.add_u64_field("file", INDEXED);
+    // Norms only where BM25 reads them (`chars`): elsewhere they cost a byte per entry.
+    b.add_u64_field("file", NumericOptions::default().set_indexed());
     // File, line and column are fast fields too: they order equal scores without reading
     // stored passages (see `search::top_ordered`).
-    b.add_text_field("source", STRING | STORED | FAST);
+    let source = STRING | STORED | FAST;
+    let raw = source
+        .get_indexing_options()
+        .cloned()
+        .map(|o| o.set_fieldnorms(false));
+    b.add_text_field(
+        "source",
+        source.set_indexing_options(raw.unwrap_or_default()),
+    );
     b.add_u64_field("line_start", STORED | FAST);
     b.add_u64_field("line_end", STORED);
     b.add_u64_field("paragraph", STORED);
