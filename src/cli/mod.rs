@@ -271,7 +271,11 @@ fn run_search(
             None => {}
         }
     }
-    let mut out = anstream::stdout().lock();
+    // Colours as anstream decides for stdout, into a buffer: one write for the page instead
+    // of several a hit.
+    let choice = anstream::AutoStream::choice(&std::io::stdout());
+    let buffered = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    let mut out = anstream::AutoStream::new(Box::new(buffered) as Box<dyn Write>, choice);
     if json {
         output::write_json(&mut out, &hits)?;
     } else if modes.vimgrep {
