@@ -190,10 +190,13 @@ pub fn read_files(dir: &Path, head: &Head) -> Result<Vec<FileState>> {
             if std::fs::symlink_metadata(&path).is_ok_and(|m| !m.is_file()) {
                 anyhow::bail!("{} is not a regular file", path.display());
             }
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            serde_json::from_str(&text)
-                .with_context(|| format!("{} is not a list of files", path.display()))?
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            match super::list_reader::read(&bytes) {
+                Some(files) => files,
+                None => serde_json::from_slice(&bytes)
+                    .with_context(|| format!("{} is not a list of files", path.display()))?,
+            }
         }
         None => Vec::new(),
     })

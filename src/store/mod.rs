@@ -13,6 +13,7 @@ pub mod dir;
 pub mod errors;
 pub mod folder;
 pub mod index;
+mod list_reader;
 pub mod manifest;
 pub mod marker;
 pub mod report;
