@@ -173,7 +173,11 @@ pub fn passage_doc(f: &Fields, source: &str, p: &Passage) -> TantivyDocument {
         d.add_u64(f.column_end, c1 as u64);
     }
     d.add_text(f.text, &p.text);
-    let whole = p.visible.len() == 1 && p.visible[0] == Piece::verbatim(&p.text, 0..p.text.len());
+    // The whole text as written (`Piece::verbatim(&p.text, ..)`, compared without making it).
+    let whole = match p.visible.as_slice() {
+        [v] => v.verbatim && v.orig == (0..p.text.len()) && v.text == p.text,
+        _ => false,
+    };
     let visible = if whole {
         None
     } else {
