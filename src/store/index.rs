@@ -16,7 +16,7 @@ use crate::ingest::corpus::{Meta, Passage};
 use crate::text::analysis::{self, CHARS_ONLY, Piece, TextTokenizer};
 
 /// Bumped whenever the schema or the analysis changes in a way that needs a rebuild.
-pub const SCHEMA_VERSION: u32 = 14;
+pub const SCHEMA_VERSION: u32 = 15;
 /// The `format` of every head and marker zhsearch writes: what makes them ours.
 pub const FORMAT: &str = "zhsearch-index";
 const TEXT_TOKENIZER: &str = "zh_text";
@@ -31,7 +31,7 @@ pub struct Fields {
     pub source: Field,
     /// The passage's first line.
     pub line_start: Field,
-    /// The passage's last line.
+    /// The passage's last line, when it is not its first.
     pub line_end: Field,
     /// The passage's paragraph number (0: not a body paragraph).
     pub paragraph: Field,
@@ -166,7 +166,11 @@ pub fn passage_doc(f: &Fields, source: &str, p: &Passage) -> TantivyDocument {
     let mut d = TantivyDocument::with_capacity(2 * p.text.len() + source.len() + 64);
     d.add_text(f.source, source);
     d.add_u64(f.line_start, p.line_start as u64);
-    d.add_u64(f.line_end, p.line_end as u64);
+    // Stored only when the passage spans lines (a poem's line does not): one value fewer to
+    // serialise and compress per passage.
+    if p.line_end != p.line_start {
+        d.add_u64(f.line_end, p.line_end as u64);
+    }
     d.add_u64(f.paragraph, p.paragraph as u64);
     if let Some((c0, c1)) = p.columns {
         d.add_u64(f.column_start, c0 as u64);
