@@ -392,9 +392,12 @@ fn create(dir: &Path, marker: &Marker, replaced: Option<Head>) -> Result<Opened>
     // The marker comes first: whatever happens next, the folder is known to be ours.
     write_marker(dir, marker)?;
     // zstd stores Chinese text in about half the space lz4 does; a stored passage is read
-    // only for the few hits shown.
+    // only for the few hits shown. Level 1, not zstd's default 3: a build of 20 poetry files
+    // ran 3% fewer instructions for a store 0.6% larger (level -1: 6% fewer, 18% larger).
     let settings = IndexSettings {
-        docstore_compression: Compressor::Zstd(ZstdCompressor::default()),
+        docstore_compression: Compressor::Zstd(ZstdCompressor {
+            compression_level: Some(1),
+        }),
         docstore_blocksize: 16 * 1024,
         ..IndexSettings::default()
     };
