@@ -4,9 +4,9 @@
 //! not reused for a second back to the system, and each later use of it faults its pages in
 //! again, zeroed: the reading threads parse each file in blocks of up to a megabyte (its
 //! passages, pulldown-cmark's tree, the line maps) and Tantivy fills a new memory arena per
-//! segment. A build of the 74 MB poetry corpus took 22,000–51,000 page faults (5% of its CPU
+//! segment. A build of the 74 MB poetry corpus took 22,000–54,000 page faults (5% of its CPU
 //! time in the kernel zeroing pages); with memory kept 3 s, 11,000–19,000, and never giving
-//! memory back, 1,500 but a peak of 386–394 MB instead of 329–356 MB.
+//! memory back, 1,500 but peaks of 351–413 MB (the bound is 400 MB).
 
 use std::ffi::{c_int, c_long};
 use std::sync::Mutex;
