@@ -160,7 +160,8 @@ impl Parser {
             Cut::LongLine(start) => (start, true),
         };
         if block_end > 0 {
-            let block: String = self.pending.drain(..block_end).collect();
+            let block = self.pending[..block_end].to_string();
+            self.pending.drain(..block_end);
             self.parse_block(&block, out);
             self.line += block.matches('\n').count();
         }

@@ -32,7 +32,7 @@ pub struct Fields {
     pub source: Field,
     /// The passage's first line.
     pub line_start: Field,
-    /// The passage's last line.
+    /// The passage's last line, when it is not its first.
     pub line_end: Field,
     /// The passage's paragraph number (0: not a body paragraph).
     pub paragraph: Field,
@@ -176,14 +176,22 @@ pub fn passage_doc(f: &Fields, source: &str, p: &Passage) -> TantivyDocument {
     let mut d = TantivyDocument::with_capacity(2 * p.text.len() + source.len() + 64);
     d.add_text(f.source, source);
     d.add_u64(f.line_start, p.line_start as u64);
-    d.add_u64(f.line_end, p.line_end as u64);
+    // Stored only when the passage spans lines (a poem's line does not): one value fewer to
+    // serialise and compress per passage.
+    if p.line_end != p.line_start {
+        d.add_u64(f.line_end, p.line_end as u64);
+    }
     d.add_u64(f.paragraph, p.paragraph as u64);
     if let Some((c0, c1)) = p.columns {
         d.add_u64(f.column_start, c0 as u64);
         d.add_u64(f.column_end, c1 as u64);
     }
     d.add_text(f.text, &p.text);
-    let whole = p.visible.len() == 1 && p.visible[0] == Piece::verbatim(&p.text, 0..p.text.len());
+    // The whole text as written (`Piece::verbatim(&p.text, ..)`, compared without making it).
+    let whole = match p.visible.as_slice() {
+        [v] => v.verbatim && v.orig == (0..p.text.len()) && v.text == p.text,
+        _ => false,
+    };
     let visible = if whole {
         None
     } else {

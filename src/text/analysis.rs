@@ -19,6 +19,8 @@ use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::canonical_combining_class;
 
+use crate::text::chars::is_unified_han;
+
 /// A piece of source text to normalise: `text` stands for the bytes `orig` of the source.
 /// When `text` is the verbatim source slice, every character maps to its own bytes; otherwise
 /// (a decoded HTML entity, say) every character maps to the whole range.
@@ -163,7 +165,7 @@ pub fn compact(s: &str) -> Cow<'_, str> {
 /// Folds a string the way the index does: NFKC, lowercase, Traditional→Simplified.
 pub fn normalize(s: &str) -> String {
     let mut folded = String::with_capacity(s.len());
-    fold_piece(s, |_, out| folded.extend(out));
+    fold_into(s, &mut folded);
     t2s(&folded)
 }
 
@@ -171,9 +173,73 @@ pub fn normalize(s: &str) -> String {
 pub fn normalize_text(pieces: &[Piece]) -> String {
     let mut folded = String::new();
     for p in pieces {
-        fold_piece(&p.text, |_, out| folded.extend(out));
+        fold_into(&p.text, &mut folded);
     }
     t2s(&folded)
+}
+
+/// [`fold_piece`] without the map, appended to `out`: what every passage of a build goes
+/// through twice, so its common characters (ASCII, unified ideographs, punctuation and full
+/// width forms, each followed by no combining mark) are pushed as they come or from a table
+/// instead of through NFKC's iterators.
+fn fold_into(text: &str, out: &mut String) {
+    let mut chars = text.char_indices().peekable();
+    while let Some((start, c)) = chars.next() {
+        let alone = chars.peek().is_none_or(|&(_, n)| {
+            n.is_ascii() || is_unified_han(n) || canonical_combining_class(n) == 0
+        });
+        if alone {
+            if c.is_ascii() {
+                out.push(c.to_ascii_lowercase());
+                continue;
+            }
+            if is_unified_han(c) {
+                out.push(c);
+                continue;
+            }
+            if let Some(folded) = folded_punctuation(c) {
+                out.push_str(folded);
+                continue;
+            }
+        }
+        // The general rule, over the character and its combining marks.
+        let mut end = start + c.len_utf8();
+        while let Some(&(at, n)) = chars.peek() {
+            if canonical_combining_class(n) == 0 {
+                break;
+            }
+            end = at + n.len_utf8();
+            chars.next();
+        }
+        fold_piece(&text[start..end], |_, folded| out.extend(folded));
+    }
+}
+
+/// What [`fold_piece`] makes of `c` alone, for General Punctuation (U+2000–U+206F), CJK
+/// Symbols and Punctuation (U+3000–U+303F) and the full and half width forms (U+FF00–U+FFEF):
+/// computed by the same rule once per process.
+fn folded_punctuation(c: char) -> Option<&'static str> {
+    const RANGES: [(u32, u32); 3] = [(0x2000, 0x2070), (0x3000, 0x3040), (0xFF00, 0xFFF0)];
+    static TABLE: OnceLock<Vec<String>> = OnceLock::new();
+    let u = c as u32;
+    let mut at = 0;
+    for (lo, hi) in RANGES {
+        if (lo..hi).contains(&u) {
+            let table = TABLE.get_or_init(|| {
+                let all = RANGES.iter().flat_map(|&(lo, hi)| lo..hi);
+                all.map(|u| {
+                    let mut folded = String::new();
+                    let c = char::from_u32(u).unwrap_or_default().to_string();
+                    fold_piece(&c, |_, chars| folded.extend(chars));
+                    folded
+                })
+                .collect()
+            });
+            return Some(&table[at + (u - lo) as usize]);
+        }
+        at += (hi - lo) as usize;
+    }
+    None
 }
 
 /// Normalises `s` keeping the map back to its bytes.
@@ -250,7 +316,7 @@ fn fold_piece(text: &str, mut emit: impl FnMut(Range<usize>, &mut dyn Iterator<I
             }
         } else if c.is_ascii() && end == start + 1 {
             emit(start..end, &mut std::iter::once(c.to_ascii_lowercase()));
-        } else if end == start + c.len_utf8() && crate::text::chars::is_unified_han(c) {
+        } else if end == start + c.len_utf8() && is_unified_han(c) {
             // NFKC and lowercase leave unified ideographs alone: skip the work.
             emit(start..end, &mut std::iter::once(c));
         } else {
@@ -556,12 +622,30 @@ mod tests {
     }
 
     #[test]
+    fn punctuation_folds_as_the_general_rule_says() {
+        let all = (0x2000..0x2070u32)
+            .chain(0x3000..0x3040)
+            .chain(0xFF00..0xFFF0)
+            .filter_map(char::from_u32);
+        for c in all {
+            for s in [format!("{c}"), format!("中{c}a"), format!("{c}\u{301}")] {
+                assert_eq!(normalize(&s), normalize_mapped(&s).text, "{s:?}");
+            }
+        }
+        assert_eq!(normalize("，。！Ａ…\u{200b}"), ",。!a...");
+    }
+
+    #[test]
     fn text_only_normalisation_agrees_with_the_mapped_one() {
         for s in [
             "５Ｋ瓶頸，Qwen2.5-Max",
             "⼀㍻𠀀",
             "Cafe\u{301}!",
             "阿里雲穩",
+            // Marks after ASCII, a unified ideograph and an invisible character; a mark first.
+            "A\u{301}\u{302}b中\u{301}國\u{200b}\u{301}Ｚ",
+            "\u{301}\u{302}a",
+            "樂\u{20dd}",
         ] {
             assert_eq!(normalize(s), normalize_mapped(s).text);
             let pieces = [Piece::verbatim(s, 0..s.len())];

@@ -318,11 +318,13 @@ fn stored(f: &Fields, doc: &TantivyDocument) -> StoredPassage {
     let num = |field| opt(field).unwrap_or(0);
     let text = text_of(doc, f.text).unwrap_or_default();
     let visible = index::stored_pieces(&text, text_of(doc, f.visible).as_deref());
+    let line_start = num(f.line_start);
     StoredPassage {
         columns: opt(f.column_start).zip(opt(f.column_end)),
         source: text_of(doc, f.source).unwrap_or_default(),
-        line_start: num(f.line_start),
-        line_end: num(f.line_end),
+        line_start,
+        // A one-line passage has none stored.
+        line_end: opt(f.line_end).unwrap_or(line_start),
         paragraph: num(f.paragraph),
         text,
         visible,

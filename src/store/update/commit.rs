@@ -14,8 +14,8 @@ use crate::store::folder::Opened;
 use crate::store::index::{FORMAT, SCHEMA_VERSION};
 use crate::store::manifest::{self, FileState, Head, Manifest};
 use crate::store::report::{Progress, Reporter, UpdateReport};
-use crate::store::update::apply;
 use crate::store::update::plan::{Change, Plan};
+use crate::store::update::{alloc, apply};
 
 /// Memory Tantivy may use for each indexing thread before it writes a segment. 64 MB builds
 /// the 74 MB poetry corpus in the same CPU time as 96 MB did, at a peak of 298–328 MB instead
@@ -85,6 +85,8 @@ pub fn write(
     report: &mut UpdateReport,
 ) -> Result<(Head, Vec<FileState>)> {
     let fields = opened.fields;
+    // Until the commit has written the last segments.
+    let _keep = alloc::KeepMemory::new();
     if plan.rebuild.is_some() {
         writer.delete_all_documents()?;
     }

@@ -8,6 +8,7 @@
 //! [`update()`] settles the corpus and extensions, lists the files, opens (or creates) the
 //! index, then [`plan::plan`] decides, [`apply`] reads and indexes, [`commit`] commits.
 
+pub mod alloc;
 pub mod apply;
 pub mod commit;
 pub mod plan;
