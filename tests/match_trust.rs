@@ -480,6 +480,74 @@ fn pages_are_slices_of_one_ranking() {
     }
 }
 
+/// Files of short lines far from BM25's reference length, their lengths differing from one
+/// batch of files to the next: Tantivy's block maxima are chosen with each segment's own
+/// average length when it is written, and pruning with them once skipped better passages,
+/// so that the best ones depended on how the index was cut into segments.
+#[test]
+fn the_best_passages_do_not_depend_on_the_segments() {
+    let pool: Vec<char> = "山水風花雪天地人日雲江河春秋".chars().collect();
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    // Mostly two to five characters with a 月 or two; one line in 97 is 40 characters with
+    // eight 月: with the reference length those rank first, with the short lines' own
+    // average the short ones do.
+    let mut line = |n: usize| -> String {
+        let (len, moons) = if n % 97 == 0 {
+            (40, 8)
+        } else {
+            (2 + rng.below(4), 1 + rng.below(2))
+        };
+        let mut chars: Vec<char> = (0..len).map(|_| pool[rng.below(pool.len())]).collect();
+        for _ in 0..moons {
+            let at = rng.below(chars.len() + 1);
+            chars.insert(at, '月');
+        }
+        chars.into_iter().collect()
+    };
+    let mut n = 0;
+    let batches: Vec<Vec<(String, String)>> = (0..4)
+        .map(|b| {
+            (0..10)
+                .map(|f| {
+                    let lines: Vec<String> = (0..150)
+                        .map(|_| {
+                            n += 1;
+                            line(n)
+                        })
+                        .collect();
+                    (format!("b{b}f{f:02}.txt"), lines.join("\n\n") + "\n")
+                })
+                .collect()
+        })
+        .collect();
+    let long = n / 97;
+    let dir = scratch("segments");
+    let (corpus, index) = (dir.join("corpus"), dir.join("index"));
+    // One batch a commit: a segment each.
+    let mut stepwise = None;
+    for batch in &batches {
+        write_corpus(&corpus, batch);
+        stepwise = Some(build(&corpus, &index));
+    }
+    let stepwise = stepwise.unwrap();
+    let whole = build(&corpus, &scratch("segments-whole").join("index"));
+    let key = |h: &Hit| (h.source.clone(), h.line_start, h.score.to_bits());
+    for s in [&stepwise, &whole] {
+        let best = run(s, "月", long, 0);
+        let found = best.iter().filter(|h| h.text.chars().count() == 48).count();
+        assert_eq!(found, long, "the {long} lines with eight 月 come first");
+    }
+    for limit in [10, 100, 400] {
+        let a: Vec<_> = run(&stepwise, "月", limit, 0).iter().map(key).collect();
+        let b: Vec<_> = run(&whole, "月", limit, 0).iter().map(key).collect();
+        assert_eq!(a.len(), limit);
+        assert!(
+            a == b,
+            "the {limit} best passages for 月 differ with the segments"
+        );
+    }
+}
+
 /// An index brought up to date in several steps (files added, changed and removed) ranks
 /// exactly as a fresh build of the same files.
 #[test]

@@ -199,18 +199,21 @@ pub(super) fn top_ordered(
     };
     let mut best: Vec<(f32, DocAddress, String, Place)> = Vec::new();
     for (ord, reader) in searcher.segment_readers().iter().enumerate() {
-        let places = places.of(reader)?;
+        let places_of = places.of(reader)?;
         let alive = reader.alive_bitset();
+        let slack = block_max_slack(reader, places.fields.chars);
+        let lowered = |f: f32| if f > 0.0 { f / slack } else { f };
         // This segment's best `n`, the worst on top.
         let mut heap: BinaryHeap<Entry> = BinaryHeap::with_capacity(n.min(4096) + 1);
         let start = floor(&scores);
         let mut callback = |doc, score: f32| {
-            if alive.is_some_and(|a| a.is_deleted(doc)) {
-                return floor(&scores);
+            let exact = floor(&scores);
+            if score <= exact || alive.is_some_and(|a| a.is_deleted(doc)) {
+                return lowered(exact);
             }
             let entry = Entry {
                 score: score + bonus,
-                place: places.of(doc),
+                place: places_of.of(doc),
             };
             scores.push(Reverse(Score(entry.score)));
             if scores.len() > n {
@@ -223,10 +226,10 @@ pub(super) fn top_ordered(
             {
                 *worst = entry;
             }
-            floor(&scores)
+            lowered(floor(&scores))
         };
-        weight.for_each_pruning(start, reader, &mut callback)?;
-        named(heap.into_vec(), &places, ord as u32, &mut best)?;
+        weight.for_each_pruning(lowered(start), reader, &mut callback)?;
+        named(heap.into_vec(), &places_of, ord as u32, &mut best)?;
     }
     let complete = scores.len() < n;
     best.sort_by(|a, b| {
@@ -239,6 +242,31 @@ pub(super) fn top_ordered(
         best.into_iter().map(|(s, a, _, _)| (s, id(a))).collect(),
         complete,
     ))
+}
+
+/// How far below a block's true best score Tantivy's estimate may be in `reader`, as a
+/// factor. Tantivy keeps each block's best (length, frequency) pair as BM25 ranked them with
+/// the segment's own average length when it was written; scored with another average (the
+/// fixed [`REFERENCE_TOKENS`]), another pair of the block may score higher, and block-max WAND
+/// skipped it: which passages were found then depended on how the index was cut into
+/// segments (two builds of the same files listed different top-100s for `月`). With the two
+/// averages a factor λ apart, a block's true best is at most λ times the estimate: BM25's
+/// frequency factor is f = tf / (tf + c), with c = k1 (1 − b + b·len/avg); a pair the writer
+/// ranked no better than its best one (f_w ≤ m) has c_w ≥ tf (1 − m) / m, and c_q ≥ c_w / λ,
+/// so f_q ≤ m / (m + (1 − m) / λ) ≤ λ·m, and m ≤ λ times the best pair's own f_q (likewise
+/// with the averages the other way round; a sum of terms keeps the bound). Tantivy is given
+/// the threshold divided by λ; the exact threshold is applied here.
+fn block_max_slack(reader: &tantivy::SegmentReader, field: Field) -> f32 {
+    let tokens = reader
+        .inverted_index(field)
+        .map_or(0, |ii| ii.total_num_tokens());
+    let written = tokens as f32 / reader.max_doc().max(1) as f32;
+    if !(written > 0.0) {
+        return 1.0;
+    }
+    let ratio = written / REFERENCE_TOKENS as f32;
+    // A hair more, for the rounding of the scores compared.
+    ratio.max(1.0 / ratio) * (1.0 + 1e-4)
 }
 
 /// BM25 statistics of the passages in the index now. Tantivy's own count entries deleted
