@@ -7,6 +7,8 @@ use tantivy::query::{
 };
 use tantivy::schema::{Field, IndexRecordOption};
 
+use super::cover;
+use super::relaxed::{Common, RelaxedUnion};
 use crate::search::backend::{EXACT_SCORE, VARIANT_SCORE};
 use crate::search::fuzzy;
 use crate::search::glob::glob_regex;
@@ -37,6 +39,7 @@ pub(super) fn relaxed(plan: &Plan, f: &Fields) -> Box<dyn TQuery> {
     let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = Vec::new();
     let loose: Vec<&PlanTerm> = fuzzy::relaxed_terms(plan).collect();
     let mut pairs: Vec<[char; 2]> = Vec::new();
+    let mut forms: Vec<&str> = Vec::new();
     for t in plan.terms() {
         if !loose.contains(&t) {
             clauses.push((Occur::Must, term_query(f, t)));
@@ -60,10 +63,16 @@ pub(super) fn relaxed(plan: &Plan, f: &Fields) -> Box<dyn TQuery> {
                     pairs.push(pair);
                 }
             }
+            forms.push(form.norm.as_str());
         }
     }
-    should.extend(pairs.iter().map(|p| bigram_query(f, *p)));
-    clauses.push((Occur::Must, any_of(should)));
+    let forms = forms.iter().map(|n| cover::form_pairs(n, &pairs)).collect();
+    let pairs = pairs
+        .iter()
+        .map(|p| p.map(|c| char_term(f.chars, c)))
+        .collect();
+    let union = RelaxedUnion::new(should, pairs, forms, Common::default());
+    clauses.push((Occur::Must, Box::new(union)));
     add_filters(plan, f, &mut clauses);
     Box::new(BooleanQuery::new(clauses))
 }
@@ -82,13 +91,9 @@ fn bigrams(norm: &str) -> Vec<[char; 2]> {
         .collect()
 }
 
-/// Passages holding the two characters side by side, scored by BM25 (rare pairs weigh most).
-fn bigram_query(f: &Fields, pair: [char; 2]) -> Box<dyn TQuery> {
-    let terms = pair
-        .iter()
-        .map(|c| Term::from_field_text(f.chars, c.encode_utf8(&mut [0; 4])))
-        .collect();
-    Box::new(PhraseQuery::new(terms))
+/// The term of one character.
+fn char_term(field: Field, c: char) -> Term {
+    Term::from_field_text(field, c.encode_utf8(&mut [0; 4]))
 }
 
 pub(super) fn add_filters(plan: &Plan, f: &Fields, clauses: &mut Vec<(Occur, Box<dyn TQuery>)>) {
