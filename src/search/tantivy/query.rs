@@ -36,6 +36,8 @@ pub(super) fn strict(plan: &Plan, f: &Fields) -> Box<dyn TQuery> {
 /// [`crate::search::fuzzy`]).
 pub(super) fn relaxed(plan: &Plan, f: &Fields) -> Box<dyn TQuery> {
     let mut should: Vec<Box<dyn TQuery>> = Vec::new();
+    // The forms' strings: their place in `should`, their form, terms and score.
+    let mut strings = Vec::new();
     let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = Vec::new();
     let loose: Vec<&PlanTerm> = fuzzy::relaxed_terms(plan).collect();
     let mut pairs: Vec<[char; 2]> = Vec::new();
@@ -47,10 +49,9 @@ pub(super) fn relaxed(plan: &Plan, f: &Fields) -> Box<dyn TQuery> {
         }
         for (k, form) in t.forms.iter().enumerate() {
             let score = if k == 0 { EXACT_SCORE } else { VARIANT_SCORE };
-            should.push(Box::new(ConstScoreQuery::new(
-                exact_query(f.chars, &form.norm),
-                score,
-            )));
+            let exact = exact_terms(f.chars, &form.norm);
+            strings.push((should.len(), forms.len(), exact, score));
+            should.push(Box::new(EmptyQuery));
             // A one-character word alone would fetch every passage holding the character,
             // a question word every passage that asks something.
             let long = form
@@ -71,7 +72,10 @@ pub(super) fn relaxed(plan: &Plan, f: &Fields) -> Box<dyn TQuery> {
         .iter()
         .map(|p| p.map(|c| char_term(f.chars, c)))
         .collect();
-    let union = RelaxedUnion::new(should, pairs, forms, Common::default());
+    let mut union = RelaxedUnion::new(should, pairs, forms, Common::default());
+    for (at, form, terms, score) in strings {
+        union.set_string(at, form, terms, score);
+    }
     clauses.push((Occur::Must, Box::new(union)));
     add_filters(plan, f, &mut clauses);
     Box::new(BooleanQuery::new(clauses))
@@ -190,19 +194,28 @@ fn term_query(f: &Fields, t: &PlanTerm) -> Box<dyn TQuery> {
 /// Passages whose normalised text contains `norm`, whitespace aside: consecutive character
 /// tokens (whitespace is no token and takes no position, see `TextTokenizer`).
 pub(super) fn exact_query(field: Field, norm: &str) -> Box<dyn TQuery> {
-    let mut terms: Vec<Term> = norm
-        .chars()
+    phrase_query(exact_terms(field, norm))
+}
+
+/// The character terms of `norm` that [`exact_query`] looks for, with their offsets.
+pub(super) fn exact_terms(field: Field, norm: &str) -> Vec<(usize, Term)> {
+    norm.chars()
         .filter(|&c| !is_spacing(c))
         .map(|c| Term::from_field_text(field, c.encode_utf8(&mut [0; 4])))
-        .collect();
+        .enumerate()
+        .collect()
+}
+
+/// Passages holding `terms` at their offsets from one position.
+pub(super) fn phrase_query(mut terms: Vec<(usize, Term)>) -> Box<dyn TQuery> {
     match terms.len() {
         // A blank phrase is dropped when the query is parsed.
         0 => Box::new(EmptyQuery),
         1 => {
-            let term = terms.pop().expect("one term");
+            let (_, term) = terms.pop().expect("one term");
             Box::new(TermQuery::new(term, IndexRecordOption::Basic))
         }
-        _ => Box::new(PhraseQuery::new(terms)),
+        _ => Box::new(PhraseQuery::new_with_offset(terms)),
     }
 }
 

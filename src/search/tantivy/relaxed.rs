@@ -13,14 +13,14 @@
 use tantivy::fieldnorm::FieldNormReader;
 use tantivy::postings::{Postings, SegmentPostings};
 use tantivy::query::{
-    Bm25StatisticsProvider, Bm25Weight, EmptyScorer, EnableScoring, Explanation, PhraseQuery,
-    Query as TQuery, Scorer, Weight,
+    Bm25StatisticsProvider, Bm25Weight, ConstScoreQuery, EmptyScorer, EnableScoring, Explanation,
+    PhraseQuery, Query as TQuery, Scorer, Weight,
 };
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, DocSet, Score, SegmentReader, TERMINATED, TantivyError, Term};
 
 use super::cover;
-use super::query::any_of;
+use super::query::{any_of, phrase_query};
 
 /// A character in more than this share of the passages is common: a pair of two common
 /// characters finds passages only where [`cover::finding`] needs it.
@@ -45,6 +45,9 @@ pub(super) struct RelaxedUnion {
 #[derive(Debug)]
 enum Clause {
     Query(Box<dyn TQuery>),
+    /// The string of a relaxed form (its index): its terms at their offsets, scored a
+    /// constant.
+    String(usize, Vec<(usize, Term)>, Score),
     /// Two characters side by side, scored as a phrase (BM25).
     Pair([Term; 2]),
 }
@@ -86,13 +89,26 @@ impl RelaxedUnion {
         }
     }
 
+    /// Makes query `at` the string of form `form`: `terms` at their offsets, scored `score`.
+    pub(super) fn set_string(
+        &mut self,
+        at: usize,
+        form: usize,
+        terms: Vec<(usize, Term)>,
+        score: Score,
+    ) {
+        self.clauses[at] = Clause::String(form, terms, score);
+    }
+
     /// The plain union of every clause (each pair a phrase query).
     fn plain(&self) -> Box<dyn TQuery> {
         any_of(self.clauses.iter().map(Clause::query).collect())
     }
 
     /// For each clause, whether it only adds to the score: the pairs that do not find
-    /// passages (see [`cover::finding`]).
+    /// passages (see [`cover::finding`]), and when there are such pairs, the strings of the
+    /// forms with a pair: a passage holding one holds all its pairs, so it is found by those
+    /// that find. None when every pair finds passages.
     fn scoring_only(&self, stats: &dyn Bm25StatisticsProvider) -> tantivy::Result<Vec<bool>> {
         let docs = stats.total_num_docs()?;
         let limit = ((docs as f64 * self.common.share) as u64).max(self.common.min);
@@ -103,9 +119,21 @@ impl RelaxedUnion {
             }
         }
         let finds = cover::finding(&rarer, limit, &self.forms);
+        if finds.iter().all(|&f| f) {
+            return Ok(vec![false; self.clauses.len()]);
+        }
+        let paired = |k: usize| {
+            self.forms
+                .get(k)
+                .is_some_and(|f| f.iter().any(Option::is_some))
+        };
         let queries = self.clauses.len() - finds.len();
         Ok((0..self.clauses.len())
-            .map(|i| i >= queries && !finds[i - queries])
+            .map(|i| match &self.clauses[i] {
+                Clause::Query(_) => false,
+                Clause::String(form, ..) => paired(*form),
+                Clause::Pair(_) => !finds[i - queries],
+            })
             .collect())
     }
 }
@@ -114,6 +142,7 @@ impl Clone for Clause {
     fn clone(&self) -> Self {
         match self {
             Clause::Query(q) => Clause::Query(q.box_clone()),
+            Clause::String(form, t, score) => Clause::String(*form, t.clone(), *score),
             Clause::Pair(p) => Clause::Pair(p.clone()),
         }
     }
@@ -123,6 +152,9 @@ impl Clause {
     fn query(&self) -> Box<dyn TQuery> {
         match self {
             Clause::Query(q) => q.box_clone(),
+            Clause::String(_, t, score) => {
+                Box::new(ConstScoreQuery::new(phrase_query(t.clone()), *score))
+            }
             Clause::Pair(p) => Box::new(PhraseQuery::new(p.to_vec())),
         }
     }
@@ -143,17 +175,26 @@ impl TQuery for RelaxedUnion {
         }
         let mut slots = Vec::with_capacity(self.clauses.len());
         let mut chars: Vec<Term> = Vec::new();
+        let mut at = |t: &Term| {
+            chars.iter().position(|c| c == t).unwrap_or_else(|| {
+                chars.push(t.clone());
+                chars.len() - 1
+            })
+        };
         for (c, only) in self.clauses.iter().zip(only) {
             slots.push(match c {
                 Clause::Pair(p) if only => {
-                    let mut at = [0; 2];
-                    for (t, at) in p.iter().zip(&mut at) {
-                        *at = chars.iter().position(|c| c == t).unwrap_or_else(|| {
-                            chars.push(t.clone());
-                            chars.len() - 1
-                        });
+                    SlotWeight::Pair([at(&p[0]), at(&p[1])], Bm25Weight::for_terms(stats, p)?)
+                }
+                Clause::String(_, terms, score) if only => {
+                    let mut placed = Vec::with_capacity(terms.len());
+                    for (offset, t) in terms {
+                        placed.push((stats.doc_freq(t)?, at(t), *offset as u32));
                     }
-                    SlotWeight::Pair(at, Bm25Weight::for_terms(stats, p)?)
+                    // The rarest first: most passages found lack one.
+                    placed.sort_unstable();
+                    let placed = placed.into_iter().map(|(_, c, o)| (c, o)).collect();
+                    SlotWeight::String(placed, *score)
                 }
                 c => SlotWeight::Finds(c.query().weight(scoring)?),
             });
@@ -165,6 +206,7 @@ impl TQuery for RelaxedUnion {
         for c in &self.clauses {
             match c {
                 Clause::Query(q) => q.query_terms(visitor),
+                Clause::String(_, t, _) => t.iter().for_each(|(_, t)| visitor(t, true)),
                 Clause::Pair(p) => p.iter().for_each(|t| visitor(t, true)),
             }
         }
@@ -173,6 +215,9 @@ impl TQuery for RelaxedUnion {
 
 enum SlotWeight {
     Finds(Box<dyn Weight>),
+    /// A form's string, which only scores: its characters (indices in `chars`) with their
+    /// offsets, the rarest first, and its score.
+    String(Vec<(usize, u32)>, Score),
     /// A pair that only scores: its characters' indices in `chars`, and its BM25 weight.
     Pair([usize; 2], Bm25Weight),
 }
@@ -195,6 +240,9 @@ impl Weight for UnionWeight {
                         slots.push(Slot::Finds(finders.len()));
                         finders.push(scorer);
                     }
+                }
+                SlotWeight::String(placed, score) => {
+                    slots.push(Slot::String(placed.clone(), boost * score))
                 }
                 SlotWeight::Pair(at, weight) => slots.push(Slot::Pair(*at, weight.boost_by(boost))),
             }
@@ -239,6 +287,8 @@ impl Weight for UnionWeight {
 /// A clause of a segment's union, in the order of the sum.
 enum Slot {
     Finds(usize),
+    /// A form's string: see [`SlotWeight::String`].
+    String(Vec<(usize, u32)>, Score),
     /// A pair that only scores: its characters' indices in `chars`, and its BM25 weight.
     Pair([usize; 2], Bm25Weight),
 }
@@ -314,6 +364,11 @@ impl Scorer for UnionScorer {
                         score += f.score();
                     }
                 }
+                Slot::String(ref placed, s) => {
+                    if holds_string(&mut self.chars, placed, doc) {
+                        score += s;
+                    }
+                }
                 Slot::Pair([a, b], ref weight) => {
                     // Positions are read only once both characters are known to be there.
                     if !(self.chars[a].held(doc) && self.chars[b].held(doc)) {
@@ -330,6 +385,28 @@ impl Scorer for UnionScorer {
         }
         score
     }
+}
+
+/// Whether passage `doc` holds every character of `placed` at its offset from one position
+/// (as Tantivy's phrase query matches it).
+fn holds_string(chars: &mut [CharAt], placed: &[(usize, u32)], doc: DocId) -> bool {
+    if !placed.iter().all(|&(c, _)| chars[c].held(doc)) {
+        return false;
+    }
+    for &(c, _) in placed {
+        chars[c].load();
+    }
+    let Some(&(first, offset)) = placed.first() else {
+        return false;
+    };
+    chars[first].positions.iter().any(|&p| {
+        let start = p.checked_sub(offset);
+        start.is_some_and(|s| {
+            placed
+                .iter()
+                .all(|&(c, o)| chars[c].positions.binary_search(&(s + o)).is_ok())
+        })
+    })
 }
 
 /// A character's postings, read passage by passage in increasing order, with its positions
@@ -445,7 +522,11 @@ mod tests {
             IndexRecordOption::WithFreqs,
         ));
         let pairs = pairs.iter().map(|p| p.map(term)).collect();
-        RelaxedUnion::new(vec![word], pairs, forms, common)
+        let string = chars.iter().map(|&c| term(c)).enumerate().collect();
+        let placeholder = Box::new(tantivy::query::EmptyQuery);
+        let mut union = RelaxedUnion::new(vec![placeholder, word], pairs, forms, common);
+        union.set_string(0, 0, string, 1000.0);
+        union
     }
 
     #[test]
@@ -480,6 +561,8 @@ mod tests {
         // the pairs chosen to cover the runs (乙丙 and 丁戊, the cheapest); not the passage
         // holding only 丙丁, nor the others.
         assert_eq!(found_lines, vec![0, 1, 2, 3, 5, 6]);
+        // The quote's string is looked up, not found: it scores where it is only.
+        assert!(found.iter().all(|(a, s)| (*s > 1000.0) == (a.doc_id == 0)));
         assert!(plain.len() > found.len());
         // In an index where no character is common, the union is the plain one.
         let rare = scores(&index, &union(field, quote, Common::default()));
