@@ -49,7 +49,7 @@ fn cheapest_cover(form: &[Option<usize>], rarer: &[u64], finds: &[bool]) -> Vec<
         .filter_map(|s| {
             let mut listed = (s..s + len - 1).filter(|&k| form[k].is_some());
             let first = listed.next()?;
-            Some((first, listed.last().unwrap_or(first)))
+            Some((first, listed.next_back().unwrap_or(first)))
         })
         .collect();
     if runs.is_empty() {
@@ -108,7 +108,7 @@ mod tests {
         assert_eq!(form.len(), 10);
         assert_eq!(form[4], None, "中 and 事 are not side by side");
         let rarer = [60, 126, 126, 459, 503, 517, 1, 1];
-        let finds = finding(&rarer, 10, &[form.clone()]);
+        let finds = finding(&rarer, 10, std::slice::from_ref(&form));
         // 道中 is in the first four runs: cheaper alone than 直道 (first three) and another.
         assert_eq!(
             finds,
