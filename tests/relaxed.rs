@@ -182,3 +182,22 @@ fn a_sentence_typed_bare_is_a_full_match_only_as_a_string() {
     let few = search("阿里 盈利", 10);
     assert!(few.iter().any(|h| h.match_kind == MatchKind::All));
 }
+
+/// In an index where every character of a quote is common (here in 12,000 of the passages,
+/// never side by side as in the quote), the relaxed tier finds passages by the pairs that
+/// cover every run of half the quote: the misremembered line still comes first, and a line
+/// holding half of the quote in a row is still listed.
+#[test]
+fn a_quote_of_common_characters_still_finds_runs_of_half_of_it() {
+    let mut text = String::from("丙戊乙庚丁甲辛壬\n壬癸丙戊乙庚子丑\n");
+    for k in 0..12_000 {
+        text.push_str(&format!("己辛甲丁庚乙戊丙{k}\n"));
+    }
+    let s = common::crafted("common-quote", &[("lines.txt", &text)]);
+    let hits = common::find(&s, "丙戊乙庚丁甲辛己");
+    assert_eq!(
+        lines_of(&hits[..2]),
+        vec![("lines.txt".into(), 1), ("lines.txt".into(), 2)]
+    );
+    assert!(hits.iter().all(|h| h.match_kind == MatchKind::Partial));
+}

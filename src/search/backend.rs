@@ -38,7 +38,9 @@ pub enum Tier {
     /// Passages holding any form of a bare term as a string (scored as above), any of its
     /// long words but question words, or any two of its letters or digits side by side
     /// (BM25), with the quoted terms, exclusions and filters still holding; when every term
-    /// is quoted, the phrases relax like bare terms.
+    /// is quoted, the phrases relax like bare terms. A backend may leave out the passages
+    /// holding nothing but pairs of common characters, as long as every passage holding half
+    /// of a form's letters and digits in a row is there, scored as when none is left out.
     Relaxed,
 }
 

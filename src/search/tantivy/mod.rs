@@ -3,7 +3,9 @@
 //! index was written), stored passages, vocabulary statistics of the live entries, and the
 //! file entries' titles and metadata. Everything in the search that knows Tantivy is here.
 
+mod cover;
 mod query;
+mod relaxed;
 mod top;
 
 use std::collections::{HashMap, HashSet};

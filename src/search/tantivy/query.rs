@@ -7,6 +7,8 @@ use tantivy::query::{
 };
 use tantivy::schema::{Field, IndexRecordOption};
 
+use super::cover;
+use super::relaxed::{Common, RelaxedUnion};
 use crate::search::backend::{EXACT_SCORE, VARIANT_SCORE};
 use crate::search::fuzzy;
 use crate::search::glob::glob_regex;
@@ -34,9 +36,12 @@ pub(super) fn strict(plan: &Plan, f: &Fields) -> Box<dyn TQuery> {
 /// [`crate::search::fuzzy`]).
 pub(super) fn relaxed(plan: &Plan, f: &Fields) -> Box<dyn TQuery> {
     let mut should: Vec<Box<dyn TQuery>> = Vec::new();
+    // The forms' strings: their place in `should`, their form, terms and score.
+    let mut strings = Vec::new();
     let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = Vec::new();
     let loose: Vec<&PlanTerm> = fuzzy::relaxed_terms(plan).collect();
     let mut pairs: Vec<[char; 2]> = Vec::new();
+    let mut forms: Vec<&str> = Vec::new();
     for t in plan.terms() {
         if !loose.contains(&t) {
             clauses.push((Occur::Must, term_query(f, t)));
@@ -44,10 +49,9 @@ pub(super) fn relaxed(plan: &Plan, f: &Fields) -> Box<dyn TQuery> {
         }
         for (k, form) in t.forms.iter().enumerate() {
             let score = if k == 0 { EXACT_SCORE } else { VARIANT_SCORE };
-            should.push(Box::new(ConstScoreQuery::new(
-                exact_query(f.chars, &form.norm),
-                score,
-            )));
+            let exact = exact_terms(f.chars, &form.norm);
+            strings.push((should.len(), forms.len(), exact, score));
+            should.push(Box::new(EmptyQuery));
             // A one-character word alone would fetch every passage holding the character,
             // a question word every passage that asks something.
             let long = form
@@ -60,10 +64,19 @@ pub(super) fn relaxed(plan: &Plan, f: &Fields) -> Box<dyn TQuery> {
                     pairs.push(pair);
                 }
             }
+            forms.push(form.norm.as_str());
         }
     }
-    should.extend(pairs.iter().map(|p| bigram_query(f, *p)));
-    clauses.push((Occur::Must, any_of(should)));
+    let forms = forms.iter().map(|n| cover::form_pairs(n, &pairs)).collect();
+    let pairs = pairs
+        .iter()
+        .map(|p| p.map(|c| char_term(f.chars, c)))
+        .collect();
+    let mut union = RelaxedUnion::new(should, pairs, forms, Common::default());
+    for (at, form, terms, score) in strings {
+        union.set_string(at, form, terms, score);
+    }
+    clauses.push((Occur::Must, Box::new(union)));
     add_filters(plan, f, &mut clauses);
     Box::new(BooleanQuery::new(clauses))
 }
@@ -82,13 +95,9 @@ fn bigrams(norm: &str) -> Vec<[char; 2]> {
         .collect()
 }
 
-/// Passages holding the two characters side by side, scored by BM25 (rare pairs weigh most).
-fn bigram_query(f: &Fields, pair: [char; 2]) -> Box<dyn TQuery> {
-    let terms = pair
-        .iter()
-        .map(|c| Term::from_field_text(f.chars, c.encode_utf8(&mut [0; 4])))
-        .collect();
-    Box::new(PhraseQuery::new(terms))
+/// The term of one character.
+fn char_term(field: Field, c: char) -> Term {
+    Term::from_field_text(field, c.encode_utf8(&mut [0; 4]))
 }
 
 pub(super) fn add_filters(plan: &Plan, f: &Fields, clauses: &mut Vec<(Occur, Box<dyn TQuery>)>) {
@@ -185,19 +194,28 @@ fn term_query(f: &Fields, t: &PlanTerm) -> Box<dyn TQuery> {
 /// Passages whose normalised text contains `norm`, whitespace aside: consecutive character
 /// tokens (whitespace is no token and takes no position, see `TextTokenizer`).
 pub(super) fn exact_query(field: Field, norm: &str) -> Box<dyn TQuery> {
-    let mut terms: Vec<Term> = norm
-        .chars()
+    phrase_query(exact_terms(field, norm))
+}
+
+/// The character terms of `norm` that [`exact_query`] looks for, with their offsets.
+pub(super) fn exact_terms(field: Field, norm: &str) -> Vec<(usize, Term)> {
+    norm.chars()
         .filter(|&c| !is_spacing(c))
         .map(|c| Term::from_field_text(field, c.encode_utf8(&mut [0; 4])))
-        .collect();
+        .enumerate()
+        .collect()
+}
+
+/// Passages holding `terms` at their offsets from one position.
+pub(super) fn phrase_query(mut terms: Vec<(usize, Term)>) -> Box<dyn TQuery> {
     match terms.len() {
         // A blank phrase is dropped when the query is parsed.
         0 => Box::new(EmptyQuery),
         1 => {
-            let term = terms.pop().expect("one term");
+            let (_, term) = terms.pop().expect("one term");
             Box::new(TermQuery::new(term, IndexRecordOption::Basic))
         }
-        _ => Box::new(PhraseQuery::new(terms)),
+        _ => Box::new(PhraseQuery::new_with_offset(terms)),
     }
 }
 
