@@ -261,7 +261,7 @@ fn block_max_slack(reader: &tantivy::SegmentReader, field: Field) -> f32 {
         .inverted_index(field)
         .map_or(0, |ii| ii.total_num_tokens());
     let written = tokens as f32 / reader.max_doc().max(1) as f32;
-    if !(written > 0.0) {
+    if written.is_nan() || written <= 0.0 {
         return 1.0;
     }
     let ratio = written / REFERENCE_TOKENS as f32;
