@@ -492,7 +492,7 @@ fn the_best_passages_do_not_depend_on_the_segments() {
     // eight 月: with the reference length those rank first, with the short lines' own
     // average the short ones do.
     let mut line = |n: usize| -> String {
-        let (len, moons) = if n % 97 == 0 {
+        let (len, moons) = if n.is_multiple_of(97) {
             (40, 8)
         } else {
             (2 + rng.below(4), 1 + rng.below(2))
