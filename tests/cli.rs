@@ -266,3 +266,37 @@ fn no_refresh_refuses_an_index_of_another_corpus_as_the_default_does() {
             .success()
     );
 }
+
+/// A search while another process makes the first commit waits for it, then answers (there
+/// is nothing to search before; it once exited 2 and asked to try again).
+#[test]
+fn a_search_during_the_first_build_waits_for_it() {
+    let dir = corpus_copy("first-build-wait");
+    let corpus = dir.join("corpus");
+    // Copies enough for the build to take a while.
+    for e in std::fs::read_dir(&corpus).unwrap() {
+        let path = e.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for i in 0..60 {
+            let name = format!("copy{i:02}-{}", path.file_name().unwrap().to_string_lossy());
+            std::fs::write(corpus.join(name), &text).unwrap();
+        }
+    }
+    let mut build = std::process::Command::new(env!("CARGO_BIN_EXE_zhsearch"))
+        .args(["index", "--quiet"])
+        .current_dir(&dir)
+        .env("XDG_CACHE_HOME", dir.join(".cache"))
+        .spawn()
+        .unwrap();
+    // The marker is the first file of a build, written before the lock is taken.
+    let marker = dir.join("index").join("zhsearch-index.json");
+    let start = std::time::Instant::now();
+    while !marker.exists() && start.elapsed().as_secs() < 30 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let o = zhsearch(&dir, &["search", "5k瓶颈", "--limit", "1"]);
+    assert!(build.wait().unwrap().success());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains(":53"), "{}", stdout(&o));
+    assert!(!stderr(&o).contains("try again"), "{}", stderr(&o));
+}

@@ -18,7 +18,7 @@ use crate::search::query::{self, Query, QueryError};
 use crate::search::sphinx::remote::Remote;
 use crate::search::{Backend, Meaning, Plan, Searcher};
 use crate::store::{
-    self, IndexStats, IndexStore, Reporter, StoreError, UpdateOptions, UpdateReport,
+    self, IndexStats, IndexStore, Reporter, StoreError, UpdateOptions, UpdateReport, Warning,
 };
 
 mod inventory;
@@ -310,12 +310,24 @@ impl Engine {
             return Ok(Refresh::Done(UpdateReport::default()));
         }
         let had = current.is_some();
-        match self.update_from(current, false, reporter) {
-            Ok(report) => Ok(Refresh::Done(report)),
-            Err(Error::Store(e)) if e.is_write_failure() && (had || self.has_index()) => {
-                Ok(Refresh::Stale(e))
-            }
-            Err(e) => Err(e),
+        let mut said = false;
+        loop {
+            return match self.update_from(current.clone(), false, reporter) {
+                Ok(report) => Ok(Refresh::Done(report)),
+                Err(Error::Store(e)) if e.is_write_failure() && (had || self.has_index()) => {
+                    Ok(Refresh::Stale(e))
+                }
+                // Another process is making the first commit: there is nothing to search
+                // until it is done, and its lock goes with it if it dies.
+                Err(Error::Store(StoreError::Busy { dir })) => {
+                    if !std::mem::replace(&mut said, true) {
+                        reporter.warning(&Warning::Waiting { dir });
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                    continue;
+                }
+                Err(e) => Err(e),
+            };
         }
     }
 

@@ -33,6 +33,11 @@ pub enum Warning {
         /// Why.
         why: String,
     },
+    /// Another process is building the index, which does not exist yet: this one waits.
+    Waiting {
+        /// The index folder.
+        dir: std::path::PathBuf,
+    },
 }
 
 impl fmt::Display for Warning {
@@ -40,6 +45,11 @@ impl fmt::Display for Warning {
         match self {
             Warning::Unlisted { what } => write!(f, "skipping {what}"),
             Warning::Skipped { source, why } => write!(f, "skipped {source}: {why}"),
+            Warning::Waiting { dir } => write!(
+                f,
+                "another zhsearch process is building the index in {}: waiting for it",
+                dir.display()
+            ),
         }
     }
 }
