@@ -4,6 +4,7 @@
 //! file entries' titles and metadata. Everything in the search that knows Tantivy is here.
 
 mod cover;
+mod live;
 mod query;
 mod relaxed;
 mod top;

@@ -7,9 +7,10 @@ use std::sync::Mutex;
 
 use anyhow::Result;
 use tantivy::query::{Bm25StatisticsProvider, EnableScoring, Query as TQuery};
-use tantivy::schema::{Field, IndexRecordOption};
-use tantivy::{DocAddress, DocSet, Term};
+use tantivy::schema::Field;
+use tantivy::{DocAddress, Term};
 
+use super::live::{self, Deleted};
 use crate::search::backend::CandidateId;
 use crate::store::index::Fields;
 
@@ -286,7 +287,7 @@ pub(super) struct AliveStats<'a> {
 /// entries walks its postings in every segment with deletions, and a search asks for each of
 /// its terms twice (to segment the query, then to score it).
 #[derive(Default)]
-pub(super) struct LiveFreqs(Mutex<HashMap<Term, u64>>);
+pub(super) struct LiveFreqs(Mutex<HashMap<Term, u64>>, Deleted);
 
 /// Terms whose frequency is kept at most (a server meets new terms for as long as it runs).
 const KEPT_FREQS: usize = 100_000;
@@ -344,16 +345,10 @@ impl Bm25StatisticsProvider for AliveStats<'_> {
 impl AliveStats<'_> {
     /// Live entries holding `term`, counted.
     fn count_live(&self, term: &Term) -> tantivy::Result<u64> {
+        let deleted = self.known.map(|k| &k.1);
         let mut total = 0u64;
         for reader in self.searcher.segment_readers() {
-            let ii = reader.inverted_index(term.field())?;
-            let n = match reader.alive_bitset().filter(|_| reader.has_deletes()) {
-                Some(alive) => ii
-                    .read_postings(term, IndexRecordOption::Basic)?
-                    .map_or(0, |mut p| p.count(alive)),
-                None => ii.doc_freq(term)?,
-            };
-            total += u64::from(n);
+            total += u64::from(live::count(reader, term, deleted)?);
         }
         Ok(total)
     }
