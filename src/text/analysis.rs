@@ -11,7 +11,9 @@
 //! OpenCC did to the length.
 
 use std::borrow::Cow;
+use std::iter::Peekable;
 use std::ops::Range;
+use std::str::CharIndices;
 use std::sync::OnceLock;
 
 use jieba_rs::Jieba;
@@ -178,6 +180,20 @@ pub fn normalize_text(pieces: &[Piece]) -> String {
     t2s(&folded)
 }
 
+/// Where the cluster of `c` (at `start`) ends: after the combining marks that follow it,
+/// which are taken from `chars`.
+fn cluster_end(chars: &mut Peekable<CharIndices<'_>>, start: usize, c: char) -> usize {
+    let mut end = start + c.len_utf8();
+    while let Some(&(at, n)) = chars.peek() {
+        if canonical_combining_class(n) == 0 {
+            break;
+        }
+        end = at + n.len_utf8();
+        chars.next();
+    }
+    end
+}
+
 /// [`fold_piece`] without the map, appended to `out`: what every passage of a build goes
 /// through twice, so its common characters (ASCII, unified ideographs, punctuation and full
 /// width forms, each followed by no combining mark) are pushed as they come or from a table
@@ -203,14 +219,7 @@ fn fold_into(text: &str, out: &mut String) {
             }
         }
         // The general rule, over the character and its combining marks.
-        let mut end = start + c.len_utf8();
-        while let Some(&(at, n)) = chars.peek() {
-            if canonical_combining_class(n) == 0 {
-                break;
-            }
-            end = at + n.len_utf8();
-            chars.next();
-        }
+        let end = cluster_end(&mut chars, start, c);
         fold_piece(&text[start..end], |_, folded| out.extend(folded));
     }
 }
@@ -299,14 +308,7 @@ pub fn normalize_pieces(pieces: &[Piece]) -> Normalized {
 fn fold_piece(text: &str, mut emit: impl FnMut(Range<usize>, &mut dyn Iterator<Item = char>)) {
     let mut iter = text.char_indices().peekable();
     while let Some((start, c)) = iter.next() {
-        let mut end = start + c.len_utf8();
-        while let Some(&(b, next)) = iter.peek() {
-            if canonical_combining_class(next) == 0 {
-                break;
-            }
-            end = b + next.len_utf8();
-            iter.next();
-        }
+        let end = cluster_end(&mut iter, start, c);
         if is_invisible(c) {
             // Not what a reader sees: a phrase matches across it (`零寬\u{200b}標記`), and a
             // highlight spanning it still covers it.

@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use tantivy::index::SegmentId;
 use tantivy::Directory;
+use tantivy::index::SegmentId;
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocSet, SegmentReader, TERMINATED, Term};
 
@@ -74,8 +74,17 @@ pub(super) fn count(
 /// bit a live entry); `None` when it cannot be read as one that agrees with the reader.
 fn deleted_docs(reader: &SegmentReader) -> Option<Vec<u32>> {
     let opstamp = reader.delete_opstamp()?;
-    let name = PathBuf::from(format!("{}.{opstamp}.del", reader.segment_id().uuid_string()));
-    let bytes = reader.index().directory().open_read(&name).ok()?.read_bytes().ok()?;
+    let name = PathBuf::from(format!(
+        "{}.{opstamp}.del",
+        reader.segment_id().uuid_string()
+    ));
+    let bytes = reader
+        .index()
+        .directory()
+        .open_read(&name)
+        .ok()?
+        .read_bytes()
+        .ok()?;
     let (head, words) = bytes.as_slice().split_at_checked(4)?;
     let max_doc = u32::from_le_bytes(head.try_into().ok()?);
     if max_doc != reader.max_doc() || words.len() != (max_doc as usize).div_ceil(64) * 8 {
@@ -110,7 +119,8 @@ mod tests {
         let text = b.add_text_field("text", TEXT | STORED);
         let id = b.add_text_field("id", STRING);
         let index = Index::create_in_ram(b.build());
-        let mut w: IndexWriter<TantivyDocument> = index.writer_with_num_threads(1, 15_000_000).unwrap();
+        let mut w: IndexWriter<TantivyDocument> =
+            index.writer_with_num_threads(1, 15_000_000).unwrap();
         for i in 0..3000u32 {
             let mut words = vec!["all"];
             if i % 3 == 0 {
@@ -136,7 +146,9 @@ mod tests {
         assert!(reader.has_deletes());
         let listed = deleted_docs(reader).expect("the deletion file is read");
         let alive = reader.alive_bitset().unwrap();
-        let want: Vec<u32> = (0..reader.max_doc()).filter(|&d| alive.is_deleted(d)).collect();
+        let want: Vec<u32> = (0..reader.max_doc())
+            .filter(|&d| alive.is_deleted(d))
+            .collect();
         assert_eq!(listed, want);
         let cache = Deleted::default();
         for word in ["all", "third", "rare", "gone", "absent"] {
