@@ -226,6 +226,45 @@ fn no_refresh_searches_the_last_commit_and_the_default_sees_an_edit_in_place() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
 
+/// An edit that keeps the file's size and sets its modification time back to what it was
+/// (`touch -d`, a restore, a time before 1970) is seen: the index records the later of the
+/// modification and status change times, and the latter cannot be set back.
+#[test]
+fn an_edit_whose_time_is_set_back_is_seen() {
+    let dir = corpus_copy("time-set-back");
+    let corpus = dir.join("corpus");
+    let day = std::time::Duration::from_secs(86_400);
+    let times = [
+        std::time::UNIX_EPOCH + 11_000 * day,
+        std::time::UNIX_EPOCH - 3_650 * day,
+    ];
+    for (round, when) in times.into_iter().enumerate() {
+        let path = corpus.join(format!("old{round}.md"));
+        let set_time = || {
+            let file = std::fs::File::options().write(true).open(&path).unwrap();
+            file.set_modified(when).unwrap();
+        };
+        std::fs::write(&path, "甲骨上的一句話寫在這裡。\n").unwrap();
+        set_time();
+        let o = zhsearch(&dir, &["index", "--quiet"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        std::fs::write(&path, "金石上的一句話寫在這裡。\n").unwrap();
+        set_time();
+        let o = zhsearch(&dir, &["search", "\"金石上的一句話\"", "--exact", "--json"]);
+        assert_eq!(o.status.code(), Some(0), "round {round}: {}", stderr(&o));
+        assert!(stderr(&o).contains("1 changed"), "{}", stderr(&o));
+        let o = zhsearch(
+            &dir,
+            &["search", "\"甲骨上的一句話\"", "--exact", "--count"],
+        );
+        assert_eq!(
+            stdout(&o).trim(),
+            "0",
+            "round {round}: the old text is gone"
+        );
+    }
+}
+
 #[test]
 fn no_refresh_without_an_index_builds_nothing() {
     let dir = corpus_copy("no-refresh-none");

@@ -482,4 +482,8 @@ fn pages_past_ten_thousand_rows_are_refused() {
         &["search", "的", "--offset", "9990", "-n", "10", "--json"],
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    // A limit the command could never show is refused as the argument it is.
+    let o = zhsearch(&dir, &["search", "的", "--limit", "10001"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("1..=10000"), "{}", stderr(&o));
 }

@@ -97,7 +97,7 @@ pub enum Command {
         #[command(flatten)]
         query: QueryArgs,
         /// Number of hits to print
-        #[arg(long, short = 'n', default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        #[arg(long, short = 'n', default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=10_000))]
         limit: u64,
         /// JSON Lines output, one hit per line
         #[arg(long)]

@@ -62,14 +62,25 @@ impl Choice {
         display_name(self.encoding)
     }
 
-    /// The text of `r` in pieces of about `CHUNK` bytes.
+    /// The text of `r` in pieces of about `CHUNK` bytes. The bytes are hashed as they are
+    /// read (the byte order mark too), so that the hash recorded for a file is that of the text
+    /// indexed even when the file changed after it was first read.
     pub fn chunks<R: Read + Seek>(&self, mut r: R) -> io::Result<Chunks<R>> {
+        let mut hasher = blake3::Hasher::new();
+        if self.skip > 0 {
+            r.seek(SeekFrom::Start(0))?;
+            let mut bom = [0u8; 4];
+            let n = read_full(&mut r, &mut bom[..self.skip.min(4)])?;
+            hasher.update(&bom[..n]);
+        }
         r.seek(SeekFrom::Start(self.skip as u64))?;
         Ok(Chunks {
             r,
             decoder: self.encoding.new_decoder_without_bom_handling(),
             buf: vec![0; buffer_size(self.len)],
             done: false,
+            eof: false,
+            hasher,
         })
     }
 }
@@ -233,6 +244,9 @@ pub struct Chunks<R> {
     decoder: Decoder,
     buf: Vec<u8>,
     done: bool,
+    /// Whether every byte has been read.
+    eof: bool,
+    hasher: blake3::Hasher,
 }
 
 impl<R: Read> Chunks<R> {
@@ -244,7 +258,9 @@ impl<R: Read> Chunks<R> {
             return Ok(Ok(false));
         }
         let n = read_full(&mut self.r, &mut self.buf)?;
+        self.hasher.update(&self.buf[..n]);
         let last = n < self.buf.len();
+        self.eof = last;
         let mut src = &self.buf[..n];
         loop {
             let room = self
@@ -270,6 +286,21 @@ impl<R: Read> Chunks<R> {
         }
         self.done = last;
         Ok(Ok(!last))
+    }
+
+    /// The hash (as [`sniff`] gives it) of every byte of the file: those read so far, then the
+    /// rest, read now.
+    pub fn hash(mut self) -> io::Result<String> {
+        if !self.eof {
+            loop {
+                let n = read_full(&mut self.r, &mut self.buf)?;
+                self.hasher.update(&self.buf[..n]);
+                if n < self.buf.len() {
+                    break;
+                }
+            }
+        }
+        Ok(self.hasher.finalize().to_hex().to_string())
     }
 }
 
@@ -322,6 +353,54 @@ mod tests {
 
     fn encoded(enc: &'static Encoding, s: &str) -> Vec<u8> {
         enc.encode(s).0.into_owned()
+    }
+
+    /// The hash a streamed read gives is that of the bytes it read, BOM included, read to the
+    /// end even when decoding stopped: a file that changed after it was sniffed is recorded as
+    /// what was indexed, not as what was sniffed.
+    #[test]
+    fn chunks_hash_what_they_read() {
+        let hash = |b: &[u8]| blake3::hash(b).to_hex().to_string();
+        let sniffed_as = |b: &[u8]| sniff(&mut io::Cursor::new(b), b.len() as u64).unwrap();
+        let long = "甲".repeat(CHUNK);
+        let cases: [(Vec<u8>, Vec<u8>); 3] = [
+            (
+                TEXT.as_bytes().to_vec(),
+                TEXT.replace('。', "！").into_bytes(),
+            ),
+            (
+                [b"\xEF\xBB\xBF".as_slice(), TEXT.as_bytes()].concat(),
+                [
+                    b"\xEF\xBB\xBF".as_slice(),
+                    TEXT.replace('。', "！").as_bytes(),
+                ]
+                .concat(),
+            ),
+            (
+                long.clone().into_bytes(),
+                long.replace('甲', "乙").into_bytes(),
+            ),
+        ];
+        for (first, then) in cases {
+            let sniffed = sniffed_as(&first);
+            let mut r = io::Cursor::new(then.clone());
+            let choice = choose(&mut r, &sniffed).unwrap().unwrap();
+            let mut chunks = choice.chunks(r).unwrap();
+            let mut out = String::new();
+            while chunks.next_into(&mut out).unwrap().unwrap() {}
+            assert_ne!(sniffed.hash, hash(&then));
+            assert_eq!(chunks.hash().unwrap(), hash(&then));
+        }
+        // Decoding stopped at a malformed byte: the rest is read for the hash all the same.
+        let mut bad = long.clone().into_bytes();
+        bad[10] = 0xFF;
+        let sniffed = sniffed_as(long.as_bytes());
+        let mut r = io::Cursor::new(bad.clone());
+        let choice = choose(&mut r, &sniffed).unwrap().unwrap();
+        let mut chunks = choice.chunks(r).unwrap();
+        let mut out = String::new();
+        assert!(chunks.next_into(&mut out).unwrap().is_err());
+        assert_eq!(chunks.hash().unwrap(), hash(&bad));
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub struct SourceFile {
     pub path: PathBuf,
     /// Its size in bytes, as listed.
     pub size: u64,
-    /// Modification time, nanoseconds since the epoch (0 when the platform cannot tell).
+    /// Last change, nanoseconds since the epoch (see [`mtime_ns`]; 0 when it cannot be told).
     pub mtime_ns: u64,
     /// Why the file cannot be a document whatever it holds (its name); `source` is then the
     /// name escaped, for the warning.
@@ -117,9 +117,18 @@ pub fn list_files(
             // Deleted since the folder was read (an editor saving, a temporary file): it is
             // not a document any more.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            // In a folder that may be listed but not entered: a document that cannot be read,
+            // skipped with the reason (what the index had of it goes), not a failed listing.
             Err(e) => {
-                let e = anyhow::Error::new(e).context(format!("cannot read {}", path.display()));
-                return Err(ListError::Other(e));
+                let why = format!("cannot read it ({e}); check that it exists and is readable");
+                listing.files.push(SourceFile {
+                    source,
+                    path: path.to_path_buf(),
+                    size: 0,
+                    mtime_ns: 0,
+                    unusable: unusable.or(Some(why)),
+                });
+                continue;
             }
         };
         listing.files.push(SourceFile {
@@ -144,7 +153,7 @@ struct FolderStat {
 }
 
 impl FolderStat {
-    /// `path`'s size and modification time (as [`mtime_ns`] gives it); a symbolic link is
+    /// `path`'s size and last change (as [`mtime_ns`] gives it); a symbolic link is
     /// looked at, not followed.
     #[cfg(unix)]
     fn size_and_time(&mut self, path: &Path) -> std::io::Result<(u64, u64)> {
@@ -163,9 +172,9 @@ impl FolderStat {
             return by_path(path);
         };
         let st = rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW)?;
-        let secs = u64::try_from(st.st_mtime).ok();
-        let time = secs.map_or(0, |s| s * 1_000_000_000 + st.st_mtime_nsec as u64);
-        Ok((st.st_size as u64, time))
+        let modified = epoch_ns(st.st_mtime as i64, st.st_mtime_nsec as i64);
+        let changed = epoch_ns(st.st_ctime as i64, st.st_ctime_nsec as i64);
+        Ok((st.st_size as u64, modified.max(changed)))
     }
 
     #[cfg(not(unix))]
@@ -179,13 +188,29 @@ fn by_path(path: &Path) -> std::io::Result<(u64, u64)> {
     Ok((md.len(), mtime_ns(&md)))
 }
 
-/// A file's modification time as the index records it: nanoseconds since the epoch, 0 when
-/// the platform cannot tell.
+/// A file's last change as the index records it, nanoseconds since the epoch: the later of
+/// its modification time and (on Unix) its status change time, 0 when the platform tells
+/// neither. The status change time cannot be set back by the user: an edit whose
+/// modification time is restored (`touch -d`), a time before 1970, and a file made readable
+/// again (`chmod`) or moved away and back are all seen as changes.
 pub fn mtime_ns(md: &fs::Metadata) -> u64 {
-    md.modified()
+    let modified = md
+        .modified()
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos() as u64)
+        .map_or(0, |d| d.as_nanos() as u64);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        modified.max(epoch_ns(md.ctime(), md.ctime_nsec()))
+    }
+    #[cfg(not(unix))]
+    modified
+}
+
+/// Seconds and nanoseconds since the epoch as one count (0 before the epoch).
+fn epoch_ns(secs: i64, nanos: i64) -> u64 {
+    u64::try_from(secs).map_or(0, |s| s * 1_000_000_000 + nanos as u64)
 }
 
 /// A path relative to the corpus as citations name it, with `/`. A name that cannot be one is

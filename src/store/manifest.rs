@@ -22,7 +22,7 @@ pub struct FileState {
     pub source: String,
     /// Its size in bytes when it was read.
     pub size: u64,
-    /// Its modification time when it was read (nanoseconds since the epoch).
+    /// Its last change when it was read (nanoseconds since the epoch, see `ingest::walk::mtime_ns`).
     pub mtime_ns: u64,
     /// What became of it.
     pub content: Content,

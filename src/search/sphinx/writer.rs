@@ -314,9 +314,9 @@ fn process(
         Err(e) => (0, Err(format!("cannot read it ({e})"))),
     };
     Ok(match written {
-        Ok(encoding) => Outcome::Written(Entry {
+        Ok((encoding, read)) => Outcome::Written(Entry {
             state: state(Content::Indexed {
-                hash,
+                hash: read.unwrap_or(hash),
                 encoding: Some(encoding),
             }),
             rows,
@@ -339,6 +339,9 @@ fn process(
     })
 }
 
+/// Rows written, and the encoding and hash of the bytes read, or why the file is skipped.
+type Written = (u64, Result<(String, Option<String>), String>);
+
 /// Decodes, parses and writes a file in batches: its rows and encoding, or why it could not
 /// be read after all.
 fn write_file(
@@ -346,7 +349,7 @@ fn write_file(
     f: &SourceFile,
     choice: encoding::Choice,
     file: std::fs::File,
-) -> Result<(u64, Result<String, String>)> {
+) -> Result<Written> {
     let mut chunks = match choice.chunks(file) {
         Ok(c) => c,
         Err(e) => return Ok((0, Err(format!("cannot read it ({e})")))),
@@ -391,7 +394,8 @@ fn write_file(
     }
     batch.add(entry_values(&f.source, key, &meta, choice.name()))?;
     batch.flush()?;
-    Ok((n, Ok(choice.name().to_string())))
+    // The hash of the bytes written, as the local index records it (see `Choice::chunks`).
+    Ok((n, Ok((choice.name().to_string(), chunks.hash().ok()))))
 }
 
 /// Rows waiting to be written to one shard in one statement.

@@ -111,7 +111,8 @@ pub fn tally(outcomes: Vec<Outcome>, states: &mut Vec<FileState>, report: &mut U
 
 /// Reads one file that may have changed; indexes it when its content did. The file is
 /// streamed: read once for its hash (and encoding), then again piece by piece, each passage
-/// added to the writer as soon as it is made, so memory does not grow with the file's size.
+/// added to the writer as soon as it is made, so memory does not grow with the file's size;
+/// what is recorded is the hash of that second read.
 fn process(
     writer: &IndexWriter<TantivyDocument>,
     fields: &Fields,
@@ -129,6 +130,10 @@ fn process(
     };
     let unreadable = |why: String| Outcome::Skipped(state(Content::Unreadable { why }));
     if let Some(why) = &file.unusable {
+        // What the index had of it cannot be vouched for now.
+        if existed {
+            writer.delete_term(Term::from_field_text(fields.source, &file.source));
+        }
         // Remembered as skipped, so it is not reported again until it changes.
         return Ok(unreadable(why.clone()));
     }
@@ -155,15 +160,17 @@ fn process(
     let cannot_read =
         |e: std::io::Error| format!("cannot read it ({e}); check that it is readable");
     let mut encoding = None;
-    let indexed = match encoding::choose(&mut f, &sniffed) {
+    let (indexed, read) = match encoding::choose(&mut f, &sniffed) {
         Ok(Ok(choice)) => {
             encoding = Some(choice.name().to_string());
             add_passages(writer, fields, file, choice, f, cannot_read)?
         }
-        Ok(Err(undecodable)) => Err(undecodable.to_string()),
-        Err(e) => Err(cannot_read(e)),
+        Ok(Err(undecodable)) => (Err(undecodable.to_string()), None),
+        Err(e) => (Err(cannot_read(e)), None),
     };
-    let hash = sniffed.hash;
+    // The hash of the bytes indexed: when the file changed between the two reads, the first
+    // one's hash would vouch for text the index does not hold once the file is changed back.
+    let hash = read.unwrap_or(sniffed.hash);
     match indexed {
         Ok(passages) => Ok(Outcome::Indexed {
             state: state(Content::Indexed { hash, encoding }),
@@ -197,7 +204,7 @@ fn open_sniffed(
 }
 
 /// Decodes, parses and adds `f` piece by piece: the number of passages, or why it could not
-/// be read after all.
+/// be read after all; with the hash of the bytes read (none when reading failed).
 fn add_passages(
     writer: &IndexWriter<TantivyDocument>,
     fields: &Fields,
@@ -205,10 +212,10 @@ fn add_passages(
     choice: encoding::Choice,
     f: std::fs::File,
     cannot_read: impl Fn(std::io::Error) -> String,
-) -> Result<Result<usize, String>> {
+) -> Result<(Result<usize, String>, Option<String>)> {
     let mut chunks = match choice.chunks(f) {
         Ok(chunks) => chunks,
-        Err(e) => return Ok(Err(cannot_read(e))),
+        Err(e) => return Ok((Err(cannot_read(e)), None)),
     };
     let mut parser = corpus::Parser::new(&file.source);
     let mut text = String::new();
@@ -234,16 +241,19 @@ fn add_passages(
     loop {
         let more = match chunks.next_into(&mut text) {
             Ok(Ok(more)) => more,
-            Ok(Err(undecodable)) => return Ok(Err(undecodable.to_string())),
-            Err(e) => return Ok(Err(cannot_read(e))),
+            Ok(Err(undecodable)) => {
+                return Ok((Err(undecodable.to_string()), chunks.hash().ok()));
+            }
+            Err(e) => return Ok((Err(cannot_read(e)), None)),
         };
         add(parser.push(&text), false)?;
         if !more {
             break;
         }
     }
+    let hash = chunks.hash().ok();
     let (rest, meta) = parser.finish();
     add(rest, true)?;
     writer.add_document(index::meta_doc(fields, &file.source, &meta, choice.name()))?;
-    Ok(Ok(count))
+    Ok((Ok(count), hash))
 }

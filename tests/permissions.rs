@@ -1,0 +1,90 @@
+//! Files and folders the user may not read: skipped with a warning naming them, never a
+//! failed search, and picked up once they are readable again (their times may not change: the
+//! status change time does). As root every file is readable, so the commands then run as
+//! `nobody`, through util-linux's `setpriv`.
+
+mod common;
+
+use std::fs::Permissions;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{scratch, stderr, stdout};
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    let bin = env!("CARGO_BIN_EXE_zhsearch");
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let mut c = if unsafe { libc::geteuid() } == 0 {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", bin]);
+        c
+    } else {
+        Command::new(bin)
+    };
+    c.args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("XDG_CACHE_HOME", dir.join(".cache"))
+        .env_remove("ZHSEARCH_INDEX")
+        .env_remove("ZHSEARCH_CORPUS")
+        .output()
+        .expect("setpriv (util-linux) runs the commands as nobody")
+}
+
+fn mode(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, Permissions::from_mode(mode)).unwrap();
+}
+
+#[test]
+fn unreadable_files_and_folders_are_skipped_then_picked_up() {
+    let dir = scratch("permissions");
+    let c = dir.join("c");
+    let files = [
+        ("ok/a.txt", "蜻蜓点水的一句话。"),
+        ("ok/pangolin.txt", "权限测试的穿山甲。"),
+        ("dd/e/kirin.txt", "麒麟在这里出现。"),
+    ];
+    for (name, text) in files {
+        let path = c.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, format!("{text}\n")).unwrap();
+    }
+    for d in [&dir, &c, &c.join("ok"), &c.join("dd"), &c.join("dd/e")] {
+        mode(d, 0o777);
+    }
+    let o = run(&dir, &["index", "--corpus", "c", "--index", "idx"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // A folder that may be listed but not entered, and a file that may not be read.
+    mode(&c.join("dd/e"), 0o444);
+    mode(&c.join("ok/pangolin.txt"), 0o000);
+    let o = run(&dir, &["search", "--index", "idx", "蜻蜓", "--exact"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("skipped dd/e/kirin.txt: cannot read it"),
+        "{err}"
+    );
+    assert!(
+        err.contains("skipped ok/pangolin.txt: cannot read it"),
+        "{err}"
+    );
+    assert!(stdout(&o).contains("ok/a.txt:1"), "{}", stdout(&o));
+    // What the index held of a file it can no longer read is not answered.
+    let o = run(
+        &dir,
+        &["search", "--index", "idx", "麒麟", "--exact", "--count"],
+    );
+    assert_eq!(stdout(&o).trim(), "0", "{}", stderr(&o));
+    // Readable again, with the same sizes and modification times: both are indexed.
+    mode(&c.join("dd/e"), 0o777);
+    mode(&c.join("ok/pangolin.txt"), 0o666);
+    for (q, file) in [
+        ("穿山甲", "ok/pangolin.txt:1"),
+        ("麒麟", "dd/e/kirin.txt:1"),
+    ] {
+        let o = run(&dir, &["search", "--index", "idx", q, "--exact"]);
+        assert_eq!(o.status.code(), Some(0), "{q}: {}", stderr(&o));
+        assert!(stdout(&o).contains(file), "{q}: {}", stdout(&o));
+    }
+}
