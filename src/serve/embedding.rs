@@ -90,6 +90,9 @@ impl Embedding {
     /// Records the end of a run, saying on stderr when the embedder fails first, and when it
     /// answers again.
     fn finished(&self, engine: &Engine, result: crate::Result<Option<crate::embed::EmbedReport>>) {
+        // Counted before the state is locked, so that `/api/status` shows an outage with the
+        // counts of the commit it concerns, never with the previous commit's.
+        let failed_counts = result.is_err().then(|| engine.semantic_status());
         let mut s = self.lock();
         s.running = false;
         s.progress = None;
@@ -112,9 +115,7 @@ impl Embedding {
                     );
                 }
                 s.outage = Some(e.to_string());
-                drop(s);
-                let counts = engine.semantic_status();
-                self.lock().counts = counts;
+                s.counts = failed_counts.flatten();
             }
         }
     }
