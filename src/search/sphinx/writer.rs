@@ -307,16 +307,17 @@ fn process(
     }
     drop_old()?;
     let shard = shard_of(shards, &f.source);
-    let hash = sniffed.hash.clone();
-    let (rows, written) = match encoding::choose(&mut file, &sniffed) {
+    let (rows, read, written) = match encoding::choose(&mut file, &sniffed) {
         Ok(Ok(choice)) => write_file(shard, f, choice, file)?,
-        Ok(Err(undecodable)) => (0, Err(undecodable.to_string())),
-        Err(e) => (0, Err(format!("cannot read it ({e})"))),
+        Ok(Err(undecodable)) => (0, None, Err(undecodable.to_string())),
+        Err(e) => (0, None, Err(format!("cannot read it ({e})"))),
     };
+    // The hash of the bytes written, as the local index records it (see `Choice::chunks`).
+    let hash = read.unwrap_or(sniffed.hash);
     Ok(match written {
-        Ok((encoding, read)) => Outcome::Written(Entry {
+        Ok(encoding) => Outcome::Written(Entry {
             state: state(Content::Indexed {
-                hash: read.unwrap_or(hash),
+                hash,
                 encoding: Some(encoding),
             }),
             rows,
@@ -339,8 +340,9 @@ fn process(
     })
 }
 
-/// Rows written, and the encoding and hash of the bytes read, or why the file is skipped.
-type Written = (u64, Result<(String, Option<String>), String>);
+/// Rows written, the hash of the bytes read (none when reading failed), and the encoding or why
+/// the file is skipped.
+type Written = (u64, Option<String>, Result<String, String>);
 
 /// Decodes, parses and writes a file in batches: its rows and encoding, or why it could not
 /// be read after all.
@@ -352,7 +354,7 @@ fn write_file(
 ) -> Result<Written> {
     let mut chunks = match choice.chunks(file) {
         Ok(c) => c,
-        Err(e) => return Ok((0, Err(format!("cannot read it ({e})")))),
+        Err(e) => return Ok((0, None, Err(format!("cannot read it ({e})")))),
     };
     let key = file_key(&f.source);
     let mut parser = corpus::Parser::new(&f.source);
@@ -364,18 +366,22 @@ fn write_file(
             Ok(Ok(more)) => more,
             Ok(Err(undecodable)) => {
                 batch.flush()?;
-                return Ok((n, Err(undecodable.to_string())));
+                return Ok((n, chunks.hash().ok(), Err(undecodable.to_string())));
             }
             Err(e) => {
                 batch.flush()?;
-                return Ok((n, Err(format!("cannot read it ({e})"))));
+                return Ok((n, None, Err(format!("cannot read it ({e})"))));
             }
         };
         for p in parser.push(&text) {
             n += 1;
             if n > MAX_ROWS {
                 batch.flush()?;
-                return Ok((n - 1, Err(format!("more than {MAX_ROWS} passages"))));
+                return Ok((
+                    n - 1,
+                    chunks.hash().ok(),
+                    Err(format!("more than {MAX_ROWS} passages")),
+                ));
             }
             batch.add(values(&f.source, passage_id(key, n), &p))?;
         }
@@ -388,14 +394,17 @@ fn write_file(
         n += 1;
         if n > MAX_ROWS {
             batch.flush()?;
-            return Ok((n - 1, Err(format!("more than {MAX_ROWS} passages"))));
+            return Ok((
+                n - 1,
+                chunks.hash().ok(),
+                Err(format!("more than {MAX_ROWS} passages")),
+            ));
         }
         batch.add(values(&f.source, passage_id(key, n), &p))?;
     }
     batch.add(entry_values(&f.source, key, &meta, choice.name()))?;
     batch.flush()?;
-    // The hash of the bytes written, as the local index records it (see `Choice::chunks`).
-    Ok((n, Ok((choice.name().to_string(), chunks.hash().ok()))))
+    Ok((n, chunks.hash().ok(), Ok(choice.name().to_string())))
 }
 
 /// Rows waiting to be written to one shard in one statement.
