@@ -319,3 +319,42 @@ fn search_options_and_locations_are_applied_and_typed() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Each update writes the files it read into a new segment, and a search pays for every
+/// segment it opens: small ones are merged as soon as there are two, so edits do not pile
+/// them up (and the index still answers, with the edit).
+#[test]
+fn updates_do_not_pile_up_small_segments() {
+    let dir = corpus_copy("segments");
+    let run = |args: &[&str]| {
+        let out = zhsearch(&dir, args);
+        assert!(out.status.success(), "{args:?}: {}", common::stderr(&out));
+        out
+    };
+    run(&["index", "--corpus", "corpus", "--index", "idx"]);
+    let segments = || {
+        let meta = std::fs::read_to_string(dir.join("idx/meta.json")).unwrap();
+        let meta: serde_json::Value = serde_json::from_str(&meta).unwrap();
+        meta["segments"].as_array().unwrap().len()
+    };
+    let built = segments();
+    let file = std::fs::read_dir(dir.join("corpus"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    for round in 0..4 {
+        let mut text = std::fs::read_to_string(&file).unwrap();
+        text.push_str(&format!("\n第{round}次修改加的一句话。\n"));
+        std::fs::write(&file, text).unwrap();
+        run(&["index", "--corpus", "corpus", "--index", "idx"]);
+    }
+    assert_eq!(
+        segments(),
+        1,
+        "the bundled corpus built into {built} segments"
+    );
+    let found = run(&["search", "第3次修改", "--index", "idx", "--json"]);
+    assert!(stdout(&found).contains("第3次修改加的一句话"));
+}
