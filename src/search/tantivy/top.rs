@@ -250,13 +250,9 @@ pub(super) fn top_ordered(
 /// the segment's own average length when it was written; scored with another average (the
 /// fixed [`REFERENCE_TOKENS`]), another pair of the block may score higher, and block-max WAND
 /// skipped it: which passages were found then depended on how the index was cut into
-/// segments (two builds of the same files listed different top-100s for `月`). With the two
-/// averages a factor λ apart, a block's true best is at most λ times the estimate: BM25's
-/// frequency factor is f = tf / (tf + c), with c = k1 (1 − b + b·len/avg); a pair the writer
-/// ranked no better than its best one (f_w ≤ m) has c_w ≥ tf (1 − m) / m, and c_q ≥ c_w / λ,
-/// so f_q ≤ m / (m + (1 − m) / λ) ≤ λ·m, and m ≤ λ times the best pair's own f_q (likewise
-/// with the averages the other way round; a sum of terms keeps the bound). Tantivy is given
-/// the threshold divided by λ; the exact threshold is applied here.
+/// segments (two builds of the same files listed different top-100s for `月`). Tantivy is
+/// given the threshold divided by this factor; the exact threshold is applied here. See
+/// [`slack`] for the bound.
 fn block_max_slack(reader: &tantivy::SegmentReader, field: Field) -> f32 {
     let tokens = reader
         .inverted_index(field)
@@ -265,9 +261,34 @@ fn block_max_slack(reader: &tantivy::SegmentReader, field: Field) -> f32 {
     if written.is_nan() || written <= 0.0 {
         return 1.0;
     }
-    let ratio = written / REFERENCE_TOKENS as f32;
     // A hair more, for the rounding of the scores compared.
-    ratio.max(1.0 / ratio) * (1.0 + 1e-4)
+    slack(written / REFERENCE_TOKENS as f32) * (1.0 + 1e-4)
+}
+
+/// BM25's k1 and b, as Tantivy scores.
+const K1: f32 = 1.2;
+const B: f32 = 0.75;
+
+/// The bound of [`block_max_slack`] for a segment written with an average length `r` times
+/// the one scored with. BM25's frequency factor is f = t / (t + c), c = k1 (1 − b + b·n/avg)
+/// for a passage of length n holding the term t times. Let m be the writer's f of its best
+/// pair (t*, n*): every pair of the block has f_w ≤ m, i.e. c_w ≥ t (1 − m) / m.
+/// - r ≤ 1 (passages shorter than the reference, as in poetry): c_q = k1 (1 − b)(1 − r) +
+///   r·c_w, so f_q ≤ 1 / (1 + r (1 − m) / m) = t* / (t* + r·c_w*); Tantivy's estimate is
+///   f_q(t*, n*) = t* / (t* + c_q*), and their ratio, 1 + k1 (1 − b)(1 − r) / (t* + r·c_w*),
+///   is largest at t* = 1, n* = 0: at most 1 + k1 (1 − b)(1 − r) / (1 + r·k1 (1 − b)) (1.23
+///   on poetry, where r ≈ 0.19).
+/// - r > 1: c_q ≥ c_w / r, so f_q ≤ m / (m + (1 − m) / r) ≤ r·m, and m ≤ r times the best
+///   pair's own f_q: at most r.
+///
+/// A sum of terms keeps the bound (each term's estimate is within it).
+fn slack(r: f32) -> f32 {
+    if r <= 1.0 {
+        let k = K1 * (1.0 - B);
+        1.0 + k * (1.0 - r) / (1.0 + r * k)
+    } else {
+        r
+    }
 }
 
 /// BM25 statistics of the passages in the index now. Tantivy's own count entries deleted
@@ -363,4 +384,57 @@ pub(super) fn id(a: DocAddress) -> CandidateId {
 /// The address an [`id`] stands for.
 pub(super) fn addr(id: CandidateId) -> DocAddress {
     DocAddress::new((id >> 32) as u32, id as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{B, K1, slack};
+
+    /// BM25's frequency factor with average length `avg`.
+    fn f(t: f32, n: f32, avg: f32) -> f32 {
+        t / (t + K1 * (1.0 - B + B * n / avg))
+    }
+
+    /// Blocks of (frequency, length) pairs: the writer keeps the pair it ranks best with its
+    /// average; scored with the reference average, no pair of the block may beat that pair's
+    /// score times the slack.
+    #[test]
+    fn the_slack_bounds_every_pair_of_a_block() {
+        let reference = 77.0;
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |below: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % below
+        };
+        let mut tightest = 0.0f32;
+        for written in [3.0, 8.0, 14.5, 40.0, 76.0, 77.0, 90.0, 200.0, 1000.0] {
+            let bound = slack(written / reference);
+            for _ in 0..3000 {
+                // Short and long passages, rare and very frequent terms: the bound is reached
+                // with the kept pair (1, 0) and another of high frequency.
+                let len = 1 + next(8);
+                let mut pair = || {
+                    let t = 1 + if next(2) == 0 { next(3) } else { next(5000) };
+                    let n = if next(2) == 0 { next(3) } else { next(5000) };
+                    (t as f32, n as f32)
+                };
+                let pairs: Vec<(f32, f32)> = (0..len).map(|_| pair()).collect();
+                let kept = pairs
+                    .iter()
+                    .max_by(|a, b| f(a.0, a.1, written).total_cmp(&f(b.0, b.1, written)))
+                    .unwrap();
+                let estimate = f(kept.0, kept.1, reference);
+                let best = pairs.iter().map(|p| f(p.0, p.1, reference)).fold(0.0, f32::max);
+                assert!(
+                    best <= estimate * bound * (1.0 + 1e-5),
+                    "written average {written}: {pairs:?} best {best}, estimate {estimate}, slack {bound}"
+                );
+                tightest = tightest.max(best / estimate / bound);
+            }
+        }
+        // The bound is reached closely somewhere (a loose one would prune little).
+        assert!(tightest > 0.9, "{tightest}");
+    }
 }
