@@ -358,3 +358,35 @@ fn updates_do_not_pile_up_small_segments() {
     let found = run(&["search", "第3次修改", "--index", "idx", "--json"]);
     assert!(stdout(&found).contains("第3次修改加的一句话"));
 }
+
+/// On a corpus of many files the freshness check runs beside the search (on a small one,
+/// after it): either way an edit made since the last update is searched, and an unchanged
+/// corpus is answered from the commit as it is.
+#[test]
+fn a_search_sees_an_edit_in_a_corpus_of_many_files() {
+    let dir = common::scratch("many-files");
+    let corpus = dir.join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    for i in 0..600 {
+        std::fs::write(
+            corpus.join(format!("{i:03}.txt")),
+            format!("第{i}篇短文。\n"),
+        )
+        .unwrap();
+    }
+    let search = |q: &str| {
+        let out = zhsearch(&dir, &["search", q, "--corpus", "corpus", "--index", "idx"]);
+        assert!(
+            out.status.code().is_some_and(|c| c < 2),
+            "{}",
+            common::stderr(&out)
+        );
+        stdout(&out)
+    };
+    assert!(search("第599篇").contains("599.txt"));
+    assert!(search("新加的句子").is_empty());
+    std::fs::write(corpus.join("123.txt"), "第123篇短文。\n新加的句子。\n").unwrap();
+    assert!(search("新加的句子").contains("123.txt:2"));
+    std::fs::remove_file(corpus.join("599.txt")).unwrap();
+    assert!(!search("第599篇").contains("599.txt"));
+}

@@ -426,7 +426,10 @@ mod tests {
                     .max_by(|a, b| f(a.0, a.1, written).total_cmp(&f(b.0, b.1, written)))
                     .unwrap();
                 let estimate = f(kept.0, kept.1, reference);
-                let best = pairs.iter().map(|p| f(p.0, p.1, reference)).fold(0.0, f32::max);
+                let best = pairs
+                    .iter()
+                    .map(|p| f(p.0, p.1, reference))
+                    .fold(0.0, f32::max);
                 assert!(
                     best <= estimate * bound * (1.0 + 1e-5),
                     "written average {written}: {pairs:?} best {best}, estimate {estimate}, slack {bound}"
