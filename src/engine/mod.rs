@@ -28,11 +28,12 @@ pub use inventory::Document;
 use snapshot::{Snapshot, damaged};
 
 /// Corpora of at least this many files are checked for changes beside a search, on another
-/// thread; smaller ones after it. A check costs about 3 µs a file (a no-op `zhsearch index`:
-/// 5.1 ms on 313 files, 13.8 ms on 3,130), and running it beside the search about 1 ms on
-/// this 2-core machine (a thread started, the two competing for the process's memory map):
+/// thread; smaller ones after it, on the same one. A check costs about 3 µs a file (a no-op
+/// `zhsearch index`: 5.1 ms on 313 files, 13.8 ms on 3,130), and running it beside about 1 ms
+/// on this 2-core machine (the two competing for the process's memory map, a thread woken):
 /// on the 74 MB poetry corpus (313 files) searches took 0.2 ms less with the check after
-/// them (median over the benchmark's queries, 7.64 → 7.45 ms).
+/// them (median over the benchmark's queries, 7.64 → 7.45 ms); on ten times as many files the
+/// check is the longer of the two, and starts as soon as the index is open.
 const CHECK_BESIDE_FILES: usize = 500;
 
 /// Where an engine's index is and what it indexes.
@@ -386,8 +387,9 @@ impl Engine {
     /// Brings the index up to date and searches it: its last commit is searched and the
     /// corpus checked (a look at every file's size and time); that answer stands unless the
     /// check finds the corpus changed. The check runs beside the search on a corpus of many
-    /// files, after it on a small one (see [`CHECK_BESIDE_FILES`]). Before a first build, a
-    /// query that will be refused leaves no index behind.
+    /// files (on a thread started before the index is opened), after it on a small one (see
+    /// [`CHECK_BESIDE_FILES`]). Before a first build, a query that will be refused leaves no
+    /// index behind.
     pub fn search_fresh(
         &self,
         text: &str,
@@ -399,7 +401,6 @@ impl Engine {
             let done = Refresh::Done(UpdateReport::default());
             return Ok((self.search_text(text, options)?, done));
         }
-        let current = self.snapshot().ok();
         let page = |snapshot: &Snapshot, q: &Query| {
             self.meaning
                 .with(self.index_dir(), options.semantic, |meaning| {
@@ -407,35 +408,36 @@ impl Engine {
                 })
                 .ok()
         };
-        let (refreshed, parsed, early) = match current {
-            Some(snapshot) if snapshot.store.files().len() < CHECK_BESIDE_FILES => {
-                let parsed = self.parse(text, options);
-                let early = parsed.as_ref().ok().and_then(|q| page(&snapshot, q));
-                (self.refresh_from(Some(snapshot), reporter), parsed, early)
-            }
-            current => std::thread::scope(|scope| {
-                let (parsed_ok, may_build) = mpsc::channel::<bool>();
-                let had = current.clone();
-                let check = scope.spawn(move || {
-                    if had.is_none() && !may_build.recv().unwrap_or(false) {
-                        return Err(Error::Other(anyhow::anyhow!("the query was refused")));
-                    }
-                    self.refresh_from(had, reporter)
-                });
-                let parsed = self.parse(text, options);
-                let _ = parsed_ok.send(parsed.is_ok());
-                let early = match (&parsed, &current) {
-                    (Ok(q), Some(snapshot)) => page(snapshot, q),
-                    _ => None,
-                };
-                let refreshed = check.join().unwrap_or_else(|_| {
-                    Err(Error::Other(anyhow::anyhow!(
-                        "the freshness check panicked"
-                    )))
-                });
-                (refreshed, parsed, early)
-            }),
-        };
+        let (refreshed, parsed, early) = std::thread::scope(|scope| {
+            // Started first, so that it is running by the time it has something to do.
+            let (give, take) = mpsc::channel::<Option<Option<Arc<Snapshot>>>>();
+            let (parsed_ok, may_build) = mpsc::channel::<bool>();
+            let check = scope.spawn(move || {
+                let had = take.recv().ok().flatten()?;
+                if had.is_none() && !may_build.recv().unwrap_or(false) {
+                    return Some(Err(Error::Other(anyhow::anyhow!("the query was refused"))));
+                }
+                Some(self.refresh_from(had, reporter))
+            });
+            let current = self.snapshot().ok();
+            let beside =
+                (current.as_ref()).is_none_or(|s| s.store.files().len() >= CHECK_BESIDE_FILES);
+            let _ = give.send(beside.then(|| current.clone()));
+            let parsed = self.parse(text, options);
+            let _ = parsed_ok.send(parsed.is_ok());
+            let early = match (&parsed, &current) {
+                (Ok(q), Some(snapshot)) => page(snapshot, q),
+                _ => None,
+            };
+            let refreshed = match check.join() {
+                Ok(Some(refreshed)) => refreshed,
+                Ok(None) => self.refresh_from(current, reporter),
+                Err(_) => Err(Error::Other(anyhow::anyhow!(
+                    "the freshness check panicked"
+                ))),
+            };
+            (refreshed, parsed, early)
+        });
         let query = parsed?;
         let refresh = refreshed?;
         let unchanged = match &refresh {
