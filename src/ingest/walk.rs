@@ -105,7 +105,7 @@ pub fn list_files(
         if !extensions.iter().any(|x| x.eq_ignore_ascii_case(ext)) {
             continue;
         }
-        let Ok(rel) = path.strip_prefix(corpus) else {
+        let Some(rel) = below(path, corpus) else {
             continue;
         };
         let (source, unusable) = match source_name(rel) {
@@ -143,6 +143,26 @@ pub fn list_files(
     Ok(listing)
 }
 
+/// `path` relative to `root` when the walk from `root` gave it (`root`, a `/`, the rest):
+/// compared as bytes, cheaper than `Path::strip_prefix`'s component parsing, once per file.
+fn below<'a>(path: &'a Path, root: &Path) -> Option<&'a Path> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let (p, r) = (path.as_os_str().as_bytes(), root.as_os_str().as_bytes());
+        let rest = p.strip_prefix(r)?;
+        let rest = if r.ends_with(b"/") {
+            rest
+        } else {
+            rest.strip_prefix(b"/")?
+        };
+        if !rest.is_empty() && !rest.starts_with(b"/") {
+            return Some(Path::new(std::ffi::OsStr::from_bytes(rest)));
+        }
+    }
+    path.strip_prefix(root).ok()
+}
+
 /// Looks at files through an open handle of their folder, kept while the walk stays in it: the
 /// kernel then resolves one name rather than the whole path (on a corpus of 3,000 files, a
 /// third of a freshness check's time went to resolving paths).
@@ -158,10 +178,23 @@ impl FolderStat {
     #[cfg(unix)]
     fn size_and_time(&mut self, path: &Path) -> std::io::Result<(u64, u64)> {
         use rustix::fs::{AtFlags, Mode, OFlags};
-        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        use std::os::unix::ffi::OsStrExt;
+        // The walker's paths are plain (no `.`, no trailing `/`): split at the last `/` as
+        // bytes, cheaper than `Path`'s component parsing, once per file.
+        let bytes = path.as_os_str().as_bytes();
+        let Some(at) = bytes.iter().rposition(|&b| b == b'/') else {
             return by_path(path);
         };
-        if self.folder.as_ref().is_none_or(|(p, _)| p != parent) {
+        let (parent, name) = (
+            &bytes[..at.max(1)],
+            std::ffi::OsStr::from_bytes(&bytes[at + 1..]),
+        );
+        let parent = Path::new(std::ffi::OsStr::from_bytes(parent));
+        if name.is_empty() || name == ".." {
+            return by_path(path);
+        }
+        let same = |p: &PathBuf| p.as_os_str().as_bytes() == parent.as_os_str().as_bytes();
+        if self.folder.as_ref().is_none_or(|(p, _)| !same(p)) {
             let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
             self.folder = match rustix::fs::open(parent, flags, Mode::empty()) {
                 Ok(fd) => Some((parent.to_path_buf(), fd)),
@@ -267,6 +300,22 @@ fn source_name(rel: &Path) -> Result<String, (String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A walked path relative to the corpus folder, whatever the folder's spelling.
+    #[test]
+    fn paths_below_the_corpus() {
+        let cases = [
+            ("/c/a.txt", "/c", Some("a.txt")),
+            ("/c/d/a.txt", "/c/", Some("d/a.txt")),
+            ("/a.txt", "/", Some("a.txt")),
+            ("/cd/a.txt", "/c", None),
+            ("c/a.txt", "c", Some("a.txt")),
+        ];
+        for (path, root, want) in cases {
+            let got = below(Path::new(path), Path::new(root));
+            assert_eq!(got, want.map(Path::new), "{path} below {root}");
+        }
+    }
 
     /// The size and time read through a folder handle are those of the path itself, in every
     /// folder of the walk; a symbolic link is looked at, not followed.
