@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use anyhow::Result;
-use tantivy::collector::DocSetCollector;
+use tantivy::collector::{DocSetCollector, TopDocs};
 use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query as TQuery, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::{DocSet, Index, ReloadPolicy, TantivyDocument, Term};
@@ -180,12 +180,17 @@ impl Backend for TantivyBackend {
 
     fn doc_meta(&self, source: &str) -> Result<DocMeta> {
         let f = &self.fields;
-        // Found in the postings alone, without a query's weights and collector: each hit
-        // shown asks for its file's entry.
-        let Some(entry) = self.file_id(source) else {
+        let q = BooleanQuery::new(vec![
+            (Occur::Must, term(f.source, source)),
+            (Occur::Must, file_entries(f)),
+        ]);
+        let top = self
+            .searcher
+            .search(&q, &TopDocs::with_limit(1).order_by_score())?;
+        let Some((_, addr)) = top.first() else {
             return Ok(DocMeta::default());
         };
-        let doc: TantivyDocument = self.searcher.doc(addr(entry))?;
+        let doc: TantivyDocument = self.searcher.doc(*addr)?;
         Ok(DocMeta {
             title: text_of(&doc, f.title),
             author: text_of(&doc, f.author),
