@@ -1,6 +1,6 @@
 //! The shape of the code, as the README's "How it works" promises it: the modules' imports
 //! form no cycle (each stage builds on the ones before it), and no function outside tests is
-//! over 80 lines.
+//! over 80 lines; and the program is linked as README Performance says.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -172,4 +172,37 @@ fn no_function_over_80_lines_outside_tests() {
         "functions over 80 lines:\n{}",
         long.join("\n")
     );
+}
+
+/// The kinds of an ELF file's program headers (`p_type`), read from its 64-bit header.
+fn program_headers(elf: &[u8]) -> Vec<u32> {
+    let at = |o: usize, n: usize| -> u64 {
+        elf[o..o + n]
+            .iter()
+            .rev()
+            .fold(0, |v, b| (v << 8) | u64::from(*b))
+    };
+    assert_eq!(&elf[..5], b"\x7fELF\x02", "a 64-bit ELF file");
+    let (offset, size, count) = (at(0x20, 8) as usize, at(0x36, 2) as usize, at(0x38, 2));
+    (0..count as usize)
+        .map(|i| at(offset + i * size, 4) as u32)
+        .collect()
+}
+
+/// On x86_64 Linux (glibc) the program is linked statically and position-dependent
+/// (`.cargo/link-static`): no interpreter (the dynamic loader) and no dynamic section.
+#[test]
+#[cfg(all(target_os = "linux", target_arch = "x86_64", target_env = "gnu"))]
+fn the_program_is_linked_statically() {
+    const PT_DYNAMIC: u32 = 2;
+    const PT_INTERP: u32 = 3;
+    let elf = std::fs::read(env!("CARGO_BIN_EXE_zhsearch")).unwrap();
+    let kinds = program_headers(&elf);
+    assert!(!kinds.is_empty());
+    assert!(
+        !kinds.contains(&PT_INTERP) && !kinds.contains(&PT_DYNAMIC),
+        "program headers {kinds:?}: linked dynamically"
+    );
+    // Position-dependent: an executable, not a shared object (a static PIE).
+    assert_eq!(u16::from_le_bytes([elf[16], elf[17]]), 2, "ET_EXEC");
 }
