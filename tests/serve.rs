@@ -13,6 +13,9 @@ use served::{Served, enc, error_of, request};
 fn endpoints_answer_as_the_command_line_does() {
     let dir = common::corpus_copy("serve-api");
     let s = Served::start(&dir, "127.0.0.1:0");
+    // Built its index with transparent huge pages, serves without (main.rs, alloc.rs).
+    #[cfg(target_os = "linux")]
+    assert_eq!(s.proc_status("THP_enabled"), 0);
     let q = enc("5k瓶颈");
     let page = s.json(&format!("/api/search?q={q}&limit=3"));
     assert_eq!(page["query"], "5k瓶颈");
