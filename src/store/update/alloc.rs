@@ -80,6 +80,14 @@ impl Drop for KeepMemory {
     }
 }
 
+/// Turns transparent huge pages on for the rest of the process if they are off: for a search
+/// of a large index, which allocates megabytes (see `search::tantivy::HUGE_PAGES_FROM`).
+pub fn huge_pages_on() {
+    if huge_pages_off() {
+        set_huge_pages_off(false);
+    }
+}
+
 /// Whether the process has transparent huge pages turned off (`PR_GET_THP_DISABLE`).
 fn huge_pages_off() -> bool {
     #[cfg(target_os = "linux")]
