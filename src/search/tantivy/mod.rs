@@ -44,6 +44,13 @@ pub struct TantivyBackend {
 /// poetry index (20 M passages) 2,363 page faults a search without them, 921 with.
 const HUGE_PAGES_FROM: u64 = 5_000_000;
 
+/// Decompressed store blocks kept per segment. A search reads its candidates in index order,
+/// so one block serves the candidates stored side by side; Tantivy's default of 100 kept every
+/// block read alive, and each new one cost fresh pages: on the bench's 74 MB index a search
+/// for `明月` read 39 blocks, and with one kept it took 61 fewer page faults (711 → 650, about
+/// 3 µs each on the bench machine) for the same instructions (callgrind: 14.43 M either way).
+const STORE_CACHE_BLOCKS: usize = 1;
+
 impl TantivyBackend {
     /// Searches an index already open (as [`crate::store::update::update`] leaves it), at
     /// its last commit.
@@ -52,6 +59,7 @@ impl TantivyBackend {
         let reader: tantivy::IndexReader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
+            .doc_store_cache_num_blocks(STORE_CACHE_BLOCKS)
             .try_into()?;
         let searcher = reader.searcher();
         let docs = AliveStats::new(&searcher).docs;
