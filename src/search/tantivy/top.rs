@@ -108,6 +108,22 @@ impl Places {
         }
     }
 
+    /// The names of the ordinals `sorted` (ascending, distinct), in one pass over the
+    /// dictionary: looked up one by one, each decoded its dictionary block from the start
+    /// (a search for `"床前明月光"` on the ×10 index named 613 files for 20 M instructions).
+    /// An ordinal past the dictionary's end (a damaged index) gets an empty name, as in
+    /// [`Places::name`].
+    pub(super) fn names(&self, sorted: &[u64]) -> Result<Vec<String>> {
+        let mut out = Vec::with_capacity(sorted.len());
+        if let Some(s) = &self.source {
+            s.dictionary().sorted_ords_to_term_cb(sorted, |b| {
+                out.push(String::from_utf8_lossy(b).into_owned());
+            })?;
+        }
+        out.resize(sorted.len(), String::new());
+        Ok(out)
+    }
+
     pub(super) fn name(&self, ord: u64) -> Result<String> {
         let mut out = String::new();
         if let Some(s) = &self.source {
@@ -136,24 +152,46 @@ impl PlaceCache {
     }
 }
 
-/// The kept entries of segment `segment` with their file names, looked up once per file:
-/// only the few kept ordinals are turned into names.
+/// A segment's [`Places`], opened at its first candidate: a segment with none (most of them,
+/// for a rare phrase) never decodes the columns' block headers.
+struct SegmentPlaces<'a> {
+    cache: &'a PlaceCache,
+    reader: &'a tantivy::SegmentReader,
+    open: Option<Places>,
+    failed: Option<anyhow::Error>,
+}
+
+impl SegmentPlaces<'_> {
+    /// The place of `doc`; `None` when the columns cannot be opened (the error is kept).
+    fn of(&mut self, doc: u32) -> Option<Place> {
+        if self.open.is_none() && self.failed.is_none() {
+            match self.cache.of(self.reader) {
+                Ok(p) => self.open = Some(p),
+                Err(e) => self.failed = Some(e),
+            }
+        }
+        self.open.as_ref().map(|p| p.of(doc))
+    }
+}
+
+/// The kept entries of segment `segment` with their file names: only the kept ordinals are
+/// turned into names, in one pass over the dictionary (see [`Places::names`]).
 fn named(
     kept: Vec<Entry>,
     places: &Places,
     segment: u32,
     out: &mut Vec<(f32, DocAddress, String, Place)>,
 ) -> Result<()> {
-    let mut names: HashMap<u64, String> = HashMap::new();
+    let mut ords: Vec<u64> = kept.iter().map(|e| e.place.source).collect();
+    ords.sort_unstable();
+    ords.dedup();
+    let names = places.names(&ords)?;
     for e in kept {
-        let name = match names.get(&e.place.source) {
-            Some(name) => name.clone(),
-            None => {
-                let name = places.name(e.place.source)?;
-                names.insert(e.place.source, name.clone());
-                name
-            }
-        };
+        let name = ords
+            .binary_search(&e.place.source)
+            .ok()
+            .and_then(|i| names.get(i).cloned())
+            .unwrap_or_default();
         out.push((
             e.score,
             DocAddress::new(segment, e.place.doc),
@@ -200,7 +238,12 @@ pub(super) fn top_ordered(
     };
     let mut best: Vec<(f32, DocAddress, String, Place)> = Vec::new();
     for (ord, reader) in searcher.segment_readers().iter().enumerate() {
-        let places_of = places.of(reader)?;
+        let mut places_of = SegmentPlaces {
+            cache: places,
+            reader,
+            open: None,
+            failed: None,
+        };
         let alive = reader.alive_bitset();
         let slack = block_max_slack(reader, places.fields.chars);
         let lowered = |f: f32| if f > 0.0 { f / slack } else { f };
@@ -212,9 +255,13 @@ pub(super) fn top_ordered(
             if score <= exact || alive.is_some_and(|a| a.is_deleted(doc)) {
                 return lowered(exact);
             }
+            // Nothing more from a segment whose columns cannot be read: the error is returned.
+            let Some(place) = places_of.of(doc) else {
+                return f32::INFINITY;
+            };
             let entry = Entry {
                 score: score + bonus,
-                place: places_of.of(doc),
+                place,
             };
             scores.push(Reverse(Score(entry.score)));
             if scores.len() > n {
@@ -230,7 +277,12 @@ pub(super) fn top_ordered(
             lowered(floor(&scores))
         };
         weight.for_each_pruning(lowered(start), reader, &mut callback)?;
-        named(heap.into_vec(), &places_of, ord as u32, &mut best)?;
+        if let Some(e) = places_of.failed {
+            return Err(e);
+        }
+        if let Some(open) = &places_of.open {
+            named(heap.into_vec(), open, ord as u32, &mut best)?;
+        }
     }
     let complete = scores.len() < n;
     best.sort_by(|a, b| {
