@@ -267,13 +267,7 @@ pub(super) fn top_ordered(
             if scores.len() > n {
                 scores.pop();
             }
-            if heap.len() < n {
-                heap.push(entry);
-            } else if let Some(mut worst) = heap.peek_mut()
-                && entry < *worst
-            {
-                *worst = entry;
-            }
+            keep(&mut heap, entry, n);
             lowered(floor(&scores))
         };
         weight.for_each_pruning(lowered(start), reader, &mut callback)?;
@@ -285,16 +279,30 @@ pub(super) fn top_ordered(
         }
     }
     let complete = scores.len() < n;
+    Ok((in_order(best, n), complete))
+}
+
+/// Keeps `entry` among a segment's best `n` (`heap`, the worst on top).
+fn keep(heap: &mut BinaryHeap<Entry>, entry: Entry, n: usize) {
+    if heap.len() < n {
+        heap.push(entry);
+    } else if let Some(mut worst) = heap.peek_mut()
+        && entry < *worst
+    {
+        *worst = entry;
+    }
+}
+
+/// The best `n` of the segments' kept entries in the total order: score descending, then
+/// file, line and column.
+fn in_order(mut best: Vec<(f32, DocAddress, String, Place)>, n: usize) -> Vec<(f32, CandidateId)> {
     best.sort_by(|a, b| {
         b.0.total_cmp(&a.0)
             .then_with(|| (&a.2, a.3.line, a.3.column).cmp(&(&b.2, b.3.line, b.3.column)))
             .then_with(|| a.1.cmp(&b.1))
     });
     best.truncate(n);
-    Ok((
-        best.into_iter().map(|(s, a, _, _)| (s, id(a))).collect(),
-        complete,
-    ))
+    best.into_iter().map(|(s, a, _, _)| (s, id(a))).collect()
 }
 
 /// How far below a block's true best score Tantivy's estimate may be in `reader`, as a
