@@ -104,7 +104,7 @@ fn run_command(command: Command) -> Result<bool, Error> {
             json,
         } => run_show(&engine(&location)?, &at, context, json),
         Command::Mcp { location } => {
-            let engine = std::sync::Arc::new(engine(&location)?);
+            let engine = std::sync::Arc::new(long_lived_engine(&location)?);
             crate::mcp::run_stdio(engine).map_err(anyhow::Error::from)?;
             Ok(true)
         }
@@ -123,7 +123,7 @@ fn run_command(command: Command) -> Result<bool, Error> {
                 allow_origins,
                 limits,
             };
-            crate::serve::run(engine(&location)?, options).map(|()| true)
+            crate::serve::run(long_lived_engine(&location)?, options).map(|()| true)
         }
         Command::List { location, json } => inventory::run_list(&engine(&location)?, json),
         Command::Stats { location, json } => inventory::run_stats(&engine(&location)?, json),
@@ -159,8 +159,14 @@ fn cite_engine(location: &Location, query: &QueryArgs, semantic: bool) -> Result
         .quote_semantic(semantic))
 }
 
-/// The engine the arguments name (`--ext` is checked here, before anything is read).
+/// The engine of one command the arguments name (`--ext` is checked here, before anything
+/// is read).
 fn engine(location: &Location) -> Result<Engine, Error> {
+    Ok(long_lived_engine(location)?.one_shot())
+}
+
+/// [`engine`] for a process that keeps searching (`serve`, `mcp`).
+fn long_lived_engine(location: &Location) -> Result<Engine, Error> {
     Engine::open(EngineOptions {
         index: location::index_dir(location)?,
         corpus: location::corpus(location),

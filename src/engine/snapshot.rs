@@ -66,10 +66,10 @@ impl Snapshot {
     /// writer's garbage collection may delete the files of a segment that a commit replaced
     /// between reading `meta.json` and opening them: the open is then tried again, on the new
     /// commit.
-    pub(super) fn new(mut store: IndexStore) -> Result<Snapshot> {
+    pub(super) fn new(mut store: IndexStore, store_blocks: usize) -> Result<Snapshot> {
         let mut tries = 0;
         loop {
-            match Searcher::new(store.index().clone()) {
+            match Searcher::with_store_blocks(store.index().clone(), store_blocks) {
                 Ok(searcher) => {
                     let metas = std::sync::OnceLock::new();
                     return Ok(Snapshot {

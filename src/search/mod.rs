@@ -67,6 +67,14 @@ impl Searcher<TantivyBackend> {
     pub fn new(index: ::tantivy::Index) -> Result<Searcher> {
         Ok(Searcher::with_backend(TantivyBackend::new(index)?))
     }
+
+    /// [`Searcher::new`], keeping `blocks` decompressed store blocks per segment (see
+    /// [`TantivyBackend::with_store_blocks`]).
+    pub fn with_store_blocks(index: ::tantivy::Index, blocks: usize) -> Result<Searcher> {
+        Ok(Searcher::with_backend(TantivyBackend::with_store_blocks(
+            index, blocks,
+        )?))
+    }
 }
 
 impl<B: Backend> Searcher<B> {

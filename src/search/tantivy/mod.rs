@@ -44,22 +44,35 @@ pub struct TantivyBackend {
 /// poetry index (20 M passages) 2,363 page faults a search without them, 921 with.
 const HUGE_PAGES_FROM: u64 = 5_000_000;
 
-/// Decompressed store blocks kept per segment. A search reads its candidates in index order,
-/// so one block serves the candidates stored side by side; Tantivy's default of 100 kept every
-/// block read alive, and each new one cost fresh pages: on the bench's 74 MB index a search
-/// for `明月` read 39 blocks, and with one kept it took 61 fewer page faults (711 → 650, about
-/// 3 µs each on the bench machine) for the same instructions (callgrind: 14.43 M either way).
-const STORE_CACHE_BLOCKS: usize = 1;
+/// Decompressed store blocks kept per segment by a process that searches once and exits
+/// (see [`TantivyBackend::with_store_blocks`]). A search reads its candidates in index order,
+/// so one block serves the candidates stored side by side; keeping every block read alive
+/// cost fresh pages: on the bench's 74 MB index a search for `明月` read 39 blocks, and with
+/// one kept it took 61 fewer page faults (711 → 650, about 3 µs each on the bench machine)
+/// for the same instructions (callgrind: 14.43 M either way).
+pub const ONE_SHOT_STORE_BLOCKS: usize = 1;
+
+/// Decompressed store blocks kept per segment by a process that searches again and again
+/// (Tantivy's default): `zhsearch serve` under the bench's load answered with a median of
+/// 4.0–4.2 ms keeping them, 4.7–5.7 ms keeping one (three runs each, alternated: the same
+/// queries recur).
+pub const KEPT_STORE_BLOCKS: usize = 100;
 
 impl TantivyBackend {
     /// Searches an index already open (as [`crate::store::update::update`] leaves it), at
     /// its last commit.
     pub fn new(index: Index) -> Result<TantivyBackend> {
+        TantivyBackend::with_store_blocks(index, KEPT_STORE_BLOCKS)
+    }
+
+    /// [`TantivyBackend::new`], keeping `blocks` decompressed store blocks per segment
+    /// ([`ONE_SHOT_STORE_BLOCKS`] or [`KEPT_STORE_BLOCKS`]).
+    pub fn with_store_blocks(index: Index, blocks: usize) -> Result<TantivyBackend> {
         let fields = Fields::new(&index.schema())?;
         let reader: tantivy::IndexReader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
-            .doc_store_cache_num_blocks(STORE_CACHE_BLOCKS)
+            .doc_store_cache_num_blocks(blocks)
             .try_into()?;
         let searcher = reader.searcher();
         let docs = AliveStats::new(&searcher).docs;
