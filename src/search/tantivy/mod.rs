@@ -261,16 +261,21 @@ impl Backend for TantivyBackend {
             .searcher
             .search(&BooleanQuery::new(clauses), &DocSetCollector)?;
         let mut found: HashMap<PassagePlace, CandidateId> = HashMap::new();
+        // A file's name once per segment: a lookup decodes a dictionary block, and every
+        // passage of the files named is visited.
+        let mut names: HashMap<(u32, u64), String> = HashMap::new();
         for a in docs {
             let places = self
                 .places
                 .of(self.searcher.segment_reader(a.segment_ord))?;
             let p = places.of(a.doc_id);
-            let place = (
-                places.name(p.source)?,
-                p.line as usize,
-                p.column.map(|c| c as usize),
-            );
+            let name = match names.entry((a.segment_ord, p.source)) {
+                std::collections::hash_map::Entry::Occupied(e) => e.get().clone(),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(places.name(p.source)?).clone()
+                }
+            };
+            let place = (name, p.line as usize, p.column.map(|c| c as usize));
             found.insert(place, id(a));
         }
         Ok(places.iter().map(|p| found.get(p).copied()).collect())
