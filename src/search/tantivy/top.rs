@@ -6,10 +6,12 @@ use std::collections::{BinaryHeap, HashMap};
 use std::sync::Mutex;
 
 use anyhow::Result;
+use tantivy::columnar::{Column, ColumnType};
 use tantivy::query::{Bm25StatisticsProvider, EnableScoring, Query as TQuery};
 use tantivy::schema::Field;
 use tantivy::{DocAddress, Term};
 
+use super::columns::{Strings, U64Column};
 use super::live::{self, Deleted};
 use crate::search::backend::CandidateId;
 use crate::store::index::Fields;
@@ -76,31 +78,41 @@ impl Ord for Entry {
     }
 }
 
-/// The fast fields that place a passage in its segment.
+/// The fast fields that place a passage in its segment (see [`columns`] for why they are not
+/// opened by Tantivy).
 #[derive(Clone)]
 pub(super) struct Places {
-    source: Option<tantivy::columnar::StrColumn>,
-    line: tantivy::columnar::Column<u64>,
-    column: tantivy::columnar::Column<u64>,
+    source: Option<Strings>,
+    line: U64Column,
+    column: U64Column,
 }
 
 impl Places {
     fn new(reader: &tantivy::SegmentReader, f: &Fields) -> Result<Places> {
         let ff = reader.fast_fields();
         let schema = reader.schema();
+        let u64_column = |field| -> Result<U64Column> {
+            Ok(
+                match ff.dynamic_column_handle(schema.get_field_name(field), ColumnType::U64)? {
+                    Some(h) => U64Column::open(&h)?,
+                    None => U64Column::Tantivy(Column::build_empty_column(reader.max_doc())),
+                },
+            )
+        };
+        let source = ff.dynamic_column_handle(schema.get_field_name(f.source), ColumnType::Str)?;
         Ok(Places {
-            source: ff.str(schema.get_field_name(f.source))?,
-            line: ff.u64(schema.get_field_name(f.line_start))?,
-            column: ff.u64(schema.get_field_name(f.column_start))?,
+            source: source.map(|h| Strings::open(&h)).transpose()?,
+            line: u64_column(f.line_start)?,
+            column: u64_column(f.column_start)?,
         })
     }
 
-    pub(super) fn of(&self, doc: u32) -> Place {
+    pub(super) fn of(&mut self, doc: u32) -> Place {
         Place {
             source: self
                 .source
-                .as_ref()
-                .and_then(|s| s.term_ords(doc).next())
+                .as_mut()
+                .and_then(|s| s.ords.first(doc))
                 .unwrap_or(0),
             line: self.line.first(doc).unwrap_or(0),
             column: self.column.first(doc),
@@ -116,7 +128,7 @@ impl Places {
     pub(super) fn names(&self, sorted: &[u64]) -> Result<Vec<String>> {
         let mut out = Vec::with_capacity(sorted.len());
         if let Some(s) = &self.source {
-            s.dictionary().sorted_ords_to_term_cb(sorted, |b| {
+            s.dictionary.sorted_ords_to_term_cb(sorted, |b| {
                 out.push(String::from_utf8_lossy(b).into_owned());
             })?;
         }
@@ -125,16 +137,18 @@ impl Places {
     }
 
     pub(super) fn name(&self, ord: u64) -> Result<String> {
-        let mut out = String::new();
-        if let Some(s) = &self.source {
-            s.ord_to_str(ord, &mut out)?;
+        let mut bytes = Vec::new();
+        if let Some(s) = &self.source
+            && !s.dictionary.ord_to_term(ord, &mut bytes)?
+        {
+            bytes.clear();
         }
-        Ok(out)
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 }
 
-/// Each segment's [`Places`], opened once per searcher: opening a column decodes its block
-/// headers, which costs more than a search with few candidates.
+/// Each segment's [`Places`], opened once per searcher: a long-lived process keeps the block
+/// headers read (see [`columns`](super::columns)).
 pub(super) struct PlaceCache {
     pub(super) fields: Fields,
     pub(super) open: Mutex<HashMap<tantivy::index::SegmentId, Places>>,
@@ -170,7 +184,7 @@ impl SegmentPlaces<'_> {
                 Err(e) => self.failed = Some(e),
             }
         }
-        self.open.as_ref().map(|p| p.of(doc))
+        self.open.as_mut().map(|p| p.of(doc))
     }
 }
 
