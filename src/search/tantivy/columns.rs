@@ -338,6 +338,7 @@ fn bits(bits: u8, x: u32, data: &[u8]) -> Option<u64> {
 mod tests {
     use super::{Strings, U64Column};
     use tantivy::columnar::ColumnType;
+    use tantivy::directory::OwnedBytes;
     use tantivy::schema::{FAST, STRING, Schema};
     use tantivy::{Index, IndexWriter, TantivyDocument};
 
@@ -415,6 +416,60 @@ mod tests {
             }
         }
         lazy
+    }
+
+    /// Damaged bytes (flipped, cut short) give no value or a wrong one, never a panic.
+    #[test]
+    fn damaged_columns_do_not_panic() {
+        let mut b = Schema::builder();
+        let line = b.add_u64_field("line", FAST);
+        let index = Index::create_in_ram(b.build());
+        let mut w: IndexWriter = index.writer_with_num_threads(1, 50_000_000).unwrap();
+        for l in lines(&[700, 3, 5000, 40, 12_000], 1000)
+            .into_iter()
+            .flatten()
+        {
+            let mut d = TantivyDocument::default();
+            d.add_u64(line, l);
+            w.add_document(d).unwrap();
+        }
+        w.commit().unwrap();
+        let searcher = index.reader().unwrap().searcher();
+        let reader = &searcher.segment_readers()[0];
+        let ff = reader.fast_fields();
+        let handle = ff
+            .dynamic_column_handle("line", ColumnType::U64)
+            .unwrap()
+            .unwrap();
+        let bytes = handle
+            .file_slice()
+            .read_bytes()
+            .unwrap()
+            .as_slice()
+            .to_vec();
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut read = 0;
+        for round in 0..300 {
+            let mut damaged = bytes.clone();
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let at = seed as usize % damaged.len();
+            if round % 3 == 0 {
+                damaged.truncate(at);
+            } else {
+                damaged[at] ^= (seed >> 32) as u8 | 1;
+            }
+            // Bytes that do not parse leave the column to Tantivy (an error or its reader).
+            if let Ok(Some(mut column)) = super::lazy(OwnedBytes::new(damaged)) {
+                read += 1;
+                for doc in (0..reader.max_doc()).step_by(97) {
+                    let _ = column.first(doc);
+                }
+            }
+        }
+        // Most flips land in the values and their headers, which parse and are read.
+        assert!(read > 100, "{read}");
     }
 
     #[test]
