@@ -8,7 +8,13 @@ use super::manifest::{Content, FileState};
 
 /// The files of a list as written, or `None` when it is not in the exact form written.
 pub(super) fn read(bytes: &[u8]) -> Option<Vec<FileState>> {
-    let mut c = Cursor { b: bytes, i: 0 };
+    // Checked once: checked string by string, the calls cost a sixth of the reading.
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut c = Cursor {
+        b: bytes,
+        text,
+        i: 0,
+    };
     c.lit(b"[")?;
     let mut files = Vec::new();
     if c.eat(b"]") {
@@ -26,6 +32,8 @@ pub(super) fn read(bytes: &[u8]) -> Option<Vec<FileState>> {
 
 struct Cursor<'a> {
     b: &'a [u8],
+    /// `b`, valid UTF-8.
+    text: &'a str,
     i: usize,
 }
 
@@ -81,7 +89,7 @@ impl Cursor<'_> {
         self.i == self.b.len()
     }
 
-    /// A string without escapes or control characters, valid UTF-8.
+    /// A string without escapes or control characters.
     fn string(&mut self) -> Option<String> {
         self.lit(b"\"")?;
         let rest = &self.b[self.i..];
@@ -91,7 +99,8 @@ impl Cursor<'_> {
         if rest[len] != b'"' || control {
             return None;
         }
-        let s = std::str::from_utf8(&rest[..len]).ok()?.to_string();
+        // Between two quotes (ASCII): on character boundaries.
+        let s = self.text.get(self.i..self.i + len)?.to_string();
         self.i += len + 1;
         Some(s)
     }

@@ -235,11 +235,9 @@ impl Shared {
         let want = (block / STRIDE) as usize;
         let mut marks = self.marks.lock().unwrap_or_else(|e| e.into_inner());
         while marks.len() <= want {
-            let (mut pos, mut data) = *marks.last()?;
-            for _ in 0..STRIDE {
-                data += usize::from(skip_header(self.headers.as_slice(), &mut pos)?) * 64;
-            }
-            marks.push((pos, data));
+            let (mut pos, data) = *marks.last()?;
+            let bits = skip_headers(self.headers.as_slice(), &mut pos, STRIDE)?;
+            marks.push((pos, data + bits * 64));
         }
         marks.get(want).copied()
     }
@@ -258,6 +256,53 @@ fn header(headers: &[u8], pos: &mut usize, data: usize) -> Option<Header> {
         bits,
         data,
     })
+}
+
+/// Skips `count` headers from `pos`: the sum of their bit widths. A header ends a byte after
+/// the last byte of its second VInt, and those are the only bytes with the high bit set: 64
+/// bytes at a time, these are gathered in a bit mask and the headers walked through it.
+fn skip_headers(headers: &[u8], pos: &mut usize, count: u32) -> Option<usize> {
+    const STOPS: u64 = 0x8080_8080_8080_8080;
+    // Gathers each byte's low bit into the top byte, the first byte's lowest.
+    const GATHER: u64 = 0x0102_0408_1020_4080;
+    let (mut bits, mut left) = (0usize, count);
+    while left > 0 {
+        let start = *pos;
+        let Some(chunk) = headers.get(start..start + 64) else {
+            break;
+        };
+        let mut stops = 0u64;
+        for (k, w) in chunk.chunks_exact(8).enumerate() {
+            let w = u64::from_le_bytes(w.try_into().ok()?);
+            stops |= (((w & STOPS) >> 7).wrapping_mul(GATHER) >> 56) << (8 * k);
+        }
+        // Where the header being read starts, in the chunk.
+        let mut at = 0;
+        while left > 0 && at < 64 {
+            let rest = stops & (u64::MAX << at);
+            let first = rest.trailing_zeros() as usize;
+            let second = (rest & rest.wrapping_sub(1)).trailing_zeros() as usize;
+            // Its width byte is past the chunk (or its VInts end past it).
+            if second >= 63 {
+                break;
+            }
+            // A u64 takes at most ten bytes.
+            if first + 1 - at > 10 || second - first > 10 {
+                return None;
+            }
+            bits += usize::from(chunk[second + 1]);
+            at = second + 2;
+            left -= 1;
+        }
+        if at == 0 {
+            break;
+        }
+        *pos = start + at;
+    }
+    for _ in 0..left {
+        bits += usize::from(skip_header(headers, pos)?);
+    }
+    Some(bits)
 }
 
 /// Skips the header at `pos`: its bit width. The scan to a block reads every header before
