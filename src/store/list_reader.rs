@@ -10,11 +10,7 @@ use super::manifest::{Content, FileState};
 pub(super) fn read(bytes: &[u8]) -> Option<Vec<FileState>> {
     // Checked once: checked string by string, the calls cost a sixth of the reading.
     let text = std::str::from_utf8(bytes).ok()?;
-    let mut c = Cursor {
-        b: bytes,
-        text,
-        i: 0,
-    };
+    let mut c = Cursor { text, i: 0 };
     c.lit(b"[")?;
     let mut files = Vec::new();
     if c.eat(b"]") {
@@ -31,10 +27,14 @@ pub(super) fn read(bytes: &[u8]) -> Option<Vec<FileState>> {
 }
 
 struct Cursor<'a> {
-    b: &'a [u8],
-    /// `b`, valid UTF-8.
     text: &'a str,
     i: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
 }
 
 impl Cursor<'_> {
@@ -74,7 +74,7 @@ impl Cursor<'_> {
     }
 
     fn eat(&mut self, lit: &[u8]) -> bool {
-        let found = self.b[self.i..].starts_with(lit);
+        let found = self.bytes()[self.i..].starts_with(lit);
         if found {
             self.i += lit.len();
         }
@@ -86,13 +86,13 @@ impl Cursor<'_> {
     }
 
     fn at_end(&self) -> bool {
-        self.i == self.b.len()
+        self.i == self.bytes().len()
     }
 
     /// A string without escapes or control characters.
     fn string(&mut self) -> Option<String> {
         self.lit(b"\"")?;
-        let rest = &self.b[self.i..];
+        let rest = &self.bytes()[self.i..];
         let len = memchr::memchr2(b'"', b'\\', rest)?;
         // No early exit: the compiler checks many bytes at a time.
         let control = rest[..len].iter().fold(false, |seen, &b| seen | (b < 0x20));
@@ -107,7 +107,7 @@ impl Cursor<'_> {
 
     /// An unsigned integer as JSON writes it: digits, no leading zero, within u64.
     fn number(&mut self) -> Option<u64> {
-        let rest = &self.b[self.i..];
+        let rest = &self.bytes()[self.i..];
         let len = rest.iter().take_while(|b| b.is_ascii_digit()).count();
         if len == 0 || (len > 1 && rest[0] == b'0') {
             return None;

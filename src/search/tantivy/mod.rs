@@ -17,7 +17,7 @@ use anyhow::Result;
 use tantivy::collector::{DocSetCollector, TopDocs};
 use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query as TQuery, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, Value};
-use tantivy::{DocSet, Index, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{DocAddress, DocSet, Index, ReloadPolicy, TantivyDocument, Term};
 
 use crate::model::DocMeta;
 use crate::search::backend::{
@@ -265,12 +265,20 @@ impl Backend for TantivyBackend {
             .search(&BooleanQuery::new(clauses), &DocSetCollector)?;
         let mut found: HashMap<PassagePlace, CandidateId> = HashMap::new();
         // A file's name once per segment: a lookup decodes a dictionary block, and every
-        // passage of the files named is visited.
+        // passage of the files named is visited. In index order, each segment's columns taken
+        // once and read forward (see `columns`).
         let mut names: HashMap<(u32, u64), String> = HashMap::new();
+        let mut docs: Vec<DocAddress> = docs.into_iter().collect();
+        docs.sort_unstable();
+        let mut open: Option<(u32, top::Places)> = None;
         for a in docs {
-            let mut places = self
-                .places
-                .of(self.searcher.segment_reader(a.segment_ord))?;
+            let places = match &mut open {
+                Some((segment, places)) if *segment == a.segment_ord => places,
+                _ => {
+                    let reader = self.searcher.segment_reader(a.segment_ord);
+                    &mut open.insert((a.segment_ord, self.places.of(reader)?)).1
+                }
+            };
             let p = places.of(a.doc_id);
             let name = match names.entry((a.segment_ord, p.source)) {
                 std::collections::hash_map::Entry::Occupied(e) => e.get().clone(),
