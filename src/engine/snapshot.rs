@@ -54,10 +54,9 @@ impl Snapshot {
             .plan(query, options.exact)
             .and_then(|plan| self.searcher.page_with(&plan, limit, offset, meaning));
         let mut page = page.map_err(|e| damaged(self.store.dir(), e))?;
-        let files = self.store.files();
+        let files = self.store.file_list();
         for hit in &mut page.hits {
-            let at = files.binary_search_by(|f| f.source.as_str().cmp(&hit.source));
-            hit.indexed = at.ok().and_then(|i| files[i].hash()).map(str::to_string);
+            hit.indexed = files.hash_of(&hit.source).map(str::to_string);
         }
         Ok(page)
     }

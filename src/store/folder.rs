@@ -20,8 +20,9 @@ use crate::store::clear::{
 use crate::store::dir::{MetaCache, StoreDir};
 use crate::store::errors::StoreError;
 use crate::store::errors::{io_error, is_permission, refuse_read_only, short, write_error};
+use crate::store::file_list::FileList;
 use crate::store::index::{self, Fields, SCHEMA_VERSION};
-use crate::store::manifest::{self, FileState, Head};
+use crate::store::manifest::{self, Head};
 use crate::store::marker::{MARKER, Marker, parse_marker, write_marker};
 use crate::store::report::RebuildReason;
 
@@ -218,7 +219,7 @@ pub struct Opened {
     /// replaced (its corpus and extensions still hold, its files are gone).
     pub head: Option<Head>,
     /// The files of the last commit (none when the index was started afresh).
-    pub files: Arc<Vec<FileState>>,
+    pub files: Arc<FileList>,
     /// The marker found, before this update.
     pub marker: Option<Marker>,
     /// Why the index was started afresh, if it was (a first build, an older schema, damage).
@@ -328,7 +329,7 @@ pub fn open_existing(
     dir: &Path,
     head: Option<&Head>,
     meta: Option<MetaBytes>,
-) -> Result<(Index, MetaCache, Vec<FileState>)> {
+) -> Result<(Index, MetaCache, FileList)> {
     let (Some(head), Some(meta)) = (head, meta) else {
         return Err(anyhow!("its meta.json is missing or unreadable"));
     };

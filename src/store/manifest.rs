@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use super::file_list::FileList;
+
 /// What the index knows about one corpus file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(from = "StoredFile", into = "StoredFile")]
@@ -178,7 +180,7 @@ pub fn head_of(meta: &[u8]) -> Option<Head> {
 }
 
 /// The file list `head` names. `Err` when it cannot be read (a damaged index).
-pub fn read_files(dir: &Path, head: &Head) -> Result<Vec<FileState>> {
+pub fn read_files(dir: &Path, head: &Head) -> Result<FileList> {
     Ok(match &head.files_in {
         // Only a list of ours, in the index folder: never a path that leads elsewhere.
         Some(name) if !is_list_file(name) => {
@@ -192,13 +194,14 @@ pub fn read_files(dir: &Path, head: &Head) -> Result<Vec<FileState>> {
             }
             let bytes =
                 std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            match super::list_reader::read(&bytes) {
-                Some(files) => files,
-                None => serde_json::from_slice(&bytes)
-                    .with_context(|| format!("{} is not a list of files", path.display()))?,
+            match FileList::read(bytes) {
+                Ok(files) => files,
+                Err(bytes) => serde_json::from_slice::<Vec<FileState>>(&bytes)
+                    .with_context(|| format!("{} is not a list of files", path.display()))?
+                    .into(),
             }
         }
-        None => Vec::new(),
+        None => FileList::default(),
     })
 }
 

@@ -11,9 +11,9 @@
 pub mod clear;
 pub mod dir;
 pub mod errors;
+pub mod file_list;
 pub mod folder;
 pub mod index;
-mod list_reader;
 pub mod manifest;
 pub mod marker;
 pub mod report;
@@ -22,6 +22,7 @@ pub mod stats;
 pub mod update;
 
 pub use errors::{Setting, StoreError, is_missing_file};
+pub use file_list::FileList;
 pub use manifest::{Content, FileState, Head};
 pub use marker::{MARKER, Marker, holds_marker};
 pub use report::{NoReport, Progress, RebuildReason, Reporter, UpdateReport, Warning};

@@ -8,6 +8,7 @@ use anyhow::anyhow;
 
 use crate::store::dir::MetaCache;
 use crate::store::errors::{self, StoreError};
+use crate::store::file_list::FileList;
 use crate::store::folder::{self, Found, MetaBytes};
 use crate::store::manifest::{FileState, Head};
 use crate::store::marker::{MARKER, Marker};
@@ -24,7 +25,7 @@ use crate::store::marker::{MARKER, Marker};
 pub struct IndexStore {
     pub(crate) dir: PathBuf,
     pub(crate) head: Head,
-    pub(crate) files: Arc<Vec<FileState>>,
+    pub(crate) files: Arc<FileList>,
     pub(crate) index: tantivy::Index,
     pub(crate) marker: Option<Marker>,
     /// The `meta.json` of this commit, as read or written.
@@ -105,6 +106,11 @@ impl IndexStore {
 
     /// The files of the commit, sorted by source.
     pub fn files(&self) -> &[FileState] {
+        self.files.all()
+    }
+
+    /// The files of the commit, as read (each entry read when it is asked for).
+    pub fn file_list(&self) -> &FileList {
         &self.files
     }
 

@@ -136,7 +136,18 @@ fn bring_up_to_date(
     reporter: &dyn Reporter,
 ) -> Result<(UpdateReport, IndexStore)> {
     let rebuild = (opened.reset.clone()).or(options.rebuild.then_some(RebuildReason::Requested));
-    let plan = plan::plan(&opened.files, listed, rebuild);
+    if rebuild.is_none() && opened.files.unchanged(listed) {
+        // The usual case, decided without making every file's state.
+        let report = UpdateReport {
+            corpus: settings.corpus.clone(),
+            unchanged: listed.len(),
+            ..UpdateReport::default()
+        };
+        let head = opened.head.clone().ok_or_else(|| anyhow!("no commit"))?;
+        let files = opened.files.clone();
+        return Ok((report, snapshot(dir, opened, head, files, None)));
+    }
+    let plan = plan::plan(opened.files.all(), listed, rebuild);
     let mut report = UpdateReport {
         corpus: settings.corpus.clone(),
         rebuilt: plan.rebuild.clone(),
@@ -190,7 +201,13 @@ fn bring_up_to_date(
             why: why.clone(),
         });
     }
-    let store = snapshot(dir, opened, head, Arc::new(files), Some(marker.clone()));
+    let store = snapshot(
+        dir,
+        opened,
+        head,
+        Arc::new(files.into()),
+        Some(marker.clone()),
+    );
     Ok((report, store))
 }
 
@@ -199,7 +216,7 @@ fn snapshot(
     dir: &Path,
     opened: Opened,
     head: Head,
-    files: Arc<Vec<crate::store::manifest::FileState>>,
+    files: Arc<crate::store::FileList>,
     marker: Option<Marker>,
 ) -> IndexStore {
     let meta = opened.meta.get().unwrap_or_default();
