@@ -154,8 +154,8 @@ pub struct Engine {
     remote: Option<Remote>,
     /// The semantic tier: its settings, its vectors, the last query's vector.
     meaning: crate::embed::engine::Tier,
-    /// Decompressed store blocks a search keeps per segment (see [`Engine::one_shot`]).
-    store_blocks: usize,
+    /// Whether this process answers once and exits (see [`Engine::one_shot`]).
+    one_shot: bool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -183,15 +183,17 @@ impl Engine {
             snapshot: RwLock::new(None),
             writing: Mutex::new(()),
             meaning: Default::default(),
-            store_blocks: crate::search::tantivy::KEPT_STORE_BLOCKS,
+            one_shot: false,
         })
     }
 
     /// For a process that answers once and exits (a CLI command): searches keep no
     /// decompressed store blocks beyond the one in use, which saves the fresh memory each kept
-    /// block costs; a server's later searches reuse them [default: kept].
+    /// block costs, and search on a second thread only when they take long; a server's later
+    /// searches reuse the blocks, and search a large index on two threads from the start
+    /// [default: a server's].
     pub fn one_shot(mut self) -> Engine {
-        self.store_blocks = crate::search::tantivy::ONE_SHOT_STORE_BLOCKS;
+        self.one_shot = true;
         self
     }
 
@@ -299,7 +301,7 @@ impl Engine {
         // The snapshot already open stands only when it is of the commit now current: another
         // process may have committed since it was opened, with nothing left to do here.
         if !current.is_some_and(|c| c.store.same_commit(&store)) {
-            self.replace(Arc::new(Snapshot::new(store, self.store_blocks)?));
+            self.replace(Arc::new(Snapshot::new(store, self.one_shot)?));
         }
         Ok(report)
     }
@@ -575,7 +577,7 @@ impl Engine {
         }
         let dir = self.index_dir();
         let store = IndexStore::open(dir)?.ok_or_else(|| Error::NoIndex(dir.to_path_buf()))?;
-        let snapshot = Arc::new(Snapshot::new(store, self.store_blocks)?);
+        let snapshot = Arc::new(Snapshot::new(store, self.one_shot)?);
         let mut slot = self.snapshot.write().unwrap_or_else(|e| e.into_inner());
         // An update may have swapped in a newer one meanwhile: that one stands.
         Ok(slot.get_or_insert(snapshot).clone())

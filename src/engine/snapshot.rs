@@ -65,10 +65,10 @@ impl Snapshot {
     /// writer's garbage collection may delete the files of a segment that a commit replaced
     /// between reading `meta.json` and opening them: the open is then tried again, on the new
     /// commit.
-    pub(super) fn new(mut store: IndexStore, store_blocks: usize) -> Result<Snapshot> {
+    pub(super) fn new(mut store: IndexStore, one_shot: bool) -> Result<Snapshot> {
         let mut tries = 0;
         loop {
-            match Searcher::with_store_blocks(store.index().clone(), store_blocks) {
+            match Searcher::for_process(store.index().clone(), one_shot) {
                 Ok(searcher) => {
                     let metas = std::sync::OnceLock::new();
                     return Ok(Snapshot {

@@ -68,11 +68,11 @@ impl Searcher<TantivyBackend> {
         Ok(Searcher::with_backend(TantivyBackend::new(index)?))
     }
 
-    /// [`Searcher::new`], keeping `blocks` decompressed store blocks per segment (see
-    /// [`TantivyBackend::with_store_blocks`]).
-    pub fn with_store_blocks(index: ::tantivy::Index, blocks: usize) -> Result<Searcher> {
-        Ok(Searcher::with_backend(TantivyBackend::with_store_blocks(
-            index, blocks,
+    /// [`Searcher::new`], for a process that searches once and exits, or not (see
+    /// [`TantivyBackend::for_process`]).
+    pub fn for_process(index: ::tantivy::Index, one_shot: bool) -> Result<Searcher> {
+        Ok(Searcher::with_backend(TantivyBackend::for_process(
+            index, one_shot,
         )?))
     }
 }

@@ -6,8 +6,10 @@
 mod columns;
 mod cover;
 mod live;
+mod places;
 mod query;
 mod relaxed;
+mod stats;
 mod top;
 
 use std::collections::{HashMap, HashSet};
@@ -25,8 +27,10 @@ use crate::search::backend::{
 };
 use crate::search::plan::{Plan, Term as PlanTerm, Vocabulary};
 use crate::store::index::{self, Fields};
+use places::PlaceCache;
 use query::{any_of, exact_query, file_entries, term};
-use top::{AliveStats, LiveFreqs, PlaceCache, addr, id, top_ordered};
+use stats::{AliveStats, LiveFreqs};
+use top::{addr, id, top_ordered};
 
 /// A Tantivy index, searched at the commit it was opened at.
 pub struct TantivyBackend {
@@ -37,6 +41,8 @@ pub struct TantivyBackend {
     /// Live entries.
     docs: u64,
     freqs: LiveFreqs,
+    /// When a search gets a second thread (see [`top::help_after`]).
+    help_after: Option<std::time::Duration>,
 }
 
 /// From this many passages on, a search allocated megabytes (the block headers of the
@@ -48,7 +54,7 @@ pub struct TantivyBackend {
 const HUGE_PAGES_FROM: u64 = 5_000_000;
 
 /// Decompressed store blocks kept per segment by a process that searches once and exits
-/// (see [`TantivyBackend::with_store_blocks`]). A search reads its candidates in index order,
+/// (see [`TantivyBackend::for_process`]). A search reads its candidates in index order,
 /// so one block serves the candidates stored side by side; keeping every block read alive
 /// cost fresh pages: on the bench's 74 MB index a search for `明月` read 39 blocks, and with
 /// one kept it took 61 fewer page faults (711 → 650, about 3 µs each on the bench machine)
@@ -65,12 +71,17 @@ impl TantivyBackend {
     /// Searches an index already open (as [`crate::store::update::update`] leaves it), at
     /// its last commit.
     pub fn new(index: Index) -> Result<TantivyBackend> {
-        TantivyBackend::with_store_blocks(index, KEPT_STORE_BLOCKS)
+        TantivyBackend::for_process(index, false)
     }
 
-    /// [`TantivyBackend::new`], keeping `blocks` decompressed store blocks per segment
-    /// ([`ONE_SHOT_STORE_BLOCKS`] or [`KEPT_STORE_BLOCKS`]).
-    pub fn with_store_blocks(index: Index, blocks: usize) -> Result<TantivyBackend> {
+    /// [`TantivyBackend::new`], for a process that searches once and exits (`one_shot`:
+    /// [`ONE_SHOT_STORE_BLOCKS`], a second thread only for a long search) or one that
+    /// searches again and again ([`KEPT_STORE_BLOCKS`], see [`top::help_after`]).
+    pub fn for_process(index: Index, one_shot: bool) -> Result<TantivyBackend> {
+        let blocks = match one_shot {
+            true => ONE_SHOT_STORE_BLOCKS,
+            false => KEPT_STORE_BLOCKS,
+        };
         let fields = Fields::new(&index.schema())?;
         let reader: tantivy::IndexReader = index
             .reader_builder()
@@ -91,6 +102,7 @@ impl TantivyBackend {
             },
             docs,
             freqs: LiveFreqs::default(),
+            help_after: top::help_after(one_shot, docs),
         })
     }
 
@@ -112,7 +124,14 @@ impl TantivyBackend {
             IndexRecordOption::WithFreqs,
         );
         let s = &self.searcher;
-        let (mut top, complete) = top_ordered(s, &self.places, &stats, &bm25, n, EXACT_SCORE)?;
+        let (mut top, complete) = top_ordered(
+            s,
+            &self.places,
+            &stats,
+            &bm25,
+            (n, EXACT_SCORE),
+            self.help_after,
+        )?;
         // Every passage with the word scores above EXACT_SCORE, every other one exactly it.
         if !complete {
             return Ok((top, false));
@@ -127,7 +146,14 @@ impl TantivyBackend {
             ),
             (Occur::MustNot, term(f.chars, word)),
         ]);
-        let (more, complete) = top_ordered(s, &self.places, &stats, &rest, n - top.len(), 0.0)?;
+        let (more, complete) = top_ordered(
+            s,
+            &self.places,
+            &stats,
+            &rest,
+            (n - top.len(), 0.0),
+            self.help_after,
+        )?;
         top.extend(more);
         Ok((top, complete))
     }
@@ -142,9 +168,14 @@ enum TierFetch<'a> {
 impl Fetch for TierFetch<'_> {
     fn top(&self, n: usize) -> Result<Candidates> {
         let (top, complete) = match self {
-            TierFetch::Query(b, q) => {
-                top_ordered(&b.searcher, &b.places, &b.stats(), &**q, n, 0.0)?
-            }
+            TierFetch::Query(b, q) => top_ordered(
+                &b.searcher,
+                &b.places,
+                &b.stats(),
+                &**q,
+                (n, 0.0),
+                b.help_after,
+            )?,
             TierFetch::SingleWord(b, word) => b.single_word_top(word, n)?,
         };
         Ok(Candidates { top, complete })
@@ -270,7 +301,7 @@ impl Backend for TantivyBackend {
         let mut names: HashMap<(u32, u64), String> = HashMap::new();
         let mut docs: Vec<DocAddress> = docs.into_iter().collect();
         docs.sort_unstable();
-        let mut open: Option<(u32, top::Places)> = None;
+        let mut open: Option<(u32, places::Places)> = None;
         for a in docs {
             let places = match &mut open {
                 Some((segment, places)) if *segment == a.segment_ord => places,
