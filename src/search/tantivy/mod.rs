@@ -42,7 +42,7 @@ pub struct TantivyBackend {
     docs: u64,
     freqs: LiveFreqs,
     /// When a search gets a second thread (see [`top::help_after`]).
-    help_after: Option<std::time::Duration>,
+    help_after: Option<top::Help>,
 }
 
 /// From this many passages on, a search allocated megabytes (the block headers of the

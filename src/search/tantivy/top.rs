@@ -2,6 +2,7 @@
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
@@ -112,7 +113,7 @@ fn named(
 /// whether these are all the passages it matches. Unlike Tantivy's `TopDocs`, which breaks
 /// ties by the passage's place in the segments, the list does not depend on how the index
 /// was written, and a longer list starts with a shorter one. Uses Tantivy's pruning
-/// (block-max WAND); no stored document is read. A search still running after `help_after`
+/// (block-max WAND); no stored document is read. A search still running after `help`'s time
 /// (never without) shares the segments left with a second thread.
 pub(super) fn top_ordered(
     searcher: &tantivy::Searcher,
@@ -120,7 +121,7 @@ pub(super) fn top_ordered(
     stats: &AliveStats,
     query: &dyn TQuery,
     (n, bonus): (usize, f32),
-    help_after: Option<Duration>,
+    help: Option<Help>,
 ) -> Result<Candidates> {
     if n == 0 {
         return Ok((Vec::new(), false));
@@ -135,17 +136,20 @@ pub(super) fn top_ordered(
     left.sort_by_key(|(ord, r)| (Reverse(r.max_doc()), *ord));
     left.reverse();
     let started = Instant::now();
+    let _running = Running::start();
     let mine = std::thread::scope(|scope| {
         let mut mine = Collect::new(n, bonus);
         let mut helper = None;
         while let Some(segment) = left.pop() {
-            let due = help_after.is_some_and(|after| started.elapsed() >= after);
+            let due = help.is_some_and(|h| started.elapsed() >= h.after && h.core_free());
             if helper.is_none() && due && !left.is_empty() {
                 left.push(segment);
                 let theirs;
                 (left, theirs) = shared(std::mem::take(&mut left));
                 let mut found = mine.helper();
+                let running = Running::start();
                 helper = Some(scope.spawn(move || {
+                    let _running = running;
                     for segment in theirs {
                         found.segment(weight, segment, places)?;
                     }
@@ -189,6 +193,22 @@ fn shared(left: Vec<Segment<'_>>) -> (Vec<Segment<'_>>, Vec<Segment<'_>>) {
     (kept, theirs)
 }
 
+/// When [`top_ordered`] gets a second thread.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Help {
+    /// After the search has taken this long...
+    after: Duration,
+    /// ... and only while a core is left over by the search threads running (see
+    /// [`Running`]).
+    when_idle: bool,
+}
+
+impl Help {
+    fn core_free(&self) -> bool {
+        !self.when_idle || Running::idle_core()
+    }
+}
+
 /// When [`top_ordered`] gets a second thread, in a process that searches once (`one_shot`)
 /// or again and again, in an index of `passages`. In a long-lived process, from the start
 /// when the index is large: the ×10 poetry index's misremembered quotes, in process, p95
@@ -196,14 +216,45 @@ fn shared(left: Vec<Segment<'_>>) -> (Vec<Segment<'_>>, Vec<Segment<'_>>) {
 /// threads would fault in the pages and read the column headers of their segments, and
 /// whole-process searches of the 74 MB index (a few ms each) took 1.4 ms longer with a second
 /// thread from the start. It is started after 2 ms there, which only long searches reach.
-pub(super) fn help_after(one_shot: bool, passages: u64) -> Option<Duration> {
+pub(super) fn help_after(one_shot: bool, passages: u64) -> Option<Help> {
     if cores() < 2 {
         return None;
     }
-    Some(match one_shot || passages < 1_000_000 {
+    let after = match one_shot || passages < 1_000_000 {
         true => Duration::from_millis(2),
         false => Duration::ZERO,
+    };
+    Some(Help {
+        after,
+        when_idle: true,
     })
+}
+
+/// One search thread running in this process (of [`top_ordered`], the second ones included),
+/// while it lives. A second thread is started only for a core no search is using: a server
+/// answering several clients at once has none, and under the bench's load (4 clients, 2
+/// cores) second threads halved its throughput (a median of 3.6 ms a search, 6.3 with them).
+struct Running;
+
+/// Search threads running in this process (see [`Running`]).
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+
+impl Running {
+    fn start() -> Running {
+        RUNNING.fetch_add(1, AtomicOrdering::Relaxed);
+        Running
+    }
+
+    /// Whether a core is left over by the search threads running.
+    fn idle_core() -> bool {
+        RUNNING.load(AtomicOrdering::Relaxed) < cores()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING.fetch_sub(1, AtomicOrdering::Relaxed);
+    }
 }
 
 /// The cores this process may use, asked once.
@@ -410,7 +461,11 @@ mod tests {
                     let top = |after| {
                         top_ordered(&searcher, &places, &stats, &q, (n, bonus), after).unwrap()
                     };
-                    let (one, two) = (top(None), top(Some(Duration::ZERO)));
+                    let now = Help {
+                        after: Duration::ZERO,
+                        when_idle: false,
+                    };
+                    let (one, two) = (top(None), top(Some(now)));
                     assert_eq!(one, two, "{word} {n} {bonus}");
                     assert!(!one.0.is_empty(), "{word}");
                 }
