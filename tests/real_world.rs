@@ -307,6 +307,25 @@ fn a_damaged_index_says_how_to_rebuild_and_rebuild_repairs_it() {
     assert_eq!(lists.len(), 1, "{lists:?}");
     std::fs::remove_file(&lists[0]).unwrap();
     damaged_then_repaired("files-");
+
+    // Damaged in place: the rebuild makes a list of the same name (the corpus is the same),
+    // which must be written again, not taken as it is.
+    let list = files(&|name| zhsearch::store::manifest::is_list_file(name)).remove(0);
+    let whole = std::fs::read(&list).unwrap();
+    std::fs::write(&list, &whole[..10]).unwrap();
+    damaged_then_repaired("files-");
+    assert_eq!(std::fs::read(&list).unwrap(), whole);
+
+    // A list that reads well but lacks every file: the files are indexed as new, and never
+    // held twice.
+    let hits = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).lines().count();
+    let before = zhsearch(&dir, &["search", "阿里", "--json", "--limit", "1000"]);
+    std::fs::write(&list, "[]").unwrap();
+    for _ in 0..2 {
+        let after = zhsearch(&dir, &["search", "阿里", "--json", "--limit", "1000"]);
+        assert_eq!(after.status.code(), Some(0), "{}", stderr(&after));
+        assert_eq!(hits(&after), hits(&before));
+    }
 }
 
 #[test]

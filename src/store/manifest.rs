@@ -230,7 +230,11 @@ pub fn write(dir: &Path, m: &Manifest) -> Result<String> {
     let list = serde_json::to_string(&m.files)?;
     let name = list_name(list.as_bytes());
     let path = dir.join(&name);
-    if !path.exists() {
+    // A list of this name holds this content, unless it was damaged since it was written:
+    // then it is written again (`--rebuild` would otherwise commit the damaged list anew).
+    let whole = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file())
+        && std::fs::read(&path).is_ok_and(|b| b == list.as_bytes());
+    if !whole {
         let tmp = dir.join(format!(".{name}.tmp"));
         std::fs::write(&tmp, &list).with_context(|| format!("cannot write {}", tmp.display()))?;
         std::fs::File::open(&tmp)?.sync_all()?;

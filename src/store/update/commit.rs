@@ -126,6 +126,12 @@ pub fn write(
                 writer.delete_term(Term::from_field_text(fields.source, &s.source));
             }
             Change::Keep(s) => states.push((*s).clone()),
+            // A file the list does not hold has no entries, unless the list was damaged (a
+            // valid list with files missing): whatever the index holds of it goes, so that
+            // it is never held twice.
+            Change::Add(f) if plan.rebuild.is_none() => {
+                writer.delete_term(Term::from_field_text(fields.source, &f.source));
+            }
             Change::Add(_) | Change::Check { .. } => {}
         }
     }
