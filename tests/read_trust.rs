@@ -376,6 +376,37 @@ fn unusable_file_names_are_skipped_with_a_warning_once() {
     assert!(sources.iter().all(|s| s == "\"ok.txt\""), "{sources:?}");
 }
 
+/// An unusable name is listed by its escape, which can be the literal name of another file:
+/// the file that has that name keeps it, and nothing done to the unusable one touches it.
+#[test]
+fn an_escaped_name_never_stands_for_a_real_file() {
+    let dir = scratch("escaped-twin");
+    let corpus = dir.join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    // A backslash and a `t`; then a tab, escaped as the first file's name.
+    std::fs::write(corpus.join(r"tab\there.txt"), "獨一無二的句子在這裡。\n").unwrap();
+    let unusable = corpus.join("tab\there.txt");
+    std::fs::write(&unusable, ARTICLE).unwrap();
+    let found = |dir: &Path| {
+        let o = zhsearch(dir, &["search", "獨一無二", "--json"]);
+        stdout(&o).lines().count()
+    };
+    let err = index_warnings(&dir);
+    assert!(err.contains("is also another file's"), "{err}");
+    assert_eq!(found(&dir), 1);
+    // Touched, the unusable file is looked at again: the real file's passages stay.
+    std::fs::write(&unusable, "第三行。\n").unwrap();
+    let err = index_warnings(&dir);
+    assert!(err.contains("is also another file's"), "{err}");
+    assert_eq!(found(&dir), 1);
+    let o = zhsearch(&dir, &["search", "獨一無二", "--json"]);
+    assert!(
+        stdout(&o).contains(r#""source":"tab\\there.txt""#),
+        "{}",
+        stdout(&o)
+    );
+}
+
 /// Runs `args` in `dir` with the index made read-only (`chmod -R a-w`): the index cannot be
 /// brought up to date, even by root.
 fn with_read_only_index(dir: &Path, args: &[&str]) -> std::process::Output {

@@ -140,7 +140,42 @@ pub fn list_files(
         });
     }
     listing.files.sort_by(|a, b| a.source.cmp(&b.source));
+    set_apart_escaped_twins(&mut listing);
     Ok(listing)
+}
+
+/// An unusable name is listed by its escape (`tab\there.txt` for a tab), which may be the
+/// very name of another file (a backslash and a `t`). Sources name files one to one (the
+/// index deletes and keeps passages by source), so such a twin is not listed: it is warned
+/// about on every update instead of being remembered as skipped. Among twins, a usable file
+/// keeps the name; else the first.
+fn set_apart_escaped_twins(listing: &mut Listing) {
+    let files = std::mem::take(&mut listing.files);
+    let mut kept: Vec<SourceFile> = Vec::with_capacity(files.len());
+    let mut pending: Option<SourceFile> = None;
+    for f in files {
+        let Some(mut p) = pending.take() else {
+            pending = Some(f);
+            continue;
+        };
+        if p.source != f.source {
+            kept.push(p);
+            pending = Some(f);
+            continue;
+        }
+        let mut twin = f;
+        if p.unusable.is_some() && twin.unusable.is_none() {
+            std::mem::swap(&mut p, &mut twin);
+        }
+        let why = twin.unusable.unwrap_or_default();
+        listing.unlisted.push(format!(
+            "{}: {why} (its name, escaped, is also another file's)",
+            twin.source
+        ));
+        pending = Some(p);
+    }
+    kept.extend(pending);
+    listing.files = kept;
 }
 
 /// `path` relative to `root` when the walk from `root` gave it (`root`, a `/`, the rest):
@@ -314,6 +349,41 @@ mod tests {
         for (path, root, want) in cases {
             let got = below(Path::new(path), Path::new(root));
             assert_eq!(got, want.map(Path::new), "{path} below {root}");
+        }
+    }
+
+    /// Files listed under one source: the usable one keeps it whichever the walk met first,
+    /// and the others are warned about, not listed.
+    #[test]
+    fn escaped_twins_are_set_apart() {
+        let file = |source: &str, unusable: bool| SourceFile {
+            source: source.into(),
+            path: source.into(),
+            size: 1,
+            mtime_ns: 1,
+            unusable: unusable.then(|| "bad name".to_string()),
+        };
+        for usable_first in [true, false] {
+            let mut twins = vec![file("a\\t.txt", false), file("a\\t.txt", true)];
+            if !usable_first {
+                twins.reverse();
+            }
+            let mut listing = Listing {
+                files: [vec![file("0.txt", true)], twins, vec![file("b.txt", false)]].concat(),
+                unlisted: vec![],
+            };
+            set_apart_escaped_twins(&mut listing);
+            let kept: Vec<_> = listing
+                .files
+                .iter()
+                .map(|f| (f.source.as_str(), f.unusable.is_some()))
+                .collect();
+            assert_eq!(
+                kept,
+                [("0.txt", true), ("a\\t.txt", false), ("b.txt", false)]
+            );
+            assert_eq!(listing.unlisted.len(), 1);
+            assert!(listing.unlisted[0].starts_with("a\\t.txt: bad name"));
         }
     }
 
