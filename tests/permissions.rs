@@ -88,3 +88,37 @@ fn unreadable_files_and_folders_are_skipped_then_picked_up() {
         assert!(stdout(&o).contains(file), "{q}: {}", stdout(&o));
     }
 }
+
+/// An index whose file list may not be read: the error names that file, and the index is left
+/// as it was (readable again, it answers).
+#[test]
+fn an_unreadable_file_list_is_named() {
+    let dir = scratch("permissions-list");
+    let c = dir.join("c");
+    std::fs::create_dir_all(&c).unwrap();
+    std::fs::write(c.join("a.txt"), "蜻蜓点水的一句话。\n").unwrap();
+    for d in [&dir, &c] {
+        mode(d, 0o777);
+    }
+    let o = run(&dir, &["index", "--corpus", "c", "--index", "idx"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let list = std::fs::read_dir(dir.join("idx"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .find(|n| n.starts_with("files-"))
+        .expect("a file list");
+    mode(&dir.join("idx").join(&list), 0o000);
+    let o = run(&dir, &["search", "--index", "idx", "蜻蜓"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!(
+            "permission denied reading the index's file list idx/{list}"
+        )),
+        "{err}"
+    );
+    mode(&dir.join("idx").join(&list), 0o644);
+    let o = run(&dir, &["search", "--index", "idx", "蜻蜓"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}

@@ -337,8 +337,8 @@ pub fn open_existing(
         manifest::read_files(dir, head).map_err(|e| match e.downcast_ref::<io::Error>() {
             Some(io) if io.kind() == io::ErrorKind::PermissionDenied => {
                 anyhow!(StoreError::Permission {
-                    path: dir.to_path_buf(),
-                    doing: "reading the index in",
+                    path: dir.join(head.files_in.as_deref().unwrap_or_default()),
+                    doing: "reading the index's file list",
                 })
             }
             _ => e,

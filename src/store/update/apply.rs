@@ -130,9 +130,11 @@ fn process(
     };
     let unreadable = |why: String| Outcome::Skipped(state(Content::Unreadable { why }));
     if let Some(why) = &file.unusable {
-        // Its source is an escape (see `walk::source_name`) under which nothing was ever
-        // indexed: nothing to delete. Remembered as skipped, so it is not reported again until
-        // it changes.
+        // What the index had of it cannot be vouched for now.
+        if existed {
+            writer.delete_term(Term::from_field_text(fields.source, &file.source));
+        }
+        // Remembered as skipped, so it is not reported again until it changes.
         return Ok(unreadable(why.clone()));
     }
     let (mut f, sniffed) = match open_sniffed(corpus, file) {
