@@ -125,6 +125,17 @@ fn of_store(store: &IndexStore) -> Opened {
     }
 }
 
+/// Nothing to write: the last commit, as opened, with `report`.
+fn as_committed(
+    dir: &Path,
+    opened: Opened,
+    report: UpdateReport,
+) -> Result<(UpdateReport, IndexStore)> {
+    let head = opened.head.clone().ok_or_else(|| anyhow!("no commit"))?;
+    let files = opened.files.clone();
+    Ok((report, snapshot(dir, opened, head, files, None)))
+}
+
 /// Plans, and when anything is to be done, writes and commits.
 fn bring_up_to_date(
     dir: &Path,
@@ -143,9 +154,7 @@ fn bring_up_to_date(
             unchanged: listed.len(),
             ..UpdateReport::default()
         };
-        let head = opened.head.clone().ok_or_else(|| anyhow!("no commit"))?;
-        let files = opened.files.clone();
-        return Ok((report, snapshot(dir, opened, head, files, None)));
+        return as_committed(dir, opened, report);
     }
     let plan = plan::plan(opened.files.all(), listed, rebuild);
     let mut report = UpdateReport {
@@ -162,9 +171,7 @@ fn bring_up_to_date(
         }
     }
     if plan.is_noop() {
-        let head = opened.head.clone().ok_or_else(|| anyhow!("no commit"))?;
-        let files = opened.files.clone();
-        return Ok((report, snapshot(dir, opened, head, files, None)));
+        return as_committed(dir, opened, report);
     }
     let mut writer = commit::open_writer(&opened.index, dir)?;
     // The writer lock now keeps other processes out; creating is over.
