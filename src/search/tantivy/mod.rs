@@ -11,13 +11,14 @@ mod query;
 mod relaxed;
 mod stats;
 mod top;
+mod word;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use anyhow::Result;
 use tantivy::collector::{DocSetCollector, TopDocs};
-use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query as TQuery, TermQuery};
+use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query as TQuery};
 use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::{DocAddress, DocSet, Index, ReloadPolicy, TantivyDocument, Term};
 
@@ -119,10 +120,7 @@ impl TantivyBackend {
     /// by BM25 (pruned by Tantivy), then those holding the term only inside other words.
     fn single_word_top(&self, word: &str, n: usize) -> Result<top::Candidates> {
         let (f, stats) = (&self.fields, self.stats());
-        let bm25 = TermQuery::new(
-            Term::from_field_text(f.chars, word),
-            IndexRecordOption::WithFreqs,
-        );
+        let bm25 = word::WordQuery(Term::from_field_text(f.chars, word));
         let s = &self.searcher;
         let (mut top, complete) = top_ordered(
             s,

@@ -11,6 +11,7 @@ use tantivy::query::{EnableScoring, Query as TQuery, Weight};
 
 use super::places::{Place, PlaceCache, Places};
 use super::stats::{AliveStats, block_max_slack};
+use super::word::WordQuery;
 use crate::search::backend::CandidateId;
 
 /// Tantivy's candidates in the order of [`top_ordered`], and whether they are all the query
@@ -130,6 +131,8 @@ pub(super) fn top_ordered(
         stats, searcher,
     ))?;
     let weight = &*weight;
+    // A word's blocks are bounded exactly (see `word`); Tantivy's other bounds may fall short.
+    let exact = query.downcast_ref::<WordQuery>().is_some();
     // Largest first: the segments left when a second thread starts are shared by size.
     let all = searcher.segment_readers().iter().enumerate();
     let mut left: Vec<Segment> = all.map(|(ord, r)| (ord as u32, r)).collect();
@@ -138,7 +141,7 @@ pub(super) fn top_ordered(
     let started = Instant::now();
     let _running = Running::start();
     let mine = std::thread::scope(|scope| {
-        let mut mine = Collect::new(n, bonus);
+        let mut mine = Collect::new(n, bonus, exact);
         let mut helper = None;
         while let Some(segment) = left.pop() {
             let due = help.is_some_and(|h| started.elapsed() >= h.after && h.core_free());
@@ -273,16 +276,19 @@ struct Collect {
     found: usize,
     /// Each segment's best `n`, named.
     best: Vec<(f32, DocAddress, String, Place)>,
+    /// Whether the weight's block bounds are exact (no [`block_max_slack`]).
+    exact: bool,
 }
 
 impl Collect {
-    fn new(n: usize, bonus: f32) -> Collect {
+    fn new(n: usize, bonus: f32, exact: bool) -> Collect {
         Collect {
             n,
             bonus,
             scores: BinaryHeap::with_capacity(n.min(4096) + 1),
             found: 0,
             best: Vec::new(),
+            exact,
         }
     }
 
@@ -291,7 +297,7 @@ impl Collect {
     /// best `n` falls below it, and each thread keeps its segments' best `n`: the two lists
     /// hold the same best `n` as one thread's.
     fn helper(&self) -> Collect {
-        let mut theirs = Collect::new(self.n, self.bonus);
+        let mut theirs = Collect::new(self.n, self.bonus, self.exact);
         if self.scores.len() >= self.n {
             theirs.scores = self.scores.clone();
         }
@@ -333,7 +339,10 @@ impl Collect {
             failed: None,
         };
         let alive = reader.alive_bitset();
-        let slack = block_max_slack(reader, places.fields.chars);
+        let slack = match self.exact {
+            true => 1.0,
+            false => block_max_slack(reader, places.fields.chars),
+        };
         let lowered = |f: f32| if f > 0.0 { f / slack } else { f };
         // This segment's best `n`, the worst on top.
         let mut heap: BinaryHeap<Entry> = BinaryHeap::with_capacity(n.min(4096) + 1);
@@ -467,6 +476,10 @@ mod tests {
                     };
                     let (one, two) = (top(None), top(Some(now)));
                     assert_eq!(one, two, "{word} {n} {bonus}");
+                    // Exact block bounds for one word find what Tantivy's give.
+                    let w = WordQuery(Term::from_field_text(f.chars, word));
+                    let word_top = top_ordered(&searcher, &places, &stats, &w, (n, bonus), None);
+                    assert_eq!(word_top.unwrap(), one, "{word} {n} {bonus}");
                     assert!(!one.0.is_empty(), "{word}");
                 }
             }
