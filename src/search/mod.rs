@@ -311,17 +311,7 @@ impl<B: Backend> Searcher<B> {
         near: Option<(&Semantic, &[f32])>,
     ) -> Result<Hit> {
         let stored = cand.stored;
-        let entry = match titles.files.get(&stored.source) {
-            Some(e) => *e,
-            None => {
-                let e = self.backend.file_id(&stored.source);
-                titles.files.insert(stored.source.clone(), e);
-                e
-            }
-        };
-        let title_terms = entry.map_or(0, |e| {
-            titles.entries.iter().filter(|s| s.contains(&e)).count()
-        });
+        let title_terms = titles.terms_in(&stored.source, |s| self.backend.file_id(s));
         let mut found = rank::findings(plan, &tier::passage(&stored), title_terms);
         let mut boost = if reranked { found.boost } else { 0.0 };
         if let Some(m) = &cand.measure {
@@ -342,6 +332,31 @@ impl<B: Backend> Searcher<B> {
 struct Titles {
     entries: Vec<HashSet<backend::FileId>>,
     files: HashMap<String, Option<backend::FileId>>,
+}
+
+impl Titles {
+    /// How many query terms the title of file `source` holds; its id is looked up (with
+    /// `file_id`, once per file) only when some title holds a term.
+    fn terms_in(
+        &mut self,
+        source: &str,
+        file_id: impl FnOnce(&str) -> Option<backend::FileId>,
+    ) -> usize {
+        if self.entries.iter().all(HashSet::is_empty) {
+            return 0;
+        }
+        let entry = match self.files.get(source) {
+            Some(e) => *e,
+            None => {
+                let e = file_id(source);
+                self.files.insert(source.to_string(), e);
+                e
+            }
+        };
+        entry.map_or(0, |e| {
+            self.entries.iter().filter(|s| s.contains(&e)).count()
+        })
+    }
 }
 
 #[cfg(test)]
