@@ -37,8 +37,8 @@ pub(super) fn block_max_slack(reader: &tantivy::SegmentReader, field: Field) -> 
 }
 
 /// BM25's k1 and b, as Tantivy scores.
-const K1: f32 = 1.2;
-const B: f32 = 0.75;
+pub(super) const K1: f32 = 1.2;
+pub(super) const B: f32 = 0.75;
 
 /// The bound of [`block_max_slack`] for a segment written with an average length `r` times
 /// the one scored with. BM25's frequency factor is f = t / (t + c), c = k1 (1 − b + b·n/avg)

@@ -16,9 +16,7 @@ use tantivy::query::{Query, TermQuery, Weight};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocId, Score, SegmentReader, Term};
 
-/// BM25's k1 and b, as Tantivy scores.
-const K1: f32 = 1.2;
-const B: f32 = 0.75;
+use super::stats::{B, K1};
 
 /// A word's BM25 over the field of its term, as [`TermQuery`] scores it (the same weight, the
 /// same scores), with the pruning of this module.
