@@ -148,7 +148,7 @@ pub fn list_files(
 /// very name of another file (a backslash and a `t`). Sources name files one to one (the
 /// index deletes and keeps passages by source), so such a twin is not listed: it is warned
 /// about on every update instead of being remembered as skipped. Among twins, a usable file
-/// keeps the name; else the first.
+/// keeps the name; else one whose name it is (unreadable, not escaped); else the first.
 fn set_apart_escaped_twins(listing: &mut Listing) {
     let files = std::mem::take(&mut listing.files);
     let mut kept: Vec<SourceFile> = Vec::with_capacity(files.len());
@@ -164,7 +164,7 @@ fn set_apart_escaped_twins(listing: &mut Listing) {
             continue;
         }
         let mut twin = f;
-        if p.unusable.is_some() && twin.unusable.is_none() {
+        if keeps_name(&twin) > keeps_name(&p) {
             std::mem::swap(&mut p, &mut twin);
         }
         let why = twin.unusable.unwrap_or_default();
@@ -176,6 +176,17 @@ fn set_apart_escaped_twins(listing: &mut Listing) {
     }
     kept.extend(pending);
     listing.files = kept;
+}
+
+/// How strongly `f` holds its source among twins: usable, then named by it (its path ends
+/// with it, which an escape's never does).
+fn keeps_name(f: &SourceFile) -> (bool, bool) {
+    let named = f
+        .path
+        .as_os_str()
+        .as_encoded_bytes()
+        .ends_with(f.source.as_bytes());
+    (f.unusable.is_none(), named)
 }
 
 /// `path` relative to `root` when the walk from `root` gave it (`root`, a `/`, the rest):
@@ -384,6 +395,26 @@ mod tests {
             );
             assert_eq!(listing.unlisted.len(), 1);
             assert!(listing.unlisted[0].starts_with("a\\t.txt: bad name"));
+        }
+        // Both unusable (the real one unreadable): the one whose name it is keeps it.
+        let unreadable = SourceFile {
+            path: "c/a\\t.txt".into(),
+            ..file("a\\t.txt", true)
+        };
+        let escaped = SourceFile {
+            path: "c/a\t.txt".into(),
+            ..file("a\\t.txt", true)
+        };
+        for twins in [
+            vec![escaped.clone(), unreadable.clone()],
+            vec![unreadable.clone(), escaped.clone()],
+        ] {
+            let mut listing = Listing {
+                files: twins,
+                unlisted: vec![],
+            };
+            set_apart_escaped_twins(&mut listing);
+            assert_eq!(listing.files, std::slice::from_ref(&unreadable));
         }
     }
 
