@@ -382,6 +382,37 @@ mod tests {
     }
 
     #[test]
+    fn numbers_as_json_writes_them() {
+        let number = |s: &str| Cursor { text: s, i: 0 }.number();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut cases: Vec<u64> = vec![0, 7, 10, 99_999_999, 100_000_000, u64::MAX, u64::MAX - 1];
+        for _ in 0..20_000 {
+            // xorshift, and every length of number from 1 to 20 digits.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            cases.push(x >> (x % 64));
+        }
+        for n in cases {
+            for end in ["", ",", "}"] {
+                assert_eq!(number(&format!("{n}{end}")), Some(n), "{n}{end}");
+            }
+        }
+        for bad in [
+            "",
+            "-1",
+            "01",
+            "00",
+            "18446744073709551616",
+            "99999999999999999999",
+            "x1",
+        ] {
+            assert_eq!(number(bad), None, "{bad}");
+        }
+        assert_eq!(number("100000000000000000000"), None);
+    }
+
+    #[test]
     fn lookups_agree_with_the_full_list() {
         for mut files in lists() {
             // As written: sorted by source.
