@@ -111,6 +111,36 @@ fn a_question_finds_the_note_that_answers_it() {
     assert_eq!(marked, vec!["鐵觀音"]);
 }
 
+/// A question word the corpus lacks weighs as little as one it holds: the index's vocabulary
+/// splits it into characters (什么 into 什 and 么), and 什, unknown to the corpus, weighed
+/// more than the content word 软件, so that 软件是什么 found nothing on this corpus.
+#[test]
+fn a_question_word_the_corpus_lacks_weighs_little() {
+    let s = common::crafted(
+        "absent-question-words",
+        &[(
+            "a.txt",
+            "软件开发很重要。
+服务器很贵。
+",
+        )],
+    );
+    for q in [
+        "软件是什么",
+        "软件是哪个",
+        "软件在哪里",
+        "軟件是什麼",
+        "软件 什么",
+        "什么是软件",
+    ] {
+        let hits = common::find(&s, q);
+        assert_eq!(lines_of(&hits), vec![("a.txt".into(), 1)], "{q}");
+        assert_eq!(hits[0].match_kind, MatchKind::Partial, "{q}");
+    }
+    // Only question words in common: nothing.
+    assert!(common::find(&s, "什么是哪个").is_empty());
+}
+
 /// A quoted phrase that matches nothing: a line on stderr, then the closest passages as
 /// partial matches (exit 0); `--exact` shows none (exit 1). JSON stays hits only.
 #[test]

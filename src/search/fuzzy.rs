@@ -104,6 +104,22 @@ pub fn is_stop_word(w: &str) -> bool {
     STOP_WORDS.contains(&w)
 }
 
+/// The characters of `norm` (a term) that are the pieces of a stop word it holds, when its
+/// words (`words`, segmented against the index's vocabulary) hold them one by one: a
+/// question word the corpus lacks (什么 in 软件是什么, on a corpus without it) is split into
+/// characters, each as rare as a character can be, and would outweigh the content words.
+fn split_stop_words<'a>(norm: &str, words: &'a [String]) -> Vec<&'a String> {
+    let single = |c: char| words.iter().find(|w| w.chars().eq([c]));
+    let mut out = Vec::new();
+    for stop in STOP_WORDS.iter().filter(|s| s.chars().nth(1).is_some()) {
+        let pieces: Option<Vec<_>> = stop.chars().map(single).collect();
+        if let (true, Some(pieces)) = (norm.contains(stop), pieces) {
+            out.extend(pieces);
+        }
+    }
+    out
+}
+
 /// Characters that count in an alignment: letters and digits (Han included), not punctuation
 /// or spaces, which a writer drops or adds at will.
 fn counts(c: char) -> bool {
@@ -131,7 +147,8 @@ pub struct Relaxed {
 /// one counted character) with their weight.
 struct TermWords {
     forms: Vec<String>,
-    words: Vec<(String, f32)>,
+    /// Each word, its weight, and whether it is (a piece of) a stop word.
+    words: Vec<(String, f32, bool)>,
 }
 
 /// How a passage measures against the query.
@@ -165,19 +182,21 @@ impl Relaxed {
         for t in relaxed_terms(plan) {
             let chars: Vec<char> = t.norm().chars().filter(|&c| counts(c)).collect();
             terms.push(chars.into_iter().take(MAX_ALIGN_CHARS).collect());
+            let split = split_stop_words(t.norm(), t.words());
             let weighted = t.words().iter().filter(|w| w.chars().any(counts));
             words.push(TermWords {
                 forms: t.forms.iter().map(|f| f.norm.clone()).collect(),
                 words: weighted
                     .map(|w| {
-                        let stop = if is_stop_word(w) { STOP_WEIGHT } else { 1.0 };
-                        (w.clone(), idf(w).max(1e-3) * stop)
+                        let stop = is_stop_word(w) || split.contains(&w);
+                        let share = if stop { STOP_WEIGHT } else { 1.0 };
+                        (w.clone(), idf(w).max(1e-3) * share, stop)
                     })
                     .collect(),
             });
         }
         let content = words.iter().flat_map(|t: &TermWords| &t.words);
-        let sentence = content.filter(|(w, _)| !is_stop_word(w)).count() >= SENTENCE_WORDS;
+        let sentence = content.filter(|(_, _, stop)| !stop).count() >= SENTENCE_WORDS;
         Relaxed {
             terms,
             words,
@@ -223,7 +242,7 @@ impl Relaxed {
         let (mut all, mut held) = (0.0, 0.0);
         let before = spans.len();
         for t in &self.words {
-            all += t.words.iter().map(|(_, w)| w).sum::<f32>();
+            all += t.words.iter().map(|(_, w, _)| w).sum::<f32>();
             held += t.held(vis, &mut spans);
         }
         // Spans added by the words are those of whole terms and long content words.
@@ -247,14 +266,14 @@ impl TermWords {
     /// query asks, not in what a passage holds: a passage sharing only question words holds
     /// nothing. Only words of two characters or more are highlighted.
     fn held(&self, vis: &Normalized, spans: &mut Vec<Range<usize>>) -> f32 {
-        let content = self.words.iter().filter(|(w, _)| !is_stop_word(w));
+        let content = self.words.iter().filter(|(_, _, stop)| !stop);
         let whole: Vec<Range<usize>> = self.forms.iter().flat_map(|f| vis.find_all(f)).collect();
         if !whole.is_empty() {
             spans.extend(whole);
-            return content.map(|(_, weight)| weight).sum();
+            return content.map(|(_, weight, _)| weight).sum();
         }
         let mut held = 0.0;
-        for (w, weight) in content {
+        for (w, weight, _) in content {
             let found = vis.find_all(w);
             if !found.is_empty() {
                 held += weight;
