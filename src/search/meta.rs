@@ -67,7 +67,7 @@ pub fn parse(text: &str) -> Option<Result<MetaFilter, MetaError>> {
     .into_iter()
     .find_map(|(op, cmp)| value.strip_prefix(op).map(|r| (cmp, r)))
     .unwrap_or((Cmp::Within, value));
-    Some(match date_key(rest).filter(|_| whole_date(rest)) {
+    Some(match query_date(rest).filter(|_| whole_date(rest)) {
         Some(key) => Ok(MetaFilter::Date(cmp, key)),
         None => Err(MetaError::BadDate(value.to_string())),
     })
@@ -78,6 +78,40 @@ fn whole_date(s: &str) -> bool {
     !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_digit() || matches!(c, '-' | '/' | '.' | '年' | '月' | '日'))
+}
+
+/// A date of a filter as [`date_key`] makes it, from a year, a year and a month, or a day of
+/// the calendar, and nothing else: `2024-13`, `2024-02-30` or `2024-1-2-3` is no date (a
+/// document's date is read leniently, a filter's is what the user asks for).
+fn query_date(s: &str) -> Option<String> {
+    let parts: Vec<&str> = (s.split(|c: char| !c.is_ascii_digit()))
+        .filter(|n| !n.is_empty())
+        .collect();
+    let n = |i: usize| parts.get(i).and_then(|p| p.parse::<u32>().ok());
+    let month = |m: u32| (1..=12).contains(&m);
+    let valid = parts.first()?.len() == 4
+        && match parts.len() {
+            1 => true,
+            2 => month(n(1)?),
+            3 => {
+                let (y, m, d) = (n(0)?, n(1)?, n(2)?);
+                month(m) && (1..=days_in(y, m)).contains(&d)
+            }
+            _ => false,
+        };
+    valid.then(|| date_key(s)).flatten()
+}
+
+/// Days in `month` (1–12) of `year` (Gregorian).
+fn days_in(year: u32, month: u32) -> u32 {
+    match month {
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
+            29
+        }
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 /// A date as `YYYY`, `YYYY-MM` or `YYYY-MM-DD`: its first number of four digits is the year,
@@ -195,6 +229,35 @@ mod tests {
             parse("date:>=2024x"),
             Some(Err(MetaError::BadDate(">=2024x".into())))
         );
+        // A filter's date is one of the calendar, whole.
+        for bad in [
+            "2024-13",
+            "2024-00",
+            ">=2024-13",
+            "2024-02-99",
+            "2024-03-00",
+            "2023-02-29",
+            "2024-04-31",
+            "2024-1-2-3",
+            "24-03-05",
+            "03-05-2024",
+            "2024-03-05T10",
+        ] {
+            let f = format!("date:{bad}");
+            assert_eq!(parse(&f), Some(Err(MetaError::BadDate(bad.into()))), "{f}");
+        }
+        for good in [
+            "2024-02-29",
+            "2000-02-29",
+            "2024年3月",
+            "2024/12/31",
+            "<2024.1.1",
+        ] {
+            assert!(
+                matches!(parse(&format!("date:{good}")), Some(Ok(_))),
+                "{good}"
+            );
+        }
         assert_eq!(parse("author:"), Some(Err(MetaError::EmptyAuthor)));
         assert_eq!(parse("title:x"), None);
     }
