@@ -487,3 +487,34 @@ fn pages_past_ten_thousand_rows_are_refused() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("1..=10000"), "{}", stderr(&o));
 }
+
+/// A reader that goes away (`zhsearch … | head`) is no error, whatever the output: JSON
+/// output failed with serde_json's error around the I/O one, and printed "Broken pipe".
+#[test]
+fn a_reader_that_goes_away_is_no_error() {
+    let dir = corpus_copy("shell-pipe");
+    zhsearch(&dir, &["index", "--quiet"]);
+    for args in [
+        &["cite", "软件", "-n", "20", "--format", "json"][..],
+        &["cite", "软件", "-n", "20", "--format", "jsonl"],
+        &["cite", "软件", "-n", "20"],
+        &["search", "软件", "-n", "20", "--json"],
+        &["search", "软件", "-n", "20"],
+        &["list"],
+    ] {
+        // The reading end is closed before the program writes.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_zhsearch"))
+            .args(args)
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .env_remove("ZHSEARCH_INDEX")
+            .env_remove("ZHSEARCH_CORPUS")
+            .stdout(writer)
+            .output()
+            .unwrap();
+        assert_eq!(stderr(&out), "", "{args:?}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+    }
+}

@@ -28,6 +28,18 @@ const SORT_CAP: usize = 1000;
 use args::{argument_error, protect_exclusions};
 use progress::Terminal;
 
+/// Whether `e` is a write to a reader that went away (`zhsearch … | head`), however wrapped:
+/// JSON output fails with serde_json's error around the I/O one.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    let broken = Some(std::io::ErrorKind::BrokenPipe);
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().map(std::io::Error::kind) == broken
+            || c.downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == broken
+    })
+}
+
 /// Runs the command line; `Ok(false)` when a search found nothing.
 pub fn run() -> Result<bool> {
     let cli = match Cli::try_parse_from(protect_exclusions(std::env::args_os().collect())) {

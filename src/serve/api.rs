@@ -66,13 +66,12 @@ fn json_of<T: serde::Serialize>(value: &T) -> Result<Value, Failure> {
 /// Search options from `limit`, `offset`, `source`, `exact` and `semantic` (absent: as the
 /// index has it).
 fn search_options(p: &Params, default_limit: usize) -> Result<SearchOptions, Failure> {
-    let limit = p.number("limit", default_limit, MAX_LIMIT).map_err(bad)?;
-    if limit == 0 {
-        return Err((400, "parameter `limit` must be at least 1".into()));
-    }
+    let limit = p
+        .number("limit", default_limit, 1..=MAX_LIMIT)
+        .map_err(bad)?;
     Ok(SearchOptions {
         limit,
-        offset: p.number("offset", 0, 1_000_000).map_err(bad)?,
+        offset: p.number("offset", 0, 0..=1_000_000).map_err(bad)?,
         sources: p.all("source"),
         exact: p.flag("exact").map_err(bad)?,
         semantic: p.maybe_flag("semantic").map_err(bad)?,
@@ -87,7 +86,7 @@ fn search(engine: &Engine, query: &str) -> Result<Answer, Failure> {
     let p = Params::parse(query, &known).map_err(bad)?;
     let q = p.required("q").map_err(bad)?;
     let options = search_options(&p, 10)?;
-    let context = p.number("context", 0, MAX_CONTEXT).map_err(bad)?;
+    let context = p.number("context", 0, 0..=MAX_CONTEXT).map_err(bad)?;
     let mut page = engine.search_text(q, &options).map_err(failure)?;
     let mut stale = Vec::new();
     if context > 0 {
@@ -169,7 +168,7 @@ fn cite(engine: &Engine, query: &str) -> Result<Answer, Failure> {
 fn show(engine: &Engine, query: &str) -> Result<Answer, Failure> {
     let p = Params::parse(query, &["loc", "context"]).map_err(bad)?;
     let loc = p.required("loc").map_err(bad)?;
-    let context = p.number("context", 0, MAX_CONTEXT).map_err(bad)?;
+    let context = p.number("context", 0, 0..=MAX_CONTEXT).map_err(bad)?;
     let excerpt = engine.show(loc, context, None).map_err(failure)?;
     let body = json_of(&excerpt)?;
     Ok((200, body))

@@ -71,15 +71,22 @@ impl Params {
         }
     }
 
-    /// The number `name` (`default` when absent), at most `max`.
-    pub fn number(&self, name: &str, default: usize, max: usize) -> Result<usize, BadParam> {
+    /// The number `name` (`default` when absent), within `range`.
+    pub fn number(
+        &self,
+        name: &str,
+        default: usize,
+        range: std::ops::RangeInclusive<usize>,
+    ) -> Result<usize, BadParam> {
         let Some(v) = self.get(name) else {
             return Ok(default);
         };
         match v.parse::<usize>() {
-            Ok(n) if n <= max => Ok(n),
+            Ok(n) if range.contains(&n) => Ok(n),
             _ => Err(BadParam(format!(
-                "parameter `{name}` must be a whole number from 0 to {max}, not {v:?}"
+                "parameter `{name}` must be a whole number from {} to {}, not {v:?}",
+                range.start(),
+                range.end()
             ))),
         }
     }
@@ -164,7 +171,16 @@ mod tests {
     fn decodes_and_checks() {
         let p = Params::parse("q=5k%E7%93%B6+x&limit=3", &["q", "limit"]).unwrap();
         assert_eq!(p.get("q"), Some("5k瓶 x"));
-        assert_eq!(p.number("limit", 10, 1000).unwrap(), 3);
+        assert_eq!(p.number("limit", 10, 1..=1000).unwrap(), 3);
+        // Out of range or no number: the message names the range it checks.
+        for v in ["0", "-1", "1001", "x"] {
+            let p = Params::parse(&format!("limit={v}"), &["limit"]).unwrap();
+            let e = p.number("limit", 10, 1..=1000).unwrap_err().0;
+            assert_eq!(
+                e,
+                format!("parameter `limit` must be a whole number from 1 to 1000, not {v:?}")
+            );
+        }
         assert!(Params::parse("z=1", &["q"]).is_err());
         assert!(Params::parse("q=%E7%93", &["q"]).is_err());
         assert!(Params::parse("q=%zz", &["q"]).is_err());
