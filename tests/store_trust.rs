@@ -758,6 +758,8 @@ fn a_corpus_swapped_for_a_link_is_never_walked_nor_shown() {
             &["search", "--index", "i", "秘密"][..],
             &["cite", "--index", "i", "秘密"],
             &["search", "--index", "i", "公开", "-C", "1"],
+            // Without the freshness check too (an attack found it answering).
+            &["search", "--index", "i", "公开", "--no-refresh"],
             &["show", "--index", "i", "a.txt:1"],
             &["index", "--index", "i"],
             &["index", "--rebuild", "--index", "i"],

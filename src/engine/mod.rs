@@ -379,7 +379,8 @@ impl Engine {
             snapshot.store.head(),
             corpus.as_deref(),
             extensions.as_deref(),
-        )?;
+        )
+        .map_err(StoreError::from_anyhow)?;
         Ok(())
     }
 

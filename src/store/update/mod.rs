@@ -367,13 +367,22 @@ pub fn check_given(
 ) -> Result<()> {
     let corpus = match corpus {
         Some(c) => resolve(c)?,
-        None => head.corpus.clone(),
+        // A corpus replaced by a link is refused here too; one that is gone is not looked
+        // at (the index answers without it).
+        None => match remembered_corpus(&head.corpus, dir) {
+            Err(e) if e.downcast_ref::<StoreError>().is_some_and(is_moved) => return Err(e),
+            _ => head.corpus.clone(),
+        },
     };
     let extensions = match extensions {
         Some(e) => parse_extensions(e)?,
         None => head.extensions.clone(),
     };
     refuse_changes(dir, head, &corpus, &extensions)
+}
+
+fn is_moved(e: &StoreError) -> bool {
+    matches!(e, StoreError::CorpusMoved { .. })
 }
 
 /// Refuses an update that would drop documents as a side effect of a differing corpus or
