@@ -1087,3 +1087,41 @@ fn an_edited_managed_list_deletes_no_file_of_others() {
         "mine"
     );
 }
+
+/// The last document deleted: the index holds none (every command went on refusing "no
+/// documents", and `serve` kept answering from the deleted file, an attack found), and a
+/// document added later is found.
+#[test]
+fn the_last_document_deleted_leaves_an_empty_index() {
+    let dir = scratch("last-document");
+    let corpus = dir.join("c");
+    std::fs::create_dir_all(&corpus).unwrap();
+    std::fs::write(corpus.join("only.txt"), "唯一的文件饕餮\n").unwrap();
+    let index = ["--corpus", "c", "--index", "i"];
+    let o = zhsearch(&dir, &[&["index", "--quiet"][..], &index].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    std::fs::remove_file(corpus.join("only.txt")).unwrap();
+    let o = zhsearch(&dir, &["search", "饕餮", "--index", "i"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "");
+    assert!(
+        stderr(&o).contains("holds no documents any more"),
+        "{}",
+        stderr(&o)
+    );
+    for args in [&["index", "--index", "i"][..], &["stats", "--index", "i"]] {
+        let o = zhsearch(&dir, args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+    }
+    let o = zhsearch(&dir, &["cite", "饕餮", "--index", "i"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    std::fs::write(corpus.join("new.txt"), "新来的文件\n").unwrap();
+    let o = zhsearch(&dir, &["search", "新来", "--index", "i"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("new.txt:1"), "{}", stdout(&o));
+    // An empty corpus is still no first build.
+    std::fs::create_dir_all(dir.join("empty")).unwrap();
+    let o = zhsearch(&dir, &["index", "--corpus", "empty", "--index", "j"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(!dir.join("j").exists());
+}

@@ -38,6 +38,11 @@ pub enum Warning {
         /// The index folder.
         dir: std::path::PathBuf,
     },
+    /// The corpus holds no documents any more: the update removed every passage.
+    NoDocuments {
+        /// The corpus folder.
+        corpus: std::path::PathBuf,
+    },
 }
 
 impl fmt::Display for Warning {
@@ -49,6 +54,11 @@ impl fmt::Display for Warning {
                 f,
                 "another zhsearch process is building the index in {}: waiting for it",
                 dir.display()
+            ),
+            Warning::NoDocuments { corpus } => write!(
+                f,
+                "the corpus folder {} holds no documents any more: the index holds none either",
+                corpus.display()
             ),
         }
     }

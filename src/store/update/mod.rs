@@ -93,7 +93,10 @@ fn run(
         None => folder::inspect(dir)?,
     };
     let settings = settle(corpus, dir, &found, options)?;
-    let listed = list(&settings, dir, reporter)?;
+    // A corpus whose last document was deleted leaves an index of none (settled, it is the
+    // corpus of the commit); nothing is built of an empty one.
+    let may_be_empty = found.committed().is_some() && !options.rebuild;
+    let listed = list(&settings, dir, may_be_empty, reporter)?;
     let marker = Marker::new(&settings.corpus, &settings.extensions);
     let opened = match current {
         Some(store) if store.head.schema == SCHEMA_VERSION => of_store(store),
@@ -101,6 +104,11 @@ fn run(
     };
     let new_folder = opened.new_folder.clone();
     let result = bring_up_to_date(dir, opened, &settings, &listed, &marker, options, reporter);
+    if listed.is_empty() && result.as_ref().is_ok_and(|(report, _)| report.removed > 0) {
+        reporter.warning(&Warning::NoDocuments {
+            corpus: settings.corpus.clone(),
+        });
+    }
     if result.is_err()
         && let Some(created) = new_folder
     {
@@ -240,7 +248,12 @@ fn snapshot(
 }
 
 /// Lists the documents of the corpus; the entries that cannot be listed are warned about.
-fn list(settings: &Settings, dir: &Path, reporter: &dyn Reporter) -> Result<Vec<SourceFile>> {
+fn list(
+    settings: &Settings,
+    dir: &Path,
+    may_be_empty: bool,
+    reporter: &dyn Reporter,
+) -> Result<Vec<SourceFile>> {
     let listing = corpus::list_files(
         &settings.corpus,
         &settings.extensions,
@@ -261,7 +274,7 @@ fn list(settings: &Settings, dir: &Path, reporter: &dyn Reporter) -> Result<Vec<
     for what in listing.unlisted {
         reporter.warning(&Warning::Unlisted { what });
     }
-    if listing.files.is_empty() {
+    if listing.files.is_empty() && !may_be_empty {
         return Err(anyhow!(StoreError::NoDocuments {
             corpus: settings.corpus.clone(),
             extensions: settings.extensions.clone(),
