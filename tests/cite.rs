@@ -170,3 +170,31 @@ fn search_context_shows_neighbouring_paragraphs() {
     let o = zhsearch(&dir, &["search", "\"拿命換來\"", "--json"]);
     assert!(!stdout(&o).contains("context_before"));
 }
+
+/// A front matter line that matches the whole query is quoted when the body passages match
+/// only part of it (cite said "no passage matches every term", and `--partial` quoted the
+/// partial ones without it, an attack found); one is left out when a body passage matches
+/// as well.
+#[test]
+fn a_front_matter_line_is_quoted_unless_a_body_passage_matches_as_well() {
+    let dir = common::scratch("cite-front-matter");
+    std::fs::create_dir_all(dir.join("corpus")).unwrap();
+    let a = "---\ntitle: 麒麟踏雪而来\nauthor: 张三\n---\n\n麒麟踏雪而去。\n";
+    std::fs::write(dir.join("corpus/a.md"), a).unwrap();
+    std::fs::write(dir.join("corpus/b.txt"), "麒麟在这里踏雪\n").unwrap();
+    let cite = |args: &[&str]| {
+        let o = zhsearch(&dir, &[&["cite", "--format", "jsonl"][..], args].concat());
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        common::json_lines(&stdout(&o))
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(cite(&["麒麟踏雪而来"]), ["a.md#L2"]);
+    assert_eq!(
+        cite(&["麒麟踏雪而来", "--partial"]),
+        ["a.md#L2", "a.md#L6", "b.txt#L1"]
+    );
+    // A body passage matches as well: the title line is left out.
+    assert_eq!(cite(&["麒麟"]), ["a.md#L6", "b.txt#L1"]);
+}

@@ -514,9 +514,21 @@ impl Engine {
             partial_left_out: 0,
             semantic_left_out: 0,
         };
-        // A front matter line (`author: 林小雨`) is quoted only when no body passage is.
-        let body = hits.iter().any(|h| !h.front_matter);
-        for hit in hits.into_iter().filter(|h| !(body && h.front_matter)) {
+        // A front matter line (`author: 林小雨`) is quoted only when no body passage matches
+        // as well (a full match, then a partial one, then one close in meaning).
+        let kind_rank = |k: MatchKind| match k {
+            MatchKind::All => 0,
+            MatchKind::Partial => 1,
+            MatchKind::Semantic => 2,
+        };
+        let body = (hits.iter().filter(|h| !h.front_matter))
+            .map(|h| kind_rank(h.match_kind))
+            .min();
+        let matched_better = |h: &Hit| body.is_some_and(|b| b <= kind_rank(h.match_kind));
+        for hit in hits
+            .into_iter()
+            .filter(|h| !(h.front_matter && matched_better(h)))
+        {
             let key = (hit.source.clone(), hit.indexed.clone());
             let ok = match verdicts.iter().find(|(k, _)| *k == key) {
                 Some((_, ok)) => *ok,
