@@ -198,3 +198,31 @@ fn a_front_matter_line_is_quoted_unless_a_body_passage_matches_as_well() {
     // A body passage matches as well: the title line is left out.
     assert_eq!(cite(&["麒麟"]), ["a.md#L6", "b.txt#L1"]);
 }
+
+/// When the only full match is in a file changed since an index that cannot be updated, cite
+/// says so, not that no passage matches every term (an attack found it saying that).
+#[test]
+fn a_full_match_withheld_is_not_called_missing() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = common::scratch("cite-withheld");
+    std::fs::create_dir_all(dir.join("c")).unwrap();
+    std::fs::write(dir.join("c/a.md"), "软件开发很重要。\n").unwrap();
+    std::fs::write(dir.join("c/b.txt"), "软件很贵，开心。\n").unwrap();
+    let o = zhsearch(&dir, &["index", "--quiet", "--corpus", "c", "--index", "i"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mode = |m: u32| {
+        std::fs::set_permissions(dir.join("i"), std::fs::Permissions::from_mode(m)).unwrap()
+    };
+    mode(0o555);
+    std::fs::write(dir.join("c/a.md"), "软件开发很重要，真的。\n").unwrap();
+    let o = zhsearch(&dir, &["cite", "软件开发", "--index", "i"]);
+    mode(0o755);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("not quoted: a.md changed"), "{err}");
+    assert!(
+        err.contains("no passage matching every term can be quoted"),
+        "{err}"
+    );
+    assert!(!err.contains("no passage matches every term"), "{err}");
+}

@@ -358,10 +358,7 @@ fn print_citations(cited: Cited, format: output::CiteFormat) -> Result<bool, Err
                 "{semantic} are similar in meaning only (add --semantic to quote them, labelled)"
             ));
         }
-        eprintln!(
-            "zhsearch: no passage matches every term; {}",
-            left.join("; ")
-        );
+        eprintln!("zhsearch: {}; {}", cited.no_full_match(), left.join("; "));
         return Ok(false);
     }
     let mut out = anstream::stdout().lock();

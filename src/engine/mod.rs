@@ -131,6 +131,19 @@ pub struct Cited {
     /// Semantic hits left out (without [`Engine::quote_semantic`] or
     /// [`CiteOptions::semantic`]).
     pub semantic_left_out: usize,
+    /// Full matches not quoted, their files being among `not_quoted`.
+    pub full_not_quoted: usize,
+}
+
+impl Cited {
+    /// Why no passage matching every term is quoted, when none is: none matches, or those
+    /// that do are in files changed since they were indexed.
+    pub fn no_full_match(&self) -> &'static str {
+        match self.full_not_quoted {
+            0 => "no passage matches every term",
+            _ => "no passage matching every term can be quoted (see the files above)",
+        }
+    }
 }
 
 /// What bringing the index up to date came to.
@@ -513,6 +526,7 @@ impl Engine {
             not_quoted: Vec::new(),
             partial_left_out: 0,
             semantic_left_out: 0,
+            full_not_quoted: 0,
         };
         // A front matter line (`author: 林小雨`) is quoted only when no body passage matches
         // as well (a full match, then a partial one, then one close in meaning).
@@ -541,7 +555,9 @@ impl Engine {
                 }
             };
             let semantic = options.semantic.unwrap_or(self.meaning.quote);
-            if ok && hit.match_kind == MatchKind::Semantic && !semantic {
+            if !ok && hit.match_kind == MatchKind::All {
+                cited.full_not_quoted += 1;
+            } else if ok && hit.match_kind == MatchKind::Semantic && !semantic {
                 cited.semantic_left_out += 1;
             } else if ok && !options.partial && hit.match_kind == MatchKind::Partial {
                 cited.partial_left_out += 1;

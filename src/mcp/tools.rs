@@ -351,7 +351,8 @@ fn cite(engine: &Engine, a: CiteArgs) -> Outcome {
         .collect();
     if quotes.is_empty() && cited.partial_left_out > 0 {
         text.push_str(&format!(
-            "no passage matches every term; {} match part of the query: pass partial: true to quote them",
+            "{}; {} match part of the query: pass partial: true to quote them",
+            cited.no_full_match(),
             cited.partial_left_out
         ));
     } else if quotes.is_empty() {
