@@ -122,3 +122,25 @@ fn an_unreadable_file_list_is_named() {
     let o = run(&dir, &["search", "--index", "idx", "蜻蜓"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+/// A corpus folder that cannot be read is not an empty corpus: the index keeps its passages
+/// (an empty corpus leaves an index of none, see `store_trust.rs`).
+#[test]
+fn an_unreadable_corpus_is_not_taken_for_an_empty_one() {
+    let dir = scratch("unreadable-corpus");
+    let c = dir.join("c");
+    std::fs::create_dir_all(&c).unwrap();
+    std::fs::write(c.join("a.txt"), "文件饕餮\n").unwrap();
+    mode(&dir, 0o777);
+    mode(&c, 0o777);
+    let o = run(&dir, &["index", "--corpus", "c", "--index", "idx"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    mode(&c, 0o000);
+    let o = run(&dir, &["search", "饕餮", "--index", "idx"]);
+    mode(&c, 0o777);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("Permission denied"), "{}", stderr(&o));
+    let o = run(&dir, &["search", "饕餮", "--index", "idx"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("a.txt:1"), "{}", stdout(&o));
+}

@@ -271,10 +271,12 @@ fn list(
         }),
         corpus::ListError::Other(e) => e,
     })?;
+    // A corpus that could not be listed whole is not taken to be empty.
+    let whole = listing.unlisted.is_empty();
     for what in listing.unlisted {
         reporter.warning(&Warning::Unlisted { what });
     }
-    if listing.files.is_empty() && !may_be_empty {
+    if listing.files.is_empty() && !(may_be_empty && whole) {
         return Err(anyhow!(StoreError::NoDocuments {
             corpus: settings.corpus.clone(),
             extensions: settings.extensions.clone(),
