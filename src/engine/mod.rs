@@ -141,7 +141,9 @@ impl Cited {
     pub fn no_full_match(&self) -> &'static str {
         match self.full_not_quoted {
             0 => "no passage matches every term",
-            _ => "no passage matching every term can be quoted (see the files above)",
+            _ => {
+                "no passage matching every term can be quoted: their files changed since the index was last updated"
+            }
         }
     }
 }
