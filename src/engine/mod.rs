@@ -206,9 +206,11 @@ impl Engine {
     /// decompressed store blocks beyond the one in use, which saves the fresh memory each kept
     /// block costs, and search on a second thread only when they take long; a server's later
     /// searches reuse the blocks, and search a large index on two threads from the start
-    /// [default: a server's].
+    /// [default: a server's]. The index files this process opens from now on are read in
+    /// ranges, not mapped (see [`crate::store::ranged`]: a process-wide choice).
     pub fn one_shot(mut self) -> Engine {
         self.one_shot = true;
+        crate::store::ranged::read_in_ranges(true);
         self
     }
 

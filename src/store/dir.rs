@@ -16,6 +16,7 @@ use tantivy::directory::{
 use crate::store::clear::is_segment_file;
 use crate::store::errors::StoreError;
 use crate::store::marker::atomic_write;
+use crate::store::ranged::{self, RangedFile};
 
 /// Tantivy's memory-mapped directory, changed in three ways so that an index can be searched
 /// by a user who may only read it, and so that its files are readable by whoever may read the
@@ -29,7 +30,9 @@ use crate::store::marker::atomic_write;
 ///   absent when it cannot be read;
 /// - atomic writes create their files with the default permissions;
 /// - `meta.json` is read from disk once: Tantivy reads it again for every reader and writer it
-///   makes, and is served this process's copy (the one read, or the last one written).
+///   makes, and is served this process's copy (the one read, or the last one written);
+/// - in a process that searches once, files are read in ranges rather than mapped (see
+///   [`ranged`]).
 #[derive(Clone, Debug)]
 pub struct StoreDir {
     inner: MmapDirectory,
@@ -87,6 +90,9 @@ impl StoreDir {
 
 impl Directory for StoreDir {
     fn get_file_handle(&self, path: &Path) -> Result<Arc<dyn FileHandle>, OpenReadError> {
+        if ranged::in_ranges() {
+            return Ok(Arc::new(RangedFile::open(&self.root.join(path), path)?));
+        }
         self.inner.get_file_handle(path)
     }
 

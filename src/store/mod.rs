@@ -4,7 +4,8 @@
 //!
 //! - [`folder`]: which folders are ours, creating, opening and clearing them;
 //! - [`marker`]: the marker file; [`manifest`]: the list of indexed files;
-//! - [`dir`]: the Tantivy directory (readers write nothing; `meta.json` read once);
+//! - [`dir`]: the Tantivy directory (readers write nothing; `meta.json` read once), and
+//!   [`ranged`]: its files read in ranges by a process that searches once;
 //! - [`index`]: the schema; [`update`](mod@update): plan, apply, commit; [`report`]: what an update says;
 //! - [`errors`]: what goes wrong, as [`StoreError`]; [`stats`]: what a commit holds.
 
@@ -16,6 +17,7 @@ pub mod folder;
 pub mod index;
 pub mod manifest;
 pub mod marker;
+pub mod ranged;
 pub mod report;
 pub mod snapshot;
 pub mod stats;
