@@ -21,6 +21,8 @@ fn main() {
     static_libstdcxx();
     println!("cargo::rerun-if-changed={CHARACTERS}");
     println!("cargo::rerun-if-changed={PHRASES}");
+    // Read by the linker (`.cargo/link-static`): a new list takes a new link.
+    println!("cargo::rerun-if-changed=.cargo/hot-functions.txt");
     let characters = std::fs::read_to_string(CHARACTERS).expect("src/text/t2s_characters.txt");
     let phrases = std::fs::read_to_string(PHRASES).expect("src/text/t2s_phrases.txt");
 
