@@ -1,20 +1,34 @@
 use std::process::ExitCode;
 
-// An index build hands millions of small documents from the reading threads to Tantivy's: glibc's
-// allocator spent a fifth of a build's CPU time on them (freed on another thread than made).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+mod allocator;
 
-// mimalloc asks for transparent huge pages on all its memory, and the kernel zeroing 2 MB pages
-// for a process that uses a few MB was a tenth of a search's time. So none until a build asks
-// for them (`store::update::alloc`); set before `main`, ahead of the first allocation.
+// mimalloc for builds and servers, the system's allocator for a command that searches once
+// (see `allocator`).
+#[global_allocator]
+static GLOBAL: allocator::ByCommand = allocator::ByCommand;
+
+// Set before `main`, ahead of the first allocation:
+// - the allocator, chosen from the command line (glibc hands it to these functions);
+// - no transparent huge pages: mimalloc asks for them on all its memory, and the kernel
+//   zeroing 2 MB pages for a process that uses a few MB was a tenth of a search's time. A
+//   build asks for them again (`store::update::alloc`).
 #[cfg(target_os = "linux")]
 #[used]
 #[unsafe(link_section = ".init_array")]
-static SMALL_PAGES: extern "C" fn() = small_pages;
+static BEFORE_MAIN: extern "C" fn(c_int, *const *const c_char, *const *const c_char) = before_main;
 
 #[cfg(target_os = "linux")]
-extern "C" fn small_pages() {
+use std::ffi::{c_char, c_int};
+
+#[cfg(target_os = "linux")]
+extern "C" fn before_main(argc: c_int, argv: *const *const c_char, _env: *const *const c_char) {
+    // SAFETY: glibc calls `.init_array` functions with `main`'s arguments.
+    #[cfg(target_env = "gnu")]
+    unsafe {
+        allocator::choose(argc, argv)
+    };
+    #[cfg(not(target_env = "gnu"))]
+    let _ = (argc, argv);
     let _ = rustix::thread::disable_transparent_huge_pages(true);
 }
 
