@@ -1125,3 +1125,67 @@ fn the_last_document_deleted_leaves_an_empty_index() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(!dir.join("j").exists());
 }
+
+/// `zhsearch search` with its limit on open files set to `limit` (the hard limit kept).
+fn search_with_file_limit(cwd: &Path, limit: u64, args: &[&str]) -> Output {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_zhsearch"));
+    cmd.current_dir(cwd).args(args);
+    // SAFETY: only setrlimit runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+            let hard = getrlimit(Resource::Nofile).maximum;
+            setrlimit(
+                Resource::Nofile,
+                Rlimit {
+                    current: Some(limit),
+                    maximum: hard,
+                },
+            )
+            .map_err(std::io::Error::from)
+        });
+    }
+    cmd.output().unwrap()
+}
+
+/// A search reads the index's files in ranges, each holding a file descriptor, but only up to
+/// a share of the process's limit on open files: past it they are mapped, as Tantivy does. A
+/// low limit still answers as no limit does, and running out of descriptors is never called
+/// damage (which would send the user to rebuild a sound index).
+#[test]
+fn a_low_limit_on_open_files_answers_and_is_not_called_damage() {
+    let dir = scratch("file-limit");
+    let idx = dir.join("idx");
+    let corpus = repo_corpus();
+    let (c, i) = (corpus.to_str().unwrap(), idx.to_str().unwrap());
+    assert!(
+        zhsearch(&dir, &["index", "--corpus", c, "--index", i])
+            .status
+            .success()
+    );
+    let args = [
+        "search",
+        "开源",
+        "--index",
+        i,
+        "--json",
+        "--no-refresh",
+        "--limit",
+        "50",
+    ];
+    let free = zhsearch(&dir, &args);
+    assert!(free.status.success(), "{}", stderr(&free));
+    assert!(!segment_files(&idx).is_empty());
+    for limit in [5, 6, 8, 10, 12, 16, 24, 64] {
+        let o = search_with_file_limit(&dir, limit, &args);
+        assert!(o.status.success(), "limit {limit}: {}", stderr(&o));
+        assert_eq!(stdout(&o), stdout(&free), "limit {limit}");
+    }
+    // With no descriptor to spare, the error names the limit, not damage.
+    let o = search_with_file_limit(&dir, 4, &args);
+    if !o.status.success() {
+        let err = stderr(&o);
+        assert!(!err.contains("damaged"), "{err}");
+    }
+}

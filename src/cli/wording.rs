@@ -19,6 +19,9 @@ pub fn store_advice(e: &StoreError, index_dir: &Path) -> Option<String> {
         StoreError::Permission { .. } => {
             "run zhsearch as a user allowed to, or pass another folder with --index".into()
         }
+        StoreError::TooManyFiles { .. } => {
+            "raise the limit on open files (`ulimit -n 4096`) and try again: the index is not damaged".into()
+        }
         StoreError::DiskFull { .. } => "free some space and run `zhsearch index` again".into(),
         StoreError::ReadOnly { dir } => format!(
             "make it writable (`chmod -R u+w {}`) to update it",

@@ -90,8 +90,10 @@ impl StoreDir {
 
 impl Directory for StoreDir {
     fn get_file_handle(&self, path: &Path) -> Result<Arc<dyn FileHandle>, OpenReadError> {
-        if ranged::in_ranges() {
-            return Ok(Arc::new(RangedFile::open(&self.root.join(path), path)?));
+        if ranged::in_ranges()
+            && let Some(file) = RangedFile::open(&self.root.join(path), path)
+        {
+            return Ok(Arc::new(file?));
         }
         self.inner.get_file_handle(path)
     }

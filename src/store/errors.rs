@@ -37,6 +37,13 @@ pub enum StoreError {
         /// What is wrong with it.
         why: String,
     },
+    /// No file descriptor was left to open the index with: the process's limit on open files
+    /// is too low for its segments (or the system's is reached). Nothing is wrong with it.
+    #[error("too many files are open to open the index in {}", dir.display())]
+    TooManyFiles {
+        /// The index folder.
+        dir: PathBuf,
+    },
     /// The user may not do this to `path`.
     #[error("permission denied {doing} {}", path.display())]
     Permission {
@@ -215,6 +222,42 @@ pub fn is_missing_file(e: &anyhow::Error) -> bool {
     })
 }
 
+/// Whether an error (anywhere in its chain, or in its text: Tantivy wraps I/O errors in its
+/// own) says that no file descriptor was left.
+pub(crate) fn is_out_of_files(e: &anyhow::Error) -> bool {
+    let io_out = e.chain().any(|c| {
+        let io = match c.downcast_ref::<tantivy::TantivyError>() {
+            Some(tantivy::TantivyError::OpenReadError(OpenReadError::IoError {
+                io_error, ..
+            })) => Some(&**io_error),
+            Some(tantivy::TantivyError::IoError(io)) => Some(&**io),
+            _ => None,
+        };
+        let io = io.or_else(|| match c.downcast_ref::<OpenReadError>() {
+            Some(OpenReadError::IoError { io_error, .. }) => Some(&**io_error),
+            _ => None,
+        });
+        io.or_else(|| c.downcast_ref::<io::Error>())
+            .is_some_and(crate::store::ranged::out_of_files)
+    });
+    let text = format!("{e:#}");
+    io_out || text.contains("Too many open files") || text.contains("Too many open files in system")
+}
+
+/// Why the index in `dir` could not be opened, `e` being no typed error: out of file
+/// descriptors, else damaged.
+pub(crate) fn unopenable(dir: &Path, e: anyhow::Error) -> StoreError {
+    match is_out_of_files(&e) {
+        true => StoreError::TooManyFiles {
+            dir: dir.to_path_buf(),
+        },
+        false => StoreError::Damaged {
+            dir: dir.to_path_buf(),
+            why: short(&format!("{e:#}")),
+        },
+    }
+}
+
 impl StoreError {
     /// A write that could not be done, where searching the last commit is the right answer.
     pub fn is_write_failure(&self) -> bool {
@@ -324,5 +367,33 @@ pub(crate) fn io_error(path: &Path, doing: &'static str, e: io::Error) -> anyhow
             path,
             anyhow!(e).context(format!("{doing} {}", path.display())),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_out_of_file_descriptors_is_not_damage() {
+        let dir = Path::new("idx");
+        for code in [23, 24] {
+            let open =
+                OpenReadError::wrap_io_error(io::Error::from_raw_os_error(code), "a.idx".into());
+            for e in [
+                anyhow!(tantivy::TantivyError::OpenReadError(open.clone())),
+                anyhow!(open.clone()).context("opening a segment"),
+                anyhow!(io::Error::from_raw_os_error(code)),
+            ] {
+                assert!(matches!(
+                    unopenable(dir, e),
+                    StoreError::TooManyFiles { .. }
+                ));
+            }
+        }
+        let bad = anyhow!(tantivy::TantivyError::DataCorruption(
+            tantivy::error::DataCorruption::comment_only("bad footer")
+        ));
+        assert!(matches!(unopenable(dir, bad), StoreError::Damaged { .. }));
     }
 }

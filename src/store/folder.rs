@@ -19,7 +19,9 @@ use crate::store::clear::{
 };
 use crate::store::dir::{MetaCache, StoreDir};
 use crate::store::errors::StoreError;
-use crate::store::errors::{io_error, is_permission, refuse_read_only, short, write_error};
+use crate::store::errors::{
+    self, io_error, is_out_of_files, is_permission, refuse_read_only, short, write_error,
+};
 use crate::store::file_list::FileList;
 use crate::store::index::{self, Fields, SCHEMA_VERSION};
 use crate::store::manifest::{self, Head};
@@ -274,14 +276,12 @@ pub fn open_or_create(dir: &Path, found: Found, rebuild: bool, marker: &Marker) 
             creating: None,
         }),
         Err(e) if e.downcast_ref::<StoreError>().is_some() => Err(e),
-        Err(e) if rebuild => {
+        // Out of file descriptors, the index is not damaged: never cleared for that.
+        Err(e) if rebuild && !is_out_of_files(&e) => {
             let why = RebuildReason::Damaged { why: short(&e) };
             restart(dir, marker, replaced, why)
         }
-        Err(e) => Err(anyhow!(StoreError::Damaged {
-            dir: dir.to_path_buf(),
-            why: short(&format!("{e:#}")),
-        })),
+        Err(e) => Err(anyhow!(errors::unopenable(dir, e))),
     }
 }
 

@@ -20,7 +20,7 @@ use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tantivy::HasLen;
 use tantivy::directory::error::OpenReadError;
@@ -34,6 +34,26 @@ const READ_MAX: usize = 8 * 1024;
 
 /// Whether index files opened from now on are [`RangedFile`]s.
 static IN_RANGES: AtomicBool = AtomicBool::new(false);
+
+/// [`RangedFile`]s open: each holds a file descriptor (a mapped file holds none).
+static OPEN: AtomicUsize = AtomicUsize::new(0);
+
+/// How many [`RangedFile`]s may be open at once: a quarter of the process's limit on open
+/// files, less 8 for the files opened for a moment (1,024 by default: 248, the files of an
+/// index of 35 segments); the files past it are mapped, which holds no descriptor.
+fn budget() -> usize {
+    static BUDGET: OnceLock<usize> = OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+        let quarter = limit.map_or(4096, |n| usize::try_from(n / 4).unwrap_or(4096));
+        quarter.min(4096).saturating_sub(8)
+    })
+}
+
+/// Whether `e` says the process or the system is out of file descriptors.
+pub fn out_of_files(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(23 | 24))
+}
 
 /// Reads the index files opened from now on in ranges (`true`, for a process that searches
 /// once), or through Tantivy's mappings (`false`, the default).
@@ -57,8 +77,24 @@ pub struct RangedFile {
 }
 
 impl RangedFile {
-    /// Opens `full` (named `path` in the directory, for errors).
-    pub fn open(full: &Path, path: &Path) -> Result<RangedFile, OpenReadError> {
+    /// Opens `full` (named `path` in the directory, for errors); `None` when [`budget`] files
+    /// are open already, or no file descriptor is left: then the file is to be mapped.
+    pub fn open(full: &Path, path: &Path) -> Option<Result<RangedFile, OpenReadError>> {
+        if OPEN.fetch_add(1, Ordering::Relaxed) >= budget() {
+            OPEN.fetch_sub(1, Ordering::Relaxed);
+            return None;
+        }
+        let opened = RangedFile::open_counted(full, path);
+        if opened.is_err() {
+            OPEN.fetch_sub(1, Ordering::Relaxed);
+        }
+        match opened {
+            Err(OpenReadError::IoError { io_error, .. }) if out_of_files(&io_error) => None,
+            opened => Some(opened),
+        }
+    }
+
+    fn open_counted(full: &Path, path: &Path) -> Result<RangedFile, OpenReadError> {
         let file = File::open(full).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => OpenReadError::FileDoesNotExist(path.to_path_buf()),
             _ => OpenReadError::wrap_io_error(e, path.to_path_buf()),
@@ -84,6 +120,12 @@ impl RangedFile {
         // this mapping. This is what Tantivy's own directory relies on.
         let map = unsafe { memmap2::Mmap::map(&self.file) }.ok()?;
         Some(OwnedBytes::new(map))
+    }
+}
+
+impl Drop for RangedFile {
+    fn drop(&mut self) {
+        OPEN.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -129,7 +171,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(name);
         std::fs::write(&path, bytes).unwrap();
-        let f = RangedFile::open(&path, Path::new(name)).unwrap();
+        let f = RangedFile::open(&path, Path::new(name)).unwrap().unwrap();
         (path, f)
     }
 
@@ -165,7 +207,7 @@ mod tests {
     fn a_missing_file_is_reported_as_missing() {
         let dir = std::env::temp_dir();
         let e = RangedFile::open(&dir.join("zhsearch-no-such-file"), Path::new("x.idx"));
-        assert!(matches!(e, Err(OpenReadError::FileDoesNotExist(_))));
+        assert!(matches!(e, Some(Err(OpenReadError::FileDoesNotExist(_)))));
     }
 
     #[test]

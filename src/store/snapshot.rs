@@ -73,10 +73,7 @@ impl IndexStore {
             });
         };
         let damaged = |e: anyhow::Error| match StoreError::from_anyhow(e) {
-            StoreError::Other(e) => StoreError::Damaged {
-                dir: dir.to_path_buf(),
-                why: errors::short(&format!("{e:#}")),
-            },
+            StoreError::Other(e) => errors::unopenable(dir, e),
             typed => typed,
         };
         let meta = meta.ok_or_else(|| damaged(anyhow!("it has no meta.json")))?;
