@@ -88,8 +88,9 @@ unsafe impl GlobalAlloc for ByCommand {
 
 /// Whether the command of `args` (the arguments after the program's name) keeps mimalloc.
 pub fn keeps_mimalloc<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> bool {
-    // Options that take a value and may come before the command (the global ones).
-    const VALUED: [&[u8]; 5] = [b"--corpus", b"--index", b"--ext", b"--backend", b"--color"];
+    // Options that take a value: `--color` may come before the command; the others are
+    // refused there by the parser, but their value is no command either.
+    const VALUED: [&[u8]; 5] = [b"--color", b"--corpus", b"--index", b"--ext", b"--backend"];
     let mut args = args.into_iter();
     while let Some(a) = args.next() {
         if VALUED.contains(&a) {

@@ -1126,33 +1126,40 @@ fn the_last_document_deleted_leaves_an_empty_index() {
     assert!(!dir.join("j").exists());
 }
 
-/// `zhsearch search` with its limit on open files set to `limit` (the hard limit kept).
-fn search_with_file_limit(cwd: &Path, limit: u64, args: &[&str]) -> Output {
+/// `zhsearch search` with its limit on open files set to `limit` (the hard limit kept) and
+/// `held` descriptors already open, as a parent process may leave them.
+fn search_with_file_limit(cwd: &Path, limit: u64, held: usize, args: &[&str]) -> Output {
     use std::os::unix::process::CommandExt;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_zhsearch"));
     cmd.current_dir(cwd).args(args);
-    // SAFETY: only setrlimit runs between fork and exec.
+    // SAFETY: only setrlimit and open (no allocation) run between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
+            use rustix::fs::{Mode, OFlags, open};
             use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
             let hard = getrlimit(Resource::Nofile).maximum;
+            let current = Some(limit);
             setrlimit(
                 Resource::Nofile,
                 Rlimit {
-                    current: Some(limit),
+                    current,
                     maximum: hard,
                 },
-            )
-            .map_err(std::io::Error::from)
+            )?;
+            for _ in 0..held {
+                std::mem::forget(open(c"/dev/null", OFlags::RDONLY, Mode::empty())?);
+            }
+            Ok(())
         });
     }
     cmd.output().unwrap()
 }
 
-/// A search reads the index's files in ranges, each holding a file descriptor, but only up to
-/// a share of the process's limit on open files: past it they are mapped, as Tantivy does. A
-/// low limit still answers as no limit does, and running out of descriptors is never called
-/// damage (which would send the user to rebuild a sound index).
+/// A search reads the index's files in ranges, each holding a file descriptor, but only while
+/// half the process's limit on open files is free: past it they are mapped, as Tantivy does. A
+/// low limit, or one mostly used already, still answers as no limit does, and running out of
+/// descriptors is never called damage (which would send the user to rebuild a sound index) nor
+/// a failed write.
 #[test]
 fn a_low_limit_on_open_files_answers_and_is_not_called_damage() {
     let dir = scratch("file-limit");
@@ -1177,15 +1184,30 @@ fn a_low_limit_on_open_files_answers_and_is_not_called_damage() {
     let free = zhsearch(&dir, &args);
     assert!(free.status.success(), "{}", stderr(&free));
     assert!(!segment_files(&idx).is_empty());
-    for limit in [5, 6, 8, 10, 12, 16, 24, 64] {
-        let o = search_with_file_limit(&dir, limit, &args);
-        assert!(o.status.success(), "limit {limit}: {}", stderr(&o));
-        assert_eq!(stdout(&o), stdout(&free), "limit {limit}");
+    // Low limits, and most of a higher one held already (by the parent).
+    for (limit, held) in [
+        (5, 0),
+        (6, 0),
+        (8, 0),
+        (10, 0),
+        (16, 0),
+        (24, 0),
+        (64, 0),
+        (128, 100),
+        (64, 50),
+    ] {
+        let o = search_with_file_limit(&dir, limit, held, &args);
+        assert!(
+            o.status.success(),
+            "limit {limit}, {held} held: {}",
+            stderr(&o)
+        );
+        assert_eq!(stdout(&o), stdout(&free), "limit {limit}, {held} held");
     }
     // With no descriptor to spare, the error names the limit, not damage.
-    let o = search_with_file_limit(&dir, 4, &args);
-    if !o.status.success() {
-        let err = stderr(&o);
-        assert!(!err.contains("damaged"), "{err}");
-    }
+    let o = search_with_file_limit(&dir, 3, 0, &args);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("too many files are open"), "{err}");
+    assert!(!err.contains("is damaged") && !err.contains("commit"), "{err}");
 }

@@ -93,7 +93,7 @@ pub(super) fn damaged(dir: &Path, e: anyhow::Error) -> Error {
     match Error::classify(e) {
         Error::Other(e) if crate::store::errors::is_out_of_files(&e) => {
             Error::Store(StoreError::TooManyFiles {
-                dir: dir.to_path_buf(),
+                path: dir.to_path_buf(),
             })
         }
         Error::Other(e) => Error::Store(StoreError::Damaged {

@@ -90,10 +90,8 @@ impl StoreDir {
 
 impl Directory for StoreDir {
     fn get_file_handle(&self, path: &Path) -> Result<Arc<dyn FileHandle>, OpenReadError> {
-        if ranged::in_ranges()
-            && let Some(file) = RangedFile::open(&self.root.join(path), path)
-        {
-            return Ok(Arc::new(file?));
+        if ranged::in_ranges() {
+            return RangedFile::open(&self.root.join(path), path);
         }
         self.inner.get_file_handle(path)
     }

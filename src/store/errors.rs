@@ -39,10 +39,10 @@ pub enum StoreError {
     },
     /// No file descriptor was left to open the index with: the process's limit on open files
     /// is too low for its segments (or the system's is reached). Nothing is wrong with it.
-    #[error("too many files are open to open the index in {}", dir.display())]
+    #[error("too many files are open to read {}", path.display())]
     TooManyFiles {
-        /// The index folder.
-        dir: PathBuf,
+        /// The index folder, or the file of it being read.
+        path: PathBuf,
     },
     /// The user may not do this to `path`.
     #[error("permission denied {doing} {}", path.display())]
@@ -249,7 +249,7 @@ pub(crate) fn is_out_of_files(e: &anyhow::Error) -> bool {
 pub(crate) fn unopenable(dir: &Path, e: anyhow::Error) -> StoreError {
     match is_out_of_files(&e) {
         true => StoreError::TooManyFiles {
-            dir: dir.to_path_buf(),
+            path: dir.to_path_buf(),
         },
         false => StoreError::Damaged {
             dir: dir.to_path_buf(),
@@ -356,6 +356,12 @@ pub fn write_error(dir: &Path, e: anyhow::Error) -> anyhow::Error {
 }
 
 pub(crate) fn io_error(path: &Path, doing: &'static str, e: io::Error) -> anyhow::Error {
+    if crate::store::ranged::out_of_files(&e) {
+        // Not a failed write: nothing is probed, nothing said about commits.
+        return anyhow!(StoreError::TooManyFiles {
+            path: path.to_path_buf()
+        });
+    }
     match e.kind() {
         io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
             anyhow!(StoreError::Permission {

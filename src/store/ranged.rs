@@ -17,10 +17,11 @@
 use std::fs::File;
 use std::io;
 use std::ops::Range;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use tantivy::HasLen;
 use tantivy::directory::error::OpenReadError;
@@ -35,18 +36,16 @@ const READ_MAX: usize = 8 * 1024;
 /// Whether index files opened from now on are [`RangedFile`]s.
 static IN_RANGES: AtomicBool = AtomicBool::new(false);
 
-/// [`RangedFile`]s open: each holds a file descriptor (a mapped file holds none).
-static OPEN: AtomicUsize = AtomicUsize::new(0);
-
-/// How many [`RangedFile`]s may be open at once: a quarter of the process's limit on open
-/// files, less 8 for the files opened for a moment (1,024 by default: 248, the files of an
-/// index of 35 segments); the files past it are mapped, which holds no descriptor.
-fn budget() -> usize {
-    static BUDGET: OnceLock<usize> = OnceLock::new();
-    *BUDGET.get_or_init(|| {
+/// The lowest file descriptor a [`RangedFile`] may not keep: half the process's limit on
+/// open files (512 of the default 1,024: the files of 70 segments). The system hands out the
+/// lowest free descriptor, so a descriptor this high means half the limit is in use (by
+/// this process, or inherited): the file is then mapped and its descriptor closed, as
+/// Tantivy does, and the other half stays free for the files opened for a moment.
+fn descriptor_bound() -> u64 {
+    static BOUND: OnceLock<u64> = OnceLock::new();
+    *BOUND.get_or_init(|| {
         let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
-        let quarter = limit.map_or(4096, |n| usize::try_from(n / 4).unwrap_or(4096));
-        quarter.min(4096).saturating_sub(8)
+        limit.map_or(u64::MAX, |n| n / 2)
     })
 }
 
@@ -77,24 +76,9 @@ pub struct RangedFile {
 }
 
 impl RangedFile {
-    /// Opens `full` (named `path` in the directory, for errors); `None` when [`budget`] files
-    /// are open already, or no file descriptor is left: then the file is to be mapped.
-    pub fn open(full: &Path, path: &Path) -> Option<Result<RangedFile, OpenReadError>> {
-        if OPEN.fetch_add(1, Ordering::Relaxed) >= budget() {
-            OPEN.fetch_sub(1, Ordering::Relaxed);
-            return None;
-        }
-        let opened = RangedFile::open_counted(full, path);
-        if opened.is_err() {
-            OPEN.fetch_sub(1, Ordering::Relaxed);
-        }
-        match opened {
-            Err(OpenReadError::IoError { io_error, .. }) if out_of_files(&io_error) => None,
-            opened => Some(opened),
-        }
-    }
-
-    fn open_counted(full: &Path, path: &Path) -> Result<RangedFile, OpenReadError> {
+    /// Opens `full` (named `path` in the directory, for errors): as a [`RangedFile`], or
+    /// mapped whole when its descriptor is at or past [`descriptor_bound`].
+    pub fn open(full: &Path, path: &Path) -> Result<Arc<dyn FileHandle>, OpenReadError> {
         let file = File::open(full).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => OpenReadError::FileDoesNotExist(path.to_path_buf()),
             _ => OpenReadError::wrap_io_error(e, path.to_path_buf()),
@@ -107,11 +91,22 @@ impl RangedFile {
             let e = io::Error::new(io::ErrorKind::InvalidData, "file too large to read");
             OpenReadError::wrap_io_error(e, path.to_path_buf())
         })?;
-        Ok(RangedFile {
+        let file = RangedFile {
             file,
             len,
             mapped: OnceLock::new(),
-        })
+        };
+        if (file.file.as_raw_fd() as u64) < descriptor_bound() {
+            return Ok(Arc::new(file));
+        }
+        // Mapped from this descriptor, which closes when `file` goes: no other is needed.
+        match len {
+            0 => Ok(Arc::new(OwnedBytes::empty())),
+            _ => match file.map() {
+                Some(mapped) => Ok(Arc::new(mapped)),
+                None => Ok(Arc::new(file)),
+            },
+        }
     }
 
     fn map(&self) -> Option<OwnedBytes> {
@@ -120,12 +115,6 @@ impl RangedFile {
         // this mapping. This is what Tantivy's own directory relies on.
         let map = unsafe { memmap2::Mmap::map(&self.file) }.ok()?;
         Some(OwnedBytes::new(map))
-    }
-}
-
-impl Drop for RangedFile {
-    fn drop(&mut self) {
-        OPEN.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -151,6 +140,11 @@ impl FileHandle for RangedFile {
             return Ok(OwnedBytes::new(bytes));
         }
         match self.mapped.get_or_init(|| self.map()) {
+            // Shorter than when opened: changed since (segment files never are by zhsearch).
+            Some(mapped) if range.end > mapped.len() => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("file of {} bytes now {} bytes long", self.len, mapped.len()),
+            )),
             Some(mapped) => Ok(mapped.slice(range)),
             None => {
                 // Not mappable (an unusual file system): read the range instead.
@@ -166,12 +160,12 @@ impl FileHandle for RangedFile {
 mod tests {
     use super::*;
 
-    fn file(name: &str, bytes: &[u8]) -> (std::path::PathBuf, RangedFile) {
+    fn file(name: &str, bytes: &[u8]) -> (std::path::PathBuf, Arc<dyn FileHandle>) {
         let dir = std::env::temp_dir().join(format!("zhsearch-ranged-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(name);
         std::fs::write(&path, bytes).unwrap();
-        let f = RangedFile::open(&path, Path::new(name)).unwrap().unwrap();
+        let f = RangedFile::open(&path, Path::new(name)).unwrap();
         (path, f)
     }
 
@@ -207,7 +201,22 @@ mod tests {
     fn a_missing_file_is_reported_as_missing() {
         let dir = std::env::temp_dir();
         let e = RangedFile::open(&dir.join("zhsearch-no-such-file"), Path::new("x.idx"));
-        assert!(matches!(e, Some(Err(OpenReadError::FileDoesNotExist(_)))));
+        assert!(matches!(e, Err(OpenReadError::FileDoesNotExist(_))));
+    }
+
+    #[test]
+    fn a_file_cut_short_after_opening_is_an_error_not_a_panic() {
+        let bytes = vec![7u8; 40_000];
+        let (path, f) = file("cut.term", &bytes);
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(20_000)
+            .unwrap();
+        assert!(f.read_bytes(0..30_000).is_err());
+        assert!(f.read_bytes(25_000..25_100).is_err());
+        assert_eq!(f.read_bytes(0..15_000).unwrap().len(), 15_000);
     }
 
     #[test]
