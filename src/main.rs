@@ -34,6 +34,14 @@ extern "C" fn before_main(argc: c_int, argv: *const *const c_char, _env: *const 
 
 /// Exit status as grep: 0 found, 1 nothing found, 2 error (with one line saying what is wrong).
 fn main() -> ExitCode {
+    // A panic that the engine turns into an error (Tantivy on some damaged files) is told by
+    // that error alone, on one line; any other is printed as Rust does.
+    let rust_says = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !zhsearch::engine::panic_is_reported() {
+            rust_says(info);
+        }
+    }));
     match zhsearch::cli::run() {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),

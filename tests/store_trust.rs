@@ -1209,5 +1209,50 @@ fn a_low_limit_on_open_files_answers_and_is_not_called_damage() {
     assert!(!o.status.success());
     let err = stderr(&o);
     assert!(err.contains("too many files are open"), "{err}");
-    assert!(!err.contains("is damaged") && !err.contains("commit"), "{err}");
+    assert!(
+        !err.contains("is damaged") && !err.contains("commit"),
+        "{err}"
+    );
+}
+
+/// Tantivy panics on some damaged files (a postings list whose first bytes were overwritten):
+/// a search says on one line that the index is damaged and how to repair it, exit status 2,
+/// and the repair works.
+#[test]
+fn a_postings_file_overwritten_is_damage_not_a_crash() {
+    let dir = scratch("postings-zeroed");
+    let corpus = corpus_copy("postings-zeroed");
+    let idx = dir.join("idx");
+    let (c, i) = (corpus.to_str().unwrap(), idx.to_str().unwrap());
+    assert!(
+        zhsearch(&dir, &["index", "--corpus", c, "--index", i])
+            .status
+            .success()
+    );
+    let args = ["search", "阿里巴巴", "--index", i, "--json", "--no-refresh"];
+    let sound = zhsearch(&dir, &args);
+    assert!(sound.status.success(), "{}", stderr(&sound));
+    for name in segment_files(&idx).iter().filter(|n| n.ends_with(".idx")) {
+        let path = idx.join(name);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let n = bytes.len().min(64);
+        bytes[..n].fill(0);
+        std::fs::write(&path, bytes).unwrap();
+    }
+    for cmd in [
+        &args[..],
+        &["cite", "阿里巴巴", "--index", i, "--no-refresh"],
+    ] {
+        let o = zhsearch(&dir, cmd);
+        assert_eq!(o.status.code(), Some(2), "{cmd:?}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(
+            err.contains("is damaged") && err.contains("--rebuild"),
+            "{err}"
+        );
+    }
+    let rebuilt = zhsearch(&dir, &["index", "--rebuild", "--index", i]);
+    assert!(rebuilt.status.success(), "{}", stderr(&rebuilt));
+    assert_eq!(stdout(&zhsearch(&dir, &args)), stdout(&sound));
 }

@@ -25,6 +25,7 @@ mod inventory;
 mod snapshot;
 
 pub use inventory::Document;
+pub use snapshot::panic_is_reported;
 use snapshot::{Snapshot, damaged};
 
 /// Where an engine's index is and what it indexes.
@@ -483,7 +484,7 @@ impl Engine {
         let query = with_sources(&self.parse(text, options)?, options)?;
         let snapshot = self.snapshot()?;
         let found = |s: &Snapshot| s.searcher.full_matches(&s.plan(&query, true)?, cap);
-        found(&snapshot).map_err(|e| damaged(self.index_dir(), e))
+        snapshot::reading(|| found(&snapshot)).map_err(|e| damaged(self.index_dir(), e))
     }
 
     /// Fills in up to `n` paragraphs around each hit, reading each file once; the files that

@@ -50,9 +50,10 @@ impl Snapshot {
         meaning: Option<&Meaning>,
     ) -> Result<Page> {
         let (limit, offset) = (options.limit, options.offset);
-        let page = self
-            .plan(query, options.exact)
-            .and_then(|plan| self.searcher.page_with(&plan, limit, offset, meaning));
+        let page = reading(|| {
+            self.plan(query, options.exact)
+                .and_then(|plan| self.searcher.page_with(&plan, limit, offset, meaning))
+        });
         let mut page = page.map_err(|e| damaged(self.store.dir(), e))?;
         let files = self.store.file_list();
         for hit in &mut page.hits {
@@ -84,6 +85,36 @@ impl Snapshot {
                 }
                 Err(e) => return Err(damaged(store.dir(), e)),
             }
+        }
+    }
+}
+
+thread_local! {
+    /// Whether this thread runs a read whose panic becomes an error (see [`reading`]).
+    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether a panic on this thread now becomes an error that says so (see [`reading`]): a
+/// program's panic hook may then keep quiet.
+pub fn panic_is_reported() -> bool {
+    GUARDED.get()
+}
+
+/// `read`'s result, or an error when it panics: Tantivy panics on some damaged files (a
+/// postings list whose bytes were overwritten), where an error names the damage and its repair.
+pub(super) fn reading<T>(read: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
+    let was = GUARDED.replace(true);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read));
+    GUARDED.set(was);
+    match result {
+        Ok(result) => result,
+        Err(panic) => {
+            let why = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("a panic");
+            Err(anyhow::anyhow!("reading it failed: {why}"))
         }
     }
 }
