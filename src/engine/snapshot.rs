@@ -122,15 +122,7 @@ pub(super) fn reading<T>(read: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Re
 /// A search error: the store's own, too many files open, or the index's files are damaged.
 pub(super) fn damaged(dir: &Path, e: anyhow::Error) -> Error {
     match Error::classify(e) {
-        Error::Other(e) if crate::store::errors::is_out_of_files(&e) => {
-            Error::Store(StoreError::TooManyFiles {
-                path: dir.to_path_buf(),
-            })
-        }
-        Error::Other(e) => Error::Store(StoreError::Damaged {
-            dir: dir.to_path_buf(),
-            why: e.to_string().lines().next().unwrap_or("").to_string(),
-        }),
+        Error::Other(e) => Error::Store(crate::store::errors::unopenable(dir, e)),
         e => e,
     }
 }

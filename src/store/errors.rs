@@ -238,10 +238,14 @@ pub(crate) fn is_out_of_files(e: &anyhow::Error) -> bool {
             _ => None,
         });
         io.or_else(|| c.downcast_ref::<io::Error>())
-            .is_some_and(crate::store::ranged::out_of_files)
+            .is_some_and(out_of_files)
     });
-    let text = format!("{e:#}");
-    io_out || text.contains("Too many open files") || text.contains("Too many open files in system")
+    io_out || format!("{e:#}").contains("Too many open files")
+}
+
+/// Whether `e` says the process (EMFILE) or the system (ENFILE) is out of file descriptors.
+fn out_of_files(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(23 | 24))
 }
 
 /// Why the index in `dir` could not be opened, `e` being no typed error: out of file
@@ -356,7 +360,7 @@ pub fn write_error(dir: &Path, e: anyhow::Error) -> anyhow::Error {
 }
 
 pub(crate) fn io_error(path: &Path, doing: &'static str, e: io::Error) -> anyhow::Error {
-    if crate::store::ranged::out_of_files(&e) {
+    if out_of_files(&e) {
         // Not a failed write: nothing is probed, nothing said about commits.
         return anyhow!(StoreError::TooManyFiles {
             path: path.to_path_buf()

@@ -4,9 +4,9 @@
 //! search touches first costs a page fault. On the bench machine (a virtual machine) a fault
 //! on a mapped file cost 10–20 µs with the unmapping at exit (about 10 µs mapping one page,
 //! 20 µs the 16 the kernel maps around a fault; measured by a program touching pages of the
-//! bench index's files), while `pread` of 4 KB cost about 1.5 µs. A one-word search on the 74 MB bench index took about
-//! 190 faults on index files, most for a footer, a header or a stored block of a few bytes to
-//! 8 KB. A [`RangedFile`] reads such ranges with `pread` and maps the file only for a larger
+//! bench index's files), while `pread` of 4 KB cost about 1.5 µs. A one-word search on the
+//! 74 MB bench index took about 190 faults on index files, most for a footer, a header or a
+//! stored block of a few bytes to 8 KB. A [`RangedFile`] reads such ranges with `pread` and maps the file only for a larger
 //! one (a term dictionary, a column, a list of norms, read whole and then touched here and
 //! there, where a copy would cost more than the faults).
 //!
@@ -47,11 +47,6 @@ fn descriptor_bound() -> u64 {
         let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
         limit.map_or(u64::MAX, |n| n / 2)
     })
-}
-
-/// Whether `e` says the process or the system is out of file descriptors.
-pub fn out_of_files(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(23 | 24))
 }
 
 /// Reads the index files opened from now on in ranges (`true`, for a process that searches
