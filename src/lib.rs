@@ -56,7 +56,8 @@
 //!   lexical commit) and their nearest neighbours; [`search::semantic`] ranks what they find.
 //! - [`engine`] ties them into one object; [`cli`] is a thin client of it. [`model`] holds the
 //!   data every stage shares ([`model::Hit`], [`model::LineSpan`], [`model::DocMeta`]);
-//!   [`error`] the typed errors, worded as facts (the CLI adds what to run).
+//!   [`error`] the typed errors, worded as facts (the CLI adds what to run); [`threads`]
+//!   starts the short second threads of a search on a free core.
 #![warn(missing_docs)]
 
 pub mod cli;
@@ -71,6 +72,7 @@ pub mod search;
 pub mod serve;
 pub mod store;
 pub mod text;
+pub mod threads;
 
 pub use engine::{CiteOptions, Cited, Document, Engine, EngineOptions, Refresh, SearchOptions};
 pub use error::{Error, Result};

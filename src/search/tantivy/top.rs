@@ -2,7 +2,6 @@
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
-use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
@@ -13,6 +12,7 @@ use super::places::{Place, PlaceCache, Places};
 use super::stats::{AliveStats, block_max_slack};
 use super::word::WordQuery;
 use crate::search::backend::CandidateId;
+use crate::threads;
 
 /// Tantivy's candidates in the order of [`top_ordered`], and whether they are all the query
 /// matches.
@@ -139,35 +139,34 @@ pub(super) fn top_ordered(
     left.sort_by_key(|(ord, r)| (Reverse(r.max_doc()), *ord));
     left.reverse();
     let started = Instant::now();
-    let _running = Running::start();
-    let mine = std::thread::scope(|scope| {
-        let mut mine = Collect::new(n, bonus, exact);
-        let mut helper = None;
-        while let Some(segment) = left.pop() {
-            let due = help.is_some_and(|h| started.elapsed() >= h.after && h.core_free());
-            if helper.is_none() && due && !left.is_empty() {
-                left.push(segment);
-                let theirs;
-                (left, theirs) = shared(std::mem::take(&mut left));
-                let mut found = mine.helper();
-                let running = Running::start();
-                helper = Some(scope.spawn(move || {
-                    let _running = running;
-                    for segment in theirs {
-                        found.segment(weight, segment, places)?;
-                    }
-                    Ok::<_, anyhow::Error>(found)
-                }));
-                continue;
-            }
-            mine.segment(weight, segment, places)?;
-        }
-        if let Some(helper) = helper {
-            let theirs = helper.join();
+    let _running = threads::Busy::start();
+    let mut mine = Collect::new(n, bonus, exact);
+    while let Some(segment) = left.pop() {
+        let due = help.is_some_and(|h| started.elapsed() >= h.after && h.core_free());
+        if due && !left.is_empty() {
+            left.push(segment);
+            let (kept, theirs) = shared(std::mem::take(&mut left));
+            let mut found = mine.helper();
+            let running = threads::Busy::start();
+            let helper = move || {
+                let _running = running;
+                for segment in theirs {
+                    found.segment(weight, segment, places)?;
+                }
+                Ok::<_, anyhow::Error>(found)
+            };
+            let rest = || {
+                kept.into_iter()
+                    .rev()
+                    .try_for_each(|s| mine.segment(weight, s, places))
+            };
+            let (theirs, rest) = threads::beside(helper, rest);
+            rest?;
             mine.merge(theirs.unwrap_or_else(|_| Err(anyhow!("a search thread panicked")))?);
+            break;
         }
-        Ok::<_, anyhow::Error>(mine)
-    })?;
+        mine.segment(weight, segment, places)?;
+    }
     // Fewer than `n` found means that every match was found.
     let complete = mine.found < n;
     Ok((in_order(mine.best, n), complete))
@@ -201,14 +200,14 @@ fn shared(left: Vec<Segment<'_>>) -> (Vec<Segment<'_>>, Vec<Segment<'_>>) {
 pub(super) struct Help {
     /// After the search has taken this long...
     after: Duration,
-    /// ... and only while a core is left over by the search threads running (see
-    /// [`Running`]).
+    /// ... and only while a core is left over by the threads at work (see
+    /// [`threads::Busy`]).
     when_idle: bool,
 }
 
 impl Help {
     fn core_free(&self) -> bool {
-        !self.when_idle || Running::idle_core()
+        !self.when_idle || threads::idle_core()
     }
 }
 
@@ -220,7 +219,7 @@ impl Help {
 /// whole-process searches of the 74 MB index (a few ms each) took 1.4 ms longer with a second
 /// thread from the start. It is started after 2 ms there, which only long searches reach.
 pub(super) fn help_after(one_shot: bool, passages: u64) -> Option<Help> {
-    if cores() < 2 {
+    if threads::cores() < 2 {
         return None;
     }
     let after = match one_shot || passages < 1_000_000 {
@@ -231,39 +230,6 @@ pub(super) fn help_after(one_shot: bool, passages: u64) -> Option<Help> {
         after,
         when_idle: true,
     })
-}
-
-/// One search thread running in this process (of [`top_ordered`], the second ones included),
-/// while it lives. A second thread is started only for a core no search is using: a server
-/// answering several clients at once has none, and under the bench's load (4 clients, 2
-/// cores) second threads halved its throughput (a median of 3.6 ms a search, 6.3 with them).
-struct Running;
-
-/// Search threads running in this process (see [`Running`]).
-static RUNNING: AtomicUsize = AtomicUsize::new(0);
-
-impl Running {
-    fn start() -> Running {
-        RUNNING.fetch_add(1, AtomicOrdering::Relaxed);
-        Running
-    }
-
-    /// Whether a core is left over by the search threads running.
-    fn idle_core() -> bool {
-        RUNNING.load(AtomicOrdering::Relaxed) < cores()
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        RUNNING.fetch_sub(1, AtomicOrdering::Relaxed);
-    }
-}
-
-/// The cores this process may use, asked once.
-fn cores() -> usize {
-    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// What one thread found in the segments it searched.
