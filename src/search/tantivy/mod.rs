@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use anyhow::Result;
-use tantivy::collector::{DocSetCollector, TopDocs};
+use tantivy::collector::DocSetCollector;
 use tantivy::query::{BooleanQuery, ConstScoreQuery, Occur, Query as TQuery};
 use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::{DocAddress, DocSet, Index, ReloadPolicy, TantivyDocument, Term};
@@ -246,13 +246,12 @@ impl Backend for TantivyBackend {
             (Occur::Must, term(f.source, source)),
             (Occur::Must, file_entries(f)),
         ]);
-        let top = self
-            .searcher
-            .search(&q, &TopDocs::with_limit(1).order_by_score())?;
-        let Some((_, addr)) = top.first() else {
+        // One live entry a file: found without scoring (no term statistics gathered).
+        let found = self.searcher.search(&q, &DocSetCollector)?;
+        let Some(addr) = found.into_iter().min() else {
             return Ok(DocMeta::default());
         };
-        let doc: TantivyDocument = self.searcher.doc(*addr)?;
+        let doc: TantivyDocument = self.searcher.doc(addr)?;
         Ok(DocMeta {
             title: text_of(&doc, f.title),
             author: text_of(&doc, f.author),
