@@ -96,6 +96,12 @@ pub trait Backend: Vocabulary + Send + Sync {
     /// The metadata of file `source` (default when it has no entry).
     fn doc_meta(&self, source: &str) -> Result<DocMeta>;
 
+    /// The metadata of each file of `sources`, in that order: what a page's hits show. A
+    /// backend may read them together (in the order they are stored).
+    fn doc_metas(&self, sources: &[&str]) -> Result<Vec<DocMeta>> {
+        sources.iter().map(|s| self.doc_meta(s)).collect()
+    }
+
     /// The files whose title holds one of `term`'s forms, read once per search: with
     /// [`Backend::file_id`], how many of the query's terms a file's title holds.
     fn titled_files(&self, term: &Term) -> Result<HashSet<FileId>>;

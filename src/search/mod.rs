@@ -178,17 +178,15 @@ impl<B: Backend> Searcher<B> {
         }
         hits.truncate(want);
         // Only the hits shown need their file's metadata read from the store.
-        let mut metas: HashMap<String, DocMeta> = HashMap::new();
         let mut hits: Vec<Hit> = hits.into_iter().skip(offset).collect();
+        let mut sources: Vec<&str> = hits.iter().map(|h| h.source.as_str()).collect();
+        sources.sort_unstable();
+        sources.dedup();
+        let metas = self.backend.doc_metas(&sources)?;
+        let metas: HashMap<String, DocMeta> =
+            sources.iter().map(|s| s.to_string()).zip(metas).collect();
         for hit in &mut hits {
-            hit.meta = match metas.get(&hit.source) {
-                Some(m) => m.clone(),
-                None => {
-                    let m = self.backend.doc_meta(&hit.source)?;
-                    metas.insert(hit.source.clone(), m.clone());
-                    m
-                }
-            };
+            hit.meta = metas.get(&hit.source).cloned().unwrap_or_default();
         }
         Ok(Page {
             hits,
