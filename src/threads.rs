@@ -174,8 +174,17 @@ mod tests {
         let count = |set: &libc::cpu_set_t| unsafe { libc::CPU_COUNT(set) };
         let before = mask();
         let (tell, told) = mpsc::channel();
-        // This side waits for the new thread's mask, so it is read before the mask is restored.
-        let (theirs, seen) = beside(move || tell.send(mask()).unwrap(), || told.recv().unwrap());
+        let (go, wait) = mpsc::channel();
+        // The new thread reads its cores once this side runs (they are narrowed by then) and
+        // before it returns (they are restored then).
+        let theirs = move || {
+            wait.recv().unwrap();
+            tell.send(mask()).unwrap();
+        };
+        let (theirs, seen) = beside(theirs, || {
+            go.send(()).unwrap();
+            told.recv().unwrap()
+        });
         theirs.unwrap();
         let fewer = if count(&before) > 1 { 1 } else { 0 };
         assert_eq!(count(&seen), count(&before) - fewer);

@@ -287,13 +287,14 @@ impl<B: Backend> Searcher<B> {
             }
             _ => return Ok(None),
         };
-        drop(passage);
+        let forms = passage.into_forms();
         Ok(Some(Cand {
             score,
             id,
             stored,
             kind,
             measure,
+            forms,
         }))
     }
 
@@ -310,7 +311,8 @@ impl<B: Backend> Searcher<B> {
     ) -> Result<Hit> {
         let stored = cand.stored;
         let title_terms = titles.terms_in(&stored.source, |s| self.backend.file_id(s));
-        let mut found = rank::findings(plan, &tier::passage(&stored), title_terms);
+        let passage = rank::Passage::with_forms(&stored.text, cand.forms);
+        let mut found = rank::findings(plan, &passage, title_terms);
         let mut boost = if reranked { found.boost } else { 0.0 };
         if let Some(m) = &cand.measure {
             // A partial match marks what counted: its aligned characters and content words.

@@ -25,6 +25,14 @@ const MAX_COVER_CHARS: usize = 64;
 pub struct Passage<'a> {
     /// The passage exactly as in the file; highlights are byte ranges into it.
     pub text: &'a str,
+    forms: Forms,
+}
+
+/// A passage's normalised texts, kept from its verification to its ranking (see
+/// [`Passage::into_forms`]): a search's candidates were normalised twice, a tenth of the
+/// instructions of a one-word search (callgrind, 74 MB corpus).
+#[derive(Debug, Clone)]
+pub struct Forms {
     raw: Option<Normalized>,
     vis: Normalized,
 }
@@ -32,15 +40,35 @@ pub struct Passage<'a> {
 impl<'a> Passage<'a> {
     /// `front_matter` passages are searched in their visible text (the value) only.
     pub fn new(text: &'a str, visible: &[Piece], front_matter: bool) -> Passage<'a> {
+        let raw = (!front_matter).then(|| analysis::normalize_mapped(text).compact());
+        // Most lines are seen as written: their visible text is the raw text, normalised once.
+        let as_written =
+            matches!(visible, [v] if v.verbatim && v.orig == (0..text.len()) && v.text == text);
+        let vis = match (&raw, as_written) {
+            (Some(raw), true) => raw.clone(),
+            _ => analysis::normalize_pieces(visible).compact(),
+        };
         Passage {
             text,
-            raw: (!front_matter).then(|| analysis::normalize_mapped(text).compact()),
-            vis: analysis::normalize_pieces(visible).compact(),
+            forms: Forms { raw, vis },
         }
     }
 
+    /// The passage `text` again, with the forms [`Passage::into_forms`] kept of it.
+    pub fn with_forms(text: &'a str, forms: Forms) -> Passage<'a> {
+        Passage { text, forms }
+    }
+
+    /// Its normalised texts, to make it again without normalising (see [`Forms`]).
+    pub fn into_forms(self) -> Forms {
+        self.forms
+    }
+
     fn texts(&self) -> impl Iterator<Item = &Normalized> {
-        self.raw.iter().chain(std::iter::once(&self.vis))
+        self.forms
+            .raw
+            .iter()
+            .chain(std::iter::once(&self.forms.vis))
     }
 
     /// Occurrences of `norm` as original byte ranges, in the raw text else the visible text,
@@ -65,7 +93,7 @@ impl<'a> Passage<'a> {
     }
 
     fn has_word(&self, w: &str) -> bool {
-        !self.vis.find_all(w).is_empty()
+        !self.forms.vis.find_all(w).is_empty()
     }
 
     /// Whether the normalised text (raw or visible) holds `s` as a string, whitespace aside.
@@ -142,9 +170,11 @@ pub fn findings(q: &Plan, p: &Passage, title_terms: usize) -> Findings {
                 };
                 let k = t.forms.iter().position(|f| by_words(&f)).unwrap_or(0);
                 for w in &t.forms[k].words {
-                    let hits: Vec<Range<usize>> = p.vis.find_all(w);
-                    let hits: Vec<Range<usize>> =
-                        hits.into_iter().map(|h| p.vis.orig_range(h)).collect();
+                    let hits: Vec<Range<usize>> = p.forms.vis.find_all(w);
+                    let hits: Vec<Range<usize>> = hits
+                        .into_iter()
+                        .map(|h| p.forms.vis.orig_range(h))
+                        .collect();
                     let own = k > 0 && !t.forms[0].words.contains(w);
                     if let (true, None, Some(h)) = (own, &out.variant, hits.first()) {
                         out.variant = Some(p.text[h.clone()].to_string());
@@ -207,7 +237,7 @@ fn proximity(q: &Plan, p: &Passage) -> f32 {
     let found: Vec<Vec<Range<usize>>> = q
         .terms()
         .flat_map(|t| t.words())
-        .map(|w| p.vis.find_all(w))
+        .map(|w| p.forms.vis.find_all(w))
         .filter(|hits| !hits.is_empty())
         .collect();
     let mut boost = 0.0;
@@ -306,7 +336,7 @@ mod tests {
     fn a_term_matches_as_a_string_or_by_all_its_pieces() {
         let q = segmented("林小雨 京大", &["小雨", "京大学"]);
         let words = |p: &Passage| {
-            let text = p.vis.text.clone();
+            let text = p.forms.vis.text.clone();
             move |w: &str| text.contains(w)
         };
         let [lin, jingda] = [&q.groups[0][0], &q.groups[1][0]];

@@ -24,6 +24,8 @@ pub(super) struct Cand {
     pub(super) kind: MatchKind,
     /// How much of the query a partial match holds (none for a full match).
     pub(super) measure: Option<fuzzy::Measure>,
+    /// Its normalised texts, made when it was judged.
+    pub(super) forms: rank::Forms,
 }
 
 /// A tier: its first hits in order, and every passage found to belong to it.
