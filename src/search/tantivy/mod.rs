@@ -241,52 +241,30 @@ impl Backend for TantivyBackend {
     }
 
     fn doc_meta(&self, source: &str) -> Result<DocMeta> {
-        let f = &self.fields;
-        let q = BooleanQuery::new(vec![
-            (Occur::Must, term(f.source, source)),
-            (Occur::Must, file_entries(f)),
-        ]);
-        // One live entry a file: found without scoring (no term statistics gathered).
-        let found = self.searcher.search(&q, &DocSetCollector)?;
-        let Some(addr) = found.into_iter().min() else {
+        let Some(addr) = self.file_entry(source)? else {
             return Ok(DocMeta::default());
         };
         let doc: TantivyDocument = self.searcher.doc(addr)?;
-        Ok(doc_meta_of(f, &doc))
+        Ok(doc_meta_of(&self.fields, &doc))
     }
 
     fn doc_metas(&self, sources: &[&str]) -> Result<Vec<DocMeta>> {
-        if sources.is_empty() {
-            return Ok(Vec::new());
+        // Found file by file (each a short intersection with the files' entries: one query
+        // for all scanned the union of their passages, 2.2 M instructions against 1.6 M),
+        // then read in the order they are stored, since the store keeps the block last read.
+        let mut found = Vec::with_capacity(sources.len());
+        for (i, source) in sources.iter().enumerate() {
+            if let Some(addr) = self.file_entry(source)? {
+                found.push((addr, i));
+            }
         }
-        let f = &self.fields;
-        let q = BooleanQuery::new(vec![
-            (
-                Occur::Must,
-                any_of(sources.iter().map(|s| term(f.source, s)).collect()),
-            ),
-            (Occur::Must, file_entries(f)),
-        ]);
-        // One query for all, read in the order they are stored (the store keeps the block
-        // last read): 11 fewer page faults a search than one query a file (74 MB corpus).
-        let mut found: Vec<DocAddress> = self
-            .searcher
-            .search(&q, &DocSetCollector)?
-            .into_iter()
-            .collect();
         found.sort_unstable();
-        let mut metas: HashMap<String, DocMeta> = HashMap::new();
-        for addr in found {
+        let mut metas = vec![DocMeta::default(); sources.len()];
+        for (addr, i) in found {
             let doc: TantivyDocument = self.searcher.doc(addr)?;
-            let Some(source) = text_of(&doc, f.source) else {
-                continue;
-            };
-            metas.entry(source).or_insert_with(|| doc_meta_of(f, &doc));
+            metas[i] = doc_meta_of(&self.fields, &doc);
         }
-        Ok(sources
-            .iter()
-            .map(|s| metas.remove(*s).unwrap_or_default())
-            .collect())
+        Ok(metas)
     }
 
     fn titled_files(&self, t: &PlanTerm) -> Result<HashSet<FileId>> {
@@ -385,6 +363,21 @@ impl Backend for TantivyBackend {
 }
 
 impl TantivyBackend {
+    /// The address of file `source`'s metadata entry, found without scoring (no term
+    /// statistics gathered over every segment): a file has one live entry.
+    fn file_entry(&self, source: &str) -> Result<Option<DocAddress>> {
+        let f = &self.fields;
+        let q = BooleanQuery::new(vec![
+            (Occur::Must, term(f.source, source)),
+            (Occur::Must, file_entries(f)),
+        ]);
+        Ok(self
+            .searcher
+            .search(&q, &DocSetCollector)?
+            .into_iter()
+            .min())
+    }
+
     /// Every passage of the commit (no file entries), in index order: what the semantic tier
     /// embeds.
     pub fn all_passages(&self) -> Result<Vec<StoredPassage>> {
