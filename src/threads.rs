@@ -1,14 +1,14 @@
 //! A second thread that starts at once on a core this one leaves free.
 //!
 //! A one-shot search runs two kinds of short threads beside its own: the freshness check and,
-//! on large indexes, a second search thread. On the 2-core virtual machine measured here,
-//! Linux put a new thread on its parent's core about two times in three, although the other
-//! core was idle, and the thread waited there for the parent's time slice to end: 3.6–3.9 ms,
-//! most of a 74 MB search (a C program spinning after `pthread_create`, 12 threads: 10 of
-//! them started after 3.4 ms or more). Allowed only the cores other than its parent's, a new
-//! thread started in 0.2–0.4 ms (the other core waking up). So the new thread is kept off
-//! the caller's core while the caller works, and may use every core again once the caller
-//! waits for it.
+//! on large indexes, a second search thread. On the 2-core virtual machine measured here, a
+//! new thread mostly started several milliseconds late, most of a 74 MB search: a C program
+//! spinning after `pthread_create` saw 10 of 12 threads start after 3.4–5.1 ms, 8 of them put
+//! on their parent's core although the other was idle, waiting there for the parent's time
+//! slice to end. Allowed only the cores other than its parent's, 11 of 12 started within
+//! 0.9 ms (most in 0.2–0.4 ms, the other core waking up). So the new thread is kept off the
+//! caller's core while the caller works, and may use every core again once the caller waits
+//! for it.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
