@@ -29,8 +29,9 @@ pub struct Passage<'a> {
 }
 
 /// A passage's normalised texts, kept from its verification to its ranking (see
-/// [`Passage::into_forms`]): a search's candidates were normalised twice, a tenth of the
-/// instructions of a one-word search (callgrind, 74 MB corpus).
+/// [`Passage::into_forms`]): each candidate's raw and visible texts were normalised when it
+/// was verified and again when it was ranked, 8% of the instructions of a one-word search
+/// (callgrind, 74 MB corpus).
 #[derive(Debug, Clone)]
 pub struct Forms {
     raw: Option<Normalized>,
