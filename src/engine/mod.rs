@@ -24,6 +24,7 @@ use crate::store::{
 mod inventory;
 mod snapshot;
 
+use crate::store::update::prelist::{self, Prelisted};
 pub use inventory::Document;
 pub use snapshot::panic_is_reported;
 use snapshot::{Snapshot, damaged};
@@ -275,7 +276,7 @@ impl Engine {
     /// [`Engine::update`] without the embedding: the lexical commit only (a server embeds
     /// after it, in the background, with [`Engine::embed`]).
     pub fn update_lexical(&self, rebuild: bool, reporter: &dyn Reporter) -> Result<UpdateReport> {
-        self.update_from(self.cached(), rebuild, reporter)
+        self.update_from(self.cached(), rebuild, None, reporter)
     }
 
     /// Embeds the passages of the current commit that have no vector yet (one run at a time;
@@ -298,6 +299,7 @@ impl Engine {
         &self,
         current: Option<Arc<Snapshot>>,
         rebuild: bool,
+        prelisted: Option<Prelisted>,
         reporter: &dyn Reporter,
     ) -> Result<UpdateReport> {
         let _writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
@@ -309,11 +311,12 @@ impl Engine {
             extensions: self.options.extensions.clone(),
         };
         let corpus = self.options.corpus.as_deref();
-        let (report, store) = store::update(
+        let (report, store) = store::update::update_prelisted(
             self.index_dir(),
             corpus,
             &options,
             current.as_ref().map(|s| &s.store),
+            prelisted,
             reporter,
         )?;
         // The snapshot already open stands only when it is of the commit now current: another
@@ -328,12 +331,15 @@ impl Engine {
     /// is writing it, it is read-only, the disk is full) is not an error when it has a commit:
     /// searches then answer from that commit.
     pub fn refresh(&self, reporter: &dyn Reporter) -> Result<Refresh> {
-        self.refresh_from(self.cached(), reporter)
+        self.refresh_from(self.cached(), None, reporter)
     }
 
+    /// [`Engine::refresh`] from the snapshot `current`, with the corpus as `prelisted` (see
+    /// [`crate::store::update::prelist`]) if that still stands.
     fn refresh_from(
         &self,
         current: Option<Arc<Snapshot>>,
+        prelisted: Option<Prelisted>,
         reporter: &dyn Reporter,
     ) -> Result<Refresh> {
         if self.remote.is_some() {
@@ -341,9 +347,9 @@ impl Engine {
             return Ok(Refresh::Done(UpdateReport::default()));
         }
         let had = current.is_some();
-        let mut said = false;
+        let (mut said, mut prelisted) = (false, prelisted);
         loop {
-            return match self.update_from(current.clone(), false, reporter) {
+            return match self.update_from(current.clone(), false, prelisted.take(), reporter) {
                 Ok(report) => Ok(Refresh::Done(report)),
                 Err(Error::Store(e)) if e.is_write_failure() && (had || self.has_index()) => {
                     Ok(Refresh::Stale(e))
@@ -381,6 +387,12 @@ impl Engine {
             .with(self.index_dir(), options.semantic, |meaning| {
                 snapshot.page(&with_sources(query, options)?, options, meaning)
             })
+    }
+
+    /// The corpus of the index's last commit, listed as an update would list it.
+    fn prelist(&self) -> Option<Prelisted> {
+        let (corpus, extensions) = (&self.options.corpus, &self.options.extensions);
+        prelist::prelist(self.index_dir(), corpus.as_deref(), extensions.as_deref())
     }
 
     /// Refuses, without looking at the corpus's files, an index of another corpus or other
@@ -439,11 +451,13 @@ impl Engine {
         let busy = crate::threads::Busy::start();
         let check = move || {
             let _busy = busy;
+            // The corpus is walked while the index is being opened.
+            let prelisted = self.prelist();
             let had = take.recv().ok().flatten()?;
             if had.is_none() && !may_build.recv().unwrap_or(false) {
                 return Some(Err(Error::Other(anyhow::anyhow!("the query was refused"))));
             }
-            Some(self.refresh_from(had, reporter))
+            Some(self.refresh_from(had, prelisted, reporter))
         };
         let search = move || {
             let current = self.snapshot().ok();
@@ -459,7 +473,7 @@ impl Engine {
         let (checked, (current, parsed, early)) = crate::threads::beside(check, search);
         let refreshed = match checked {
             Ok(Some(refreshed)) => refreshed,
-            Ok(None) => self.refresh_from(current, reporter),
+            Ok(None) => self.refresh_from(current, None, reporter),
             Err(_) => Err(Error::Other(anyhow::anyhow!(
                 "the freshness check panicked"
             ))),

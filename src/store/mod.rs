@@ -103,6 +103,38 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    #[test]
+    fn a_corpus_listed_before_the_index_was_opened_stands_for_that_commit_only() {
+        use update::prelist::prelist;
+        let dir = scratch("prelist");
+        let idx = dir.join("index");
+        build(&dir);
+        let options = UpdateOptions::default();
+        // Listed before b.txt was written: the update stands on that listing (b.txt is seen
+        // by the next one), as if the listing had been made after the index was opened.
+        let before_b = prelist(&idx, None, None).unwrap();
+        let stale = prelist(&idx, None, None).unwrap();
+        std::fs::write(dir.join("corpus/b.txt"), "第二篇\n").unwrap();
+        let store = IndexStore::open(&idx).unwrap().unwrap();
+        let run = |store: &IndexStore, pre| {
+            update::update_prelisted(&idx, None, &options, Some(store), pre, &())
+        };
+        let (report, _) = run(&store, Some(before_b)).unwrap();
+        assert!(report.is_noop(), "{report:?}");
+        let (report, store) = run(&store, None).unwrap();
+        assert_eq!((report.added, report.unchanged), (1, 1));
+        // The same listing, for the commit of b.txt: it would remove b.txt. It is not used;
+        // the corpus is listed again.
+        let (report, store) = run(&store, Some(stale)).unwrap();
+        assert!(report.is_noop(), "{report:?}");
+        assert_eq!(store.files().len(), 2);
+        // Other extensions than the index's: no listing is made (the update refuses them).
+        let md = ["md".to_string()];
+        assert!(prelist(&idx, None, Some(&md)).is_none());
+        assert!(prelist(&dir.join("nothing"), None, None).is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     /// Collects what an update reports.
     #[derive(Default)]
     struct Collect(std::sync::Mutex<(Vec<Warning>, Vec<Progress>)>);

@@ -12,13 +12,14 @@ pub mod alloc;
 pub mod apply;
 pub mod commit;
 pub mod plan;
+pub mod prelist;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Result, anyhow};
 
-use crate::ingest::corpus::{self, SourceFile};
+use crate::ingest::corpus::{self, Listing, SourceFile};
 use crate::store::errors::Setting;
 use crate::store::errors::StoreError;
 use crate::store::folder::{self, Found, Opened};
@@ -27,6 +28,7 @@ use crate::store::manifest::Head;
 use crate::store::marker::{self, Marker};
 use crate::store::report::{Progress, RebuildReason, Reporter, UpdateReport, Warning};
 use crate::store::snapshot::IndexStore;
+use prelist::Prelisted;
 
 /// Options for an update.
 #[derive(Debug, Clone, Default)]
@@ -59,17 +61,31 @@ pub fn update(
     current: Option<&IndexStore>,
     reporter: &dyn Reporter,
 ) -> Result<(UpdateReport, IndexStore), StoreError> {
-    let mut current = current;
+    update_prelisted(dir, corpus, options, current, None, reporter)
+}
+
+/// [`update()`], with `prelisted`, the corpus listed while `current` was being opened, for
+/// the listing when it was made after reading the same commit (see [`prelist`](mod@prelist)).
+pub fn update_prelisted(
+    dir: &Path,
+    corpus: Option<&Path>,
+    options: &UpdateOptions,
+    current: Option<&IndexStore>,
+    prelisted: Option<Prelisted>,
+    reporter: &dyn Reporter,
+) -> Result<(UpdateReport, IndexStore), StoreError> {
+    let (mut current, mut prelisted) = (current, prelisted);
     for _ in 0..3 {
-        match run(dir, corpus, options, current, reporter) {
+        match run(dir, corpus, options, current, prelisted.take(), reporter) {
             Err(e) if e.downcast_ref::<Stale>().is_some() => current = None,
             other => return other.map_err(StoreError::from_anyhow),
         }
     }
-    run(dir, corpus, options, None, reporter).map_err(StoreError::from_anyhow)
+    run(dir, corpus, options, None, None, reporter).map_err(StoreError::from_anyhow)
 }
 
 /// The corpus and extensions an update reads, settled before anything is written.
+#[derive(PartialEq)]
 struct Settings {
     corpus: PathBuf,
     extensions: Vec<String>,
@@ -80,6 +96,7 @@ fn run(
     corpus: Option<&Path>,
     options: &UpdateOptions,
     current: Option<&IndexStore>,
+    prelisted: Option<Prelisted>,
     reporter: &dyn Reporter,
 ) -> Result<(UpdateReport, IndexStore)> {
     if let Some(path) = current.and_then(|s| s.marker_denied.clone()) {
@@ -96,7 +113,10 @@ fn run(
     // A corpus whose last document was deleted leaves an index of none (settled, it is the
     // corpus of the commit); nothing is built of an empty one.
     let may_be_empty = found.committed().is_some() && !options.rebuild;
-    let listed = list(&settings, dir, may_be_empty, reporter)?;
+    let listed = match prelisted.and_then(|p| p.listing_for(dir, &settings)) {
+        Some(listing) => take(listing, &settings, may_be_empty, reporter)?,
+        None => list(&settings, dir, may_be_empty, reporter)?,
+    };
     let marker = Marker::new(&settings.corpus, &settings.extensions);
     let opened = match current {
         Some(store) if store.head.schema == SCHEMA_VERSION => of_store(store),
@@ -271,6 +291,16 @@ fn list(
         }),
         corpus::ListError::Other(e) => e,
     })?;
+    take(listing, settings, may_be_empty, reporter)
+}
+
+/// The documents of `listing`; the entries that could not be listed are warned about.
+fn take(
+    listing: Listing,
+    settings: &Settings,
+    may_be_empty: bool,
+    reporter: &dyn Reporter,
+) -> Result<Vec<SourceFile>> {
     // A corpus that could not be listed whole is not taken to be empty.
     let whole = listing.unlisted.is_empty();
     for what in listing.unlisted {
