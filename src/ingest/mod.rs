@@ -4,6 +4,7 @@
 
 pub mod corpus;
 pub mod encoding;
+mod folders;
 pub mod markup;
 pub mod open;
 pub mod parse;

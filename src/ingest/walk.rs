@@ -67,77 +67,36 @@ pub fn list_files(
     index_dir: &Path,
     is_index: fn(&Path) -> bool,
 ) -> Result<Listing, ListError> {
+    let walk = crate::ingest::folders::walk;
+    list_with(corpus, extensions, index_dir, is_index, walk)
+}
+
+/// [`list_files`], the folders walked by `walk`.
+pub(crate) fn list_with(
+    corpus: &Path,
+    extensions: &[String],
+    index_dir: &Path,
+    is_index: fn(&Path) -> bool,
+    walk: fn(&Path, &Skip, &mut Found),
+) -> Result<Listing, ListError> {
     let meta = fs::symlink_metadata(corpus).map_err(|e| ListError::Missing {
         cause: e.to_string(),
     })?;
     if !meta.is_dir() {
         return Err(ListError::NotFolder);
     }
-    let index_dir = fs::canonicalize(index_dir).ok();
-    let mut listing = Listing::default();
-    let mut stat = FolderStat::default();
-    let walker = ignore::WalkBuilder::new(corpus)
-        .follow_links(false)
-        .require_git(false)
-        .parents(false)
-        .git_global(false)
-        .git_exclude(false)
-        .filter_entry(move |e| {
-            let is_dir = e.file_type().is_some_and(|t| t.is_dir());
-            !(is_dir
-                && e.depth() > 0
-                && (is_index(e.path()) || index_dir.as_deref() == Some(e.path())))
-        })
-        .build();
-    for entry in walker {
-        let entry = match entry {
-            Ok(e) => e,
-            Err(err) => {
-                listing.unlisted.push(err.to_string());
-                continue;
-            }
-        };
-        if !entry.file_type().is_some_and(|t| t.is_file()) {
-            continue;
-        }
-        if !has_extension(entry.file_name(), extensions) {
-            continue;
-        }
-        let path = entry.path();
-        let Some(rel) = below(path, corpus) else {
-            continue;
-        };
-        let (source, unusable) = match source_name(rel) {
-            Ok(source) => (source, None),
-            Err((escaped, why)) => (escaped, Some(why)),
-        };
-        let (size, mtime_ns) = match stat.size_and_time(path) {
-            Ok(found) => found,
-            // Deleted since the folder was read (an editor saving, a temporary file): it is
-            // not a document any more.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            // In a folder that may be listed but not entered: a document that cannot be read,
-            // skipped with the reason (what the index had of it goes), not a failed listing.
-            Err(e) => {
-                let why = format!("cannot read it ({e}); check that it exists and is readable");
-                listing.files.push(SourceFile {
-                    source,
-                    path: path.to_path_buf(),
-                    size: 0,
-                    mtime_ns: 0,
-                    unusable: unusable.or(Some(why)),
-                });
-                continue;
-            }
-        };
-        listing.files.push(SourceFile {
-            source,
-            path: path.to_path_buf(),
-            size,
-            mtime_ns,
-            unusable,
-        });
-    }
+    let skip = Skip {
+        is_index,
+        index_dir: fs::canonicalize(index_dir).ok(),
+    };
+    let mut found = Found {
+        corpus,
+        extensions,
+        listing: Listing::default(),
+        stat: FolderStat::default(),
+    };
+    walk(corpus, &skip, &mut found);
+    let mut listing = found.listing;
     // By source, and by path among escaped twins (see `set_apart_escaped_twins`): not stable,
     // on 3,130 files half the instructions of a stable sort.
     listing
@@ -147,10 +106,97 @@ pub fn list_files(
     Ok(listing)
 }
 
+/// The folders a walk does not enter: index folders (the index's own, and any that
+/// `is_index` says holds one).
+#[derive(Clone)]
+pub(crate) struct Skip {
+    is_index: fn(&Path) -> bool,
+    index_dir: Option<PathBuf>,
+}
+
+impl Skip {
+    pub(crate) fn skips(&self, folder: &Path) -> bool {
+        (self.is_index)(folder) || self.index_dir.as_deref() == Some(folder)
+    }
+}
+
+/// What a walk of the corpus found, as it finds it.
+pub(crate) struct Found<'a> {
+    corpus: &'a Path,
+    pub(crate) extensions: &'a [String],
+    listing: Listing,
+    stat: FolderStat,
+}
+
+impl Found<'_> {
+    /// The regular file at `path`, whose size and last change are `stamp` (when the walk
+    /// looked already) or looked at now.
+    pub(crate) fn file(&mut self, path: PathBuf, stamp: Option<std::io::Result<(u64, u64)>>) {
+        let Some(rel) = below(&path, self.corpus) else {
+            return;
+        };
+        let (source, unusable) = match source_name(rel) {
+            Ok(source) => (source, None),
+            Err((escaped, why)) => (escaped, Some(why)),
+        };
+        let stamp = stamp.unwrap_or_else(|| self.stat.size_and_time(&path));
+        let (size, mtime_ns, unusable) = match stamp {
+            Ok((size, mtime_ns)) => (size, mtime_ns, unusable),
+            // Deleted since the folder was read (an editor saving, a temporary file): it is
+            // not a document any more.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            // In a folder that may be listed but not entered: a document that cannot be read,
+            // skipped with the reason (what the index had of it goes), not a failed listing.
+            Err(e) => {
+                let why = format!("cannot read it ({e}); check that it exists and is readable");
+                (0, 0, unusable.or(Some(why)))
+            }
+        };
+        self.listing.files.push(SourceFile {
+            source,
+            path,
+            size,
+            mtime_ns,
+            unusable,
+        });
+    }
+}
+
+/// Walks `root` (the corpus or a folder in it) as the `ignore` crate does: hidden files and
+/// whatever the `.gitignore`/`.ignore` files inside `root` exclude are skipped.
+pub(crate) fn walk_ignoring(root: &Path, skip: &Skip, found: &mut Found) {
+    let skip = skip.clone();
+    let walker = ignore::WalkBuilder::new(root)
+        .follow_links(false)
+        .require_git(false)
+        .parents(false)
+        .git_global(false)
+        .git_exclude(false)
+        .filter_entry(move |e| {
+            let is_dir = e.file_type().is_some_and(|t| t.is_dir());
+            !(is_dir && e.depth() > 0 && skip.skips(e.path()))
+        })
+        .build();
+    for entry in walker {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(err) => {
+                found.listing.unlisted.push(err.to_string());
+                continue;
+            }
+        };
+        if entry.file_type().is_some_and(|t| t.is_file())
+            && has_extension(entry.file_name(), found.extensions)
+        {
+            found.file(entry.into_path(), None);
+        }
+    }
+}
+
 /// Whether the file `name`'s extension (what follows its last dot, unless that dot starts
 /// the name, as [`Path::extension`] says) is one of `extensions`, in any ASCII case; read as
 /// bytes, a tenth of the instructions of [`Path::extension`].
-fn has_extension(name: &std::ffi::OsStr, extensions: &[String]) -> bool {
+pub(crate) fn has_extension(name: &std::ffi::OsStr, extensions: &[String]) -> bool {
     let name = name.as_encoded_bytes();
     let ext = match name.iter().rposition(|&b| b == b'.') {
         Some(dot) if dot > 0 => &name[dot + 1..],
@@ -267,16 +313,26 @@ impl FolderStat {
         let Some((_, fd)) = &self.folder else {
             return by_path(path);
         };
-        let st = rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW)?;
-        let modified = epoch_ns(st.st_mtime as i64, st.st_mtime_nsec as i64);
-        let changed = epoch_ns(st.st_ctime as i64, st.st_ctime_nsec as i64);
-        Ok((st.st_size as u64, modified.max(changed)))
+        Ok(size_and_time(&rustix::fs::statat(
+            fd,
+            name,
+            AtFlags::SYMLINK_NOFOLLOW,
+        )?))
     }
 
     #[cfg(not(unix))]
     fn size_and_time(&mut self, path: &Path) -> std::io::Result<(u64, u64)> {
         by_path(path)
     }
+}
+
+/// The size and last change (as [`mtime_ns`] gives it) in `st`.
+#[cfg(unix)]
+#[allow(clippy::unnecessary_cast)] // The fields' types differ between platforms.
+pub(crate) fn size_and_time(st: &rustix::fs::Stat) -> (u64, u64) {
+    let modified = epoch_ns(st.st_mtime as i64, st.st_mtime_nsec as i64);
+    let changed = epoch_ns(st.st_ctime as i64, st.st_ctime_nsec as i64);
+    (st.st_size as u64, modified.max(changed))
 }
 
 fn by_path(path: &Path) -> std::io::Result<(u64, u64)> {
