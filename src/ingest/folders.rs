@@ -30,9 +30,16 @@ pub(crate) fn walk(root: &Path, skip: &Skip, found: &mut Found) {
                     visit(&folder, &fd, &name, kind, skip, found, &mut folders);
                 }
             }
+            // A link put in a folder's place since its parent was read: never followed (the
+            // crate follows the folder it starts from).
+            None if is_link(&folder) => {}
             None => walk_ignoring(&folder, skip, found),
         }
     }
+}
+
+fn is_link(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
 }
 
 /// The entries of `folder` but `.` and `..`, with its handle; `None` when it holds an ignore
@@ -195,6 +202,28 @@ mod tests {
                     .any(|a| "x/y/z".starts_with(a.trim_end_matches('/')))
             );
         }
+        fs::remove_dir_all(&base).unwrap();
+    }
+
+    /// A folder replaced by a link after its parent was read is not entered (the walk
+    /// starts here from such a link, as it would meet one).
+    #[test]
+    fn a_link_in_a_folders_place_is_not_followed() {
+        let base =
+            std::env::temp_dir().join(format!("zhsearch-folders-link-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&base);
+        fs::create_dir_all(base.join("outside")).unwrap();
+        fs::create_dir_all(base.join("corpus")).unwrap();
+        fs::write(base.join("outside/secret.txt"), "x").unwrap();
+        let link = base.join("corpus/sub");
+        std::os::unix::fs::symlink(base.join("outside"), &link).unwrap();
+        let extensions = crate::ingest::walk::default_extensions();
+        let corpus = base.join("corpus");
+        let mut found = Found::new(&corpus, &extensions);
+        walk(&link, &Skip::nothing(), &mut found);
+        let listing = found.listing();
+        assert!(listing.files.is_empty(), "{:?}", listing.files);
+        assert!(listing.unlisted.is_empty(), "{:?}", listing.unlisted);
         fs::remove_dir_all(&base).unwrap();
     }
 }

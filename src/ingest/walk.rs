@@ -89,12 +89,7 @@ pub(crate) fn list_with(
         is_index,
         index_dir: fs::canonicalize(index_dir).ok(),
     };
-    let mut found = Found {
-        corpus,
-        extensions,
-        listing: Listing::default(),
-        stat: FolderStat::default(),
-    };
+    let mut found = Found::new(corpus, extensions);
     walk(corpus, &skip, &mut found);
     let mut listing = found.listing;
     // By source, and by path among escaped twins (see `set_apart_escaped_twins`): not stable,
@@ -115,6 +110,15 @@ pub(crate) struct Skip {
 }
 
 impl Skip {
+    /// No folder skipped.
+    #[cfg(test)]
+    pub(crate) fn nothing() -> Skip {
+        Skip {
+            is_index: |_| false,
+            index_dir: None,
+        }
+    }
+
     pub(crate) fn skips(&self, folder: &Path) -> bool {
         (self.is_index)(folder) || self.index_dir.as_deref() == Some(folder)
     }
@@ -128,7 +132,23 @@ pub(crate) struct Found<'a> {
     stat: FolderStat,
 }
 
-impl Found<'_> {
+impl<'a> Found<'a> {
+    /// Nothing found yet under `corpus`.
+    pub(crate) fn new(corpus: &'a Path, extensions: &'a [String]) -> Found<'a> {
+        Found {
+            corpus,
+            extensions,
+            listing: Listing::default(),
+            stat: FolderStat::default(),
+        }
+    }
+
+    /// What was found, as found.
+    #[cfg(test)]
+    pub(crate) fn listing(self) -> Listing {
+        self.listing
+    }
+
     /// The regular file at `path`, whose size and last change are `stamp` (when the walk
     /// looked already) or looked at now.
     pub(crate) fn file(&mut self, path: PathBuf, stamp: Option<std::io::Result<(u64, u64)>>) {
