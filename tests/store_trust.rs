@@ -542,6 +542,17 @@ fn an_index_another_user_built_is_searchable_read_only() {
         "{err}"
     );
     assert!(err.contains("index"), "{err}");
+    // Listing the files or counting them says so too.
+    for mode in ["-l", "--count"] {
+        let o = as_nobody(&dir, &["search", "5k瓶颈", mode]);
+        assert_eq!(o.status.code(), Some(0), "{mode}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "{mode}: {err}");
+        assert!(
+            err.contains("warning") && err.contains("read-only"),
+            "{mode}: {err}"
+        );
+    }
     // Writing is refused, naming the folder.
     let o = as_nobody(&dir, &["index"]);
     assert_error(&o, &["read-only", "index"]);

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use crate::engine::{Engine, SearchOptions};
+use crate::engine::{Engine, Refresh, SearchOptions};
 use crate::error::Error;
 use crate::model::{Hit, Page};
 use crate::present::output::Paths;
@@ -80,7 +80,12 @@ pub fn run_matches(
     if query.no_refresh {
         engine.check_given()?;
     } else {
-        super::refresh(engine)?;
+        // An index that cannot be written now answers from its last commit: said so, as
+        // for the other outputs (a script reads stdout, a person stderr).
+        let refresh = super::refresh(engine)?;
+        if let Refresh::Stale(_) = &refresh {
+            super::report_refresh(engine, &refresh, "searching its last commit");
+        }
     }
     let options = SearchOptions {
         sources: query.sources.clone(),

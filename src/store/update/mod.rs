@@ -65,7 +65,7 @@ pub fn update(
 }
 
 /// [`update()`], with `prelisted`, the corpus listed while `current` was being opened, for
-/// the listing when it was made after reading the same commit (see [`prelist`](mod@prelist)).
+/// the listing when no commit came since it began (see [`prelist`](mod@prelist)).
 pub fn update_prelisted(
     dir: &Path,
     corpus: Option<&Path>,
