@@ -14,26 +14,36 @@ use std::path::{Path, PathBuf};
 use rustix::fd::OwnedFd;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
-use crate::ingest::walk::{Found, Skip, has_extension, size_and_time, walk_ignoring};
-
 /// The files that carry rules for the folder they are in.
 const IGNORE_FILES: [&[u8]; 2] = [b".gitignore", b".ignore"];
 
-/// Walks `root` (the corpus) into `found`, as [`walk_ignoring`] would: hidden entries,
-/// symbolic links and the folders `skip` names are not entered.
-pub(crate) fn walk(root: &Path, skip: &Skip, found: &mut Found) {
+/// What a walk finds goes to, and what it asks.
+pub(crate) trait Visitor {
+    /// Whether a file of this name is a document.
+    fn is_document(&self, name: &OsStr) -> bool;
+    /// Whether the walk passes `folder` by (an index folder).
+    fn skips(&self, folder: &Path) -> bool;
+    /// A document, its size and last change (see [`size_and_time`]).
+    fn file(&mut self, path: PathBuf, stamp: std::io::Result<(u64, u64)>);
+    /// `folder` and all below it walked by the `ignore` crate's rules.
+    fn by_rules(&mut self, folder: &Path);
+}
+
+/// Walks `root` (the corpus) into `found`, as the `ignore` crate would: hidden entries and
+/// symbolic links are not entered, nor the folders `found` skips.
+pub(crate) fn walk(root: &Path, found: &mut dyn Visitor) {
     let mut folders = vec![root.to_path_buf()];
     while let Some(folder) = folders.pop() {
         match read(&folder) {
             Some((fd, entries)) => {
                 for (name, kind) in entries {
-                    visit(&folder, &fd, &name, kind, skip, found, &mut folders);
+                    visit(&folder, &fd, &name, kind, found, &mut folders);
                 }
             }
             // A link put in a folder's place since its parent was read: never followed (the
             // crate follows the folder it starts from).
             None if is_link(&folder) => {}
-            None => walk_ignoring(&folder, skip, found),
+            None => found.by_rules(&folder),
         }
     }
 }
@@ -72,8 +82,7 @@ fn visit(
     fd: &OwnedFd,
     name: &CStr,
     kind: FileType,
-    skip: &Skip,
-    found: &mut Found,
+    found: &mut dyn Visitor,
     folders: &mut Vec<PathBuf>,
 ) {
     let bytes = name.to_bytes();
@@ -82,9 +91,8 @@ fn visit(
         return;
     }
     let os_name = OsStr::from_bytes(bytes);
-    let is_document = || has_extension(os_name, found.extensions);
     let (kind, stat) = match kind {
-        FileType::RegularFile if !is_document() => return,
+        FileType::RegularFile if !found.is_document(os_name) => return,
         FileType::RegularFile | FileType::Directory => (kind, None),
         // A file system that does not tell types in its folders: looked at.
         FileType::Unknown => match rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW) {
@@ -95,21 +103,35 @@ fn visit(
     };
     let path = folder.join(os_name);
     match kind {
-        FileType::Directory if !skip.skips(&path) => folders.push(path),
-        FileType::RegularFile if is_document() => {
+        FileType::Directory if !found.skips(&path) => folders.push(path),
+        FileType::RegularFile if found.is_document(os_name) => {
             let stat =
                 stat.unwrap_or_else(|| rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW));
             let stamp = stat.map(|st| size_and_time(&st)).map_err(Into::into);
-            found.file(path, Some(stamp));
+            found.file(path, stamp);
         }
         _ => {}
     }
 }
 
+/// The size and last change in `st`: the later of its modification and status change times,
+/// nanoseconds since the epoch (see `walk::mtime_ns`).
+#[allow(clippy::unnecessary_cast)] // The fields' types differ between platforms.
+pub(crate) fn size_and_time(st: &rustix::fs::Stat) -> (u64, u64) {
+    let modified = epoch_ns(st.st_mtime as i64, st.st_mtime_nsec as i64);
+    let changed = epoch_ns(st.st_ctime as i64, st.st_ctime_nsec as i64);
+    (st.st_size as u64, modified.max(changed))
+}
+
+/// Seconds and nanoseconds since the epoch as one count (0 before the epoch).
+pub(crate) fn epoch_ns(secs: i64, nanos: i64) -> u64 {
+    u64::try_from(secs).map_or(0, |s| s * 1_000_000_000 + nanos as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::walk::{Listing, list_with};
+    use crate::ingest::walk::{Found, Listing, Skip, list_with, walk_ignoring};
     use std::fs;
 
     /// A corpus of every kind of entry a walk meets: documents and others at several depths,
@@ -177,7 +199,8 @@ mod tests {
             let root = base.join(i.to_string());
             corpus(&root, at);
             let index = root.join("none");
-            let by_hand = list_with(&root, &extensions, &index, is_index, walk).unwrap();
+            let by_hand = |root: &Path, found: &mut Found| walk(root, found);
+            let by_hand = list_with(&root, &extensions, &index, is_index, by_hand).unwrap();
             let by_crate = list_with(&root, &extensions, &index, is_index, walk_ignoring).unwrap();
             assert_eq!(by_hand.files, by_crate.files, "ignore files at {at:?}");
             assert_eq!(
@@ -219,8 +242,8 @@ mod tests {
         std::os::unix::fs::symlink(base.join("outside"), &link).unwrap();
         let extensions = crate::ingest::walk::default_extensions();
         let corpus = base.join("corpus");
-        let mut found = Found::new(&corpus, &extensions);
-        walk(&link, &Skip::nothing(), &mut found);
+        let mut found = Found::new(&corpus, &extensions, Skip::nothing());
+        walk(&link, &mut found);
         let listing = found.listing();
         assert!(listing.files.is_empty(), "{:?}", listing.files);
         assert!(listing.unlisted.is_empty(), "{:?}", listing.unlisted);

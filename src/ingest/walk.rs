@@ -4,6 +4,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
+use crate::ingest::folders::epoch_ns;
+
 /// File name extensions read as documents unless told otherwise.
 pub const EXTENSIONS: &[&str] = &["txt", "md", "markdown"];
 
@@ -67,7 +69,7 @@ pub fn list_files(
     index_dir: &Path,
     is_index: fn(&Path) -> bool,
 ) -> Result<Listing, ListError> {
-    let walk = crate::ingest::folders::walk;
+    let walk = |root: &Path, found: &mut Found| crate::ingest::folders::walk(root, found);
     list_with(corpus, extensions, index_dir, is_index, walk)
 }
 
@@ -77,7 +79,7 @@ pub(crate) fn list_with(
     extensions: &[String],
     index_dir: &Path,
     is_index: fn(&Path) -> bool,
-    walk: fn(&Path, &Skip, &mut Found),
+    walk: fn(&Path, &mut Found),
 ) -> Result<Listing, ListError> {
     let meta = fs::symlink_metadata(corpus).map_err(|e| ListError::Missing {
         cause: e.to_string(),
@@ -89,8 +91,8 @@ pub(crate) fn list_with(
         is_index,
         index_dir: fs::canonicalize(index_dir).ok(),
     };
-    let mut found = Found::new(corpus, extensions);
-    walk(corpus, &skip, &mut found);
+    let mut found = Found::new(corpus, extensions, skip);
+    walk(corpus, &mut found);
     let mut listing = found.listing;
     // By source, and by path among escaped twins (see `set_apart_escaped_twins`): not stable,
     // on 3,130 files half the instructions of a stable sort.
@@ -127,17 +129,19 @@ impl Skip {
 /// What a walk of the corpus found, as it finds it.
 pub(crate) struct Found<'a> {
     corpus: &'a Path,
-    pub(crate) extensions: &'a [String],
+    extensions: &'a [String],
+    skip: Skip,
     listing: Listing,
     stat: FolderStat,
 }
 
 impl<'a> Found<'a> {
     /// Nothing found yet under `corpus`.
-    pub(crate) fn new(corpus: &'a Path, extensions: &'a [String]) -> Found<'a> {
+    pub(crate) fn new(corpus: &'a Path, extensions: &'a [String], skip: Skip) -> Found<'a> {
         Found {
             corpus,
             extensions,
+            skip,
             listing: Listing::default(),
             stat: FolderStat::default(),
         }
@@ -182,10 +186,28 @@ impl<'a> Found<'a> {
     }
 }
 
+impl crate::ingest::folders::Visitor for Found<'_> {
+    fn is_document(&self, name: &std::ffi::OsStr) -> bool {
+        has_extension(name, self.extensions)
+    }
+
+    fn skips(&self, folder: &Path) -> bool {
+        self.skip.skips(folder)
+    }
+
+    fn file(&mut self, path: PathBuf, stamp: std::io::Result<(u64, u64)>) {
+        Found::file(self, path, Some(stamp));
+    }
+
+    fn by_rules(&mut self, folder: &Path) {
+        walk_ignoring(folder, self);
+    }
+}
+
 /// Walks `root` (the corpus or a folder in it) as the `ignore` crate does: hidden files and
 /// whatever the `.gitignore`/`.ignore` files inside `root` exclude are skipped.
-pub(crate) fn walk_ignoring(root: &Path, skip: &Skip, found: &mut Found) {
-    let skip = skip.clone();
+pub(crate) fn walk_ignoring(root: &Path, found: &mut Found) {
+    let skip = found.skip.clone();
     let walker = ignore::WalkBuilder::new(root)
         .follow_links(false)
         .require_git(false)
@@ -216,7 +238,7 @@ pub(crate) fn walk_ignoring(root: &Path, skip: &Skip, found: &mut Found) {
 /// Whether the file `name`'s extension (what follows its last dot, unless that dot starts
 /// the name, as [`Path::extension`] says) is one of `extensions`, in any ASCII case; read as
 /// bytes, a tenth of the instructions of [`Path::extension`].
-pub(crate) fn has_extension(name: &std::ffi::OsStr, extensions: &[String]) -> bool {
+fn has_extension(name: &std::ffi::OsStr, extensions: &[String]) -> bool {
     let name = name.as_encoded_bytes();
     let ext = match name.iter().rposition(|&b| b == b'.') {
         Some(dot) if dot > 0 => &name[dot + 1..],
@@ -333,7 +355,7 @@ impl FolderStat {
         let Some((_, fd)) = &self.folder else {
             return by_path(path);
         };
-        Ok(size_and_time(&rustix::fs::statat(
+        Ok(crate::ingest::folders::size_and_time(&rustix::fs::statat(
             fd,
             name,
             AtFlags::SYMLINK_NOFOLLOW,
@@ -344,15 +366,6 @@ impl FolderStat {
     fn size_and_time(&mut self, path: &Path) -> std::io::Result<(u64, u64)> {
         by_path(path)
     }
-}
-
-/// The size and last change (as [`mtime_ns`] gives it) in `st`.
-#[cfg(unix)]
-#[allow(clippy::unnecessary_cast)] // The fields' types differ between platforms.
-pub(crate) fn size_and_time(st: &rustix::fs::Stat) -> (u64, u64) {
-    let modified = epoch_ns(st.st_mtime as i64, st.st_mtime_nsec as i64);
-    let changed = epoch_ns(st.st_ctime as i64, st.st_ctime_nsec as i64);
-    (st.st_size as u64, modified.max(changed))
 }
 
 fn by_path(path: &Path) -> std::io::Result<(u64, u64)> {
@@ -378,11 +391,6 @@ pub fn mtime_ns(md: &fs::Metadata) -> u64 {
     }
     #[cfg(not(unix))]
     modified
-}
-
-/// Seconds and nanoseconds since the epoch as one count (0 before the epoch).
-fn epoch_ns(secs: i64, nanos: i64) -> u64 {
-    u64::try_from(secs).map_or(0, |s| s * 1_000_000_000 + nanos as u64)
 }
 
 /// A path relative to the corpus as citations name it, with `/`. A name that cannot be one is
