@@ -441,16 +441,7 @@ fn refuse_changes(dir: &Path, head: &Head, corpus: &Path, extensions: &[String])
             new: corpus.display().to_string(),
         }));
     }
-    let set = |e: &[String]| {
-        let mut v: Vec<String> = e
-            .iter()
-            .map(|x| x.trim().trim_start_matches('.').to_lowercase())
-            .collect();
-        v.sort();
-        v.dedup();
-        v
-    };
-    if set(&head.extensions) != set(extensions) {
+    if !same_extensions(&head.extensions, extensions) {
         let dotted = |e: &[String]| format!(".{}", e.join(", ."));
         return Err(anyhow!(StoreError::Changed {
             dir: dir.to_path_buf(),
@@ -460,4 +451,18 @@ fn refuse_changes(dir: &Path, head: &Head, corpus: &Path, extensions: &[String])
         }));
     }
     Ok(())
+}
+
+/// Whether `a` and `b` name the same extensions, in any order, case or spelling (`.TXT`).
+fn same_extensions(a: &[String], b: &[String]) -> bool {
+    let set = |e: &[String]| {
+        let mut v: Vec<String> = e
+            .iter()
+            .map(|x| x.trim().trim_start_matches('.').to_lowercase())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    set(a) == set(b)
 }

@@ -9,7 +9,7 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use super::{Settings, UpdateOptions, settle};
+use super::{Settings, UpdateOptions, same_extensions, settle};
 use crate::ingest::corpus::{self, Listing};
 use crate::store::folder::Found;
 use crate::store::marker;
@@ -55,10 +55,11 @@ pub fn prelist(
         rebuild: false,
         extensions: extensions.map(<[String]>::to_vec),
     };
+    // Settled from the marker alone (as for a first build that did not finish: no head is
+    // read), then held to it as an update holds the head.
     let settings = settle(corpus, dir, &Found::Unfinished(known.clone()), &options).ok()?;
-    // Another corpus or other extensions than the index's: the update refuses them.
-    let set = |e: &[String]| std::collections::BTreeSet::from_iter(e.iter().cloned());
-    if settings.corpus != known.corpus || set(&settings.extensions) != set(&known.extensions) {
+    if settings.corpus != known.corpus || !same_extensions(&settings.extensions, &known.extensions)
+    {
         return None;
     }
     let listing = corpus::list_files(
