@@ -144,3 +144,31 @@ fn an_unreadable_corpus_is_not_taken_for_an_empty_one() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).contains("a.txt:1"), "{}", stdout(&o));
 }
+
+/// An ignore file that cannot be read is warned about, naming it, and its rules are not
+/// applied (before, the `ignore` crate passed over it in silence).
+#[test]
+fn an_unreadable_ignore_file_is_warned_about() {
+    let dir = scratch("unreadable-gitignore");
+    let c = dir.join("c");
+    std::fs::create_dir_all(&c).unwrap();
+    std::fs::write(c.join("a.txt"), "文件饕餮\n").unwrap();
+    std::fs::write(c.join("b.txt"), "鸿鹄之志\n").unwrap();
+    std::fs::write(c.join(".gitignore"), "b.txt\n").unwrap();
+    mode(&dir, 0o777);
+    mode(&c, 0o777);
+    mode(&c.join(".gitignore"), 0o000);
+    let o = run(&dir, &["index", "--corpus", "c", "--index", "idx"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let warned = stderr(&o).lines().any(|l| {
+        l.contains("warning") && l.contains("c/.gitignore") && l.contains("Permission denied")
+    });
+    assert!(warned, "{}", stderr(&o));
+    let o = run(&dir, &["search", "鸿鹄", "--index", "idx"]);
+    assert!(stdout(&o).contains("b.txt:1"), "{}", stdout(&o));
+    mode(&c.join(".gitignore"), 0o644);
+    // Readable again: its rules apply, and b.txt leaves the index (no match: exit 1).
+    let o = run(&dir, &["search", "鸿鹄", "--index", "idx"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("b.txt"), "{}", stdout(&o));
+}

@@ -1,11 +1,9 @@
-//! The corpus's folders read by hand where no ignore file applies. The `ignore` crate makes a
-//! path, a file type query and a match against every level's rules for each entry; on the ×10
-//! bench corpus (3,130 files in one folder) its walk with a `stat` of each file took 8.4–13.5
-//! ms where reading the folder and looking at the same files took 6.1–8.4 ms (30 rounds each,
-//! alternated by phase). A folder without a `.gitignore` or `.ignore` is read here: its entries once,
-//! its files looked at through the folder's handle. One that holds either file, or that
-//! cannot be read whole, is walked by the `ignore` crate, with everything below it, so that
-//! its rules and errors are those of the crate (no folder above it has any rules).
+//! The corpus's folders read by hand. The `ignore` crate makes a path, a file type query and
+//! a match against every level's rules for each entry; on the ×10 bench corpus (3,130 files
+//! in one folder) its walk with a `stat` of each file took 8.4–13.5 ms where reading the
+//! folder and looking at the same files took 6.1–8.4 ms (30 rounds each, alternated by
+//! phase). Each folder's entries are read once, its files looked at through the folder's
+//! handle, and the rules of its ignore files ([`Rules`]) applied as the crate applies them.
 
 use std::ffi::{CStr, CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
@@ -14,8 +12,7 @@ use std::path::{Path, PathBuf};
 use rustix::fd::OwnedFd;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
-/// The files that carry rules for the folder they are in.
-const IGNORE_FILES: [&[u8]; 2] = [b".gitignore", b".ignore"];
+use super::rules::{Held, Rules};
 
 /// What a walk finds goes to, and what it asks.
 pub(crate) trait Visitor {
@@ -25,25 +22,27 @@ pub(crate) trait Visitor {
     fn skips(&self, folder: &Path) -> bool;
     /// A document, its size and last change (see [`size_and_time`]).
     fn file(&mut self, path: PathBuf, stamp: std::io::Result<(u64, u64)>);
-    /// `folder` and all below it walked by the `ignore` crate's rules.
-    fn by_rules(&mut self, folder: &Path);
+    /// Something that could not be listed (a folder, an ignore file), on one line.
+    fn unlisted(&mut self, what: String);
 }
 
-/// Walks `root` (the corpus) into `found`, as the `ignore` crate would: hidden entries and
-/// symbolic links are not entered, nor the folders `found` skips.
+/// Walks `root` (the corpus) into `found`, as the `ignore` crate would: hidden entries (but
+/// those a rule keeps), what the `.gitignore` and `.ignore` files exclude, symbolic links and
+/// the folders `found` skips are passed by.
 pub(crate) fn walk(root: &Path, found: &mut dyn Visitor) {
-    let mut folders = vec![root.to_path_buf()];
-    while let Some(folder) = folders.pop() {
+    let mut folders = vec![(root.to_path_buf(), Rules::default())];
+    while let Some((folder, rules)) = folders.pop() {
         match read(&folder) {
-            Some((fd, entries)) => {
+            Ok((fd, entries, held)) => {
+                let mut warn = |what| found.unlisted(what);
+                let rules = rules.enter(&folder, &fd, held, &mut warn);
                 for (name, kind) in entries {
-                    visit(&folder, &fd, &name, kind, found, &mut folders);
+                    visit(&folder, &fd, &name, kind, &rules, found, &mut folders);
                 }
             }
-            // A link put in a folder's place since its parent was read: never followed (the
-            // crate follows the folder it starts from).
-            None if is_link(&folder) => {}
-            None => found.by_rules(&folder),
+            // A link put in a folder's place since its parent was read: never followed.
+            Err(_) if is_link(&folder) => {}
+            Err(e) => found.unlisted(format!("{}: {e}", folder.display())),
         }
     }
 }
@@ -52,42 +51,48 @@ fn is_link(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
 }
 
-/// The entries of `folder` but `.` and `..`, with its handle; `None` when it holds an ignore
-/// file or cannot be read whole (its subfolders are opened without following a link: one
-/// put in a folder's place since its parent was read is not entered).
-fn read(folder: &Path) -> Option<(OwnedFd, Vec<(CString, FileType)>)> {
+/// A folder's handle, its entries but `.` and `..`, and the ignore files among them (its
+/// subfolders are opened without following a link: one put in a folder's place since its
+/// parent was read is not entered).
+type Read = (OwnedFd, Vec<(CString, FileType)>, Held);
+
+/// `folder` read whole, or why not.
+fn read(folder: &Path) -> std::io::Result<Read> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-    let fd = rustix::fs::open(folder, flags, Mode::empty()).ok()?;
-    let mut dir = rustix::fs::Dir::read_from(&fd).ok()?;
+    let fd = rustix::fs::open(folder, flags, Mode::empty())?;
+    // A copy of the handle: `Dir::read_from` opens `.` again, which a folder that may be
+    // read but not entered (mode 444) refuses.
+    let mut dir = rustix::fs::Dir::new(rustix::io::fcntl_dupfd_cloexec(&fd, 0)?)?;
     let mut entries = Vec::new();
+    let mut held = Held::default();
     while let Some(entry) = dir.read() {
-        let entry = entry.ok()?;
+        let entry = entry?;
         let name = entry.file_name();
         let bytes = name.to_bytes();
         if bytes == b"." || bytes == b".." {
             continue;
         }
-        if IGNORE_FILES.contains(&bytes) {
-            return None;
-        }
+        held.note(bytes);
         entries.push((name.to_owned(), entry.file_type()));
     }
-    Some((fd, entries))
+    Ok((fd, entries, held))
 }
 
-/// One entry of `folder` (open as `fd`): a document is added to `found`, a folder to
-/// `folders`.
+/// One entry of `folder` (open as `fd`, under `rules`): a document is added to `found`, a
+/// folder to `folders`.
 fn visit(
     folder: &Path,
     fd: &OwnedFd,
     name: &CStr,
     kind: FileType,
+    rules: &Rules,
     found: &mut dyn Visitor,
-    folders: &mut Vec<PathBuf>,
+    folders: &mut Vec<(PathBuf, Rules)>,
 ) {
     let bytes = name.to_bytes();
-    // Hidden, as the `ignore` crate has it.
-    if bytes.starts_with(b".") {
+    // Hidden, as the `ignore` crate has it, unless a rule keeps it.
+    let hidden = bytes.starts_with(b".");
+    if hidden && rules.is_empty() {
         return;
     }
     let os_name = OsStr::from_bytes(bytes);
@@ -102,8 +107,15 @@ fn visit(
         _ => return,
     };
     let path = folder.join(os_name);
+    if !rules.is_empty() {
+        match rules.verdict(&path, kind == FileType::Directory) {
+            Some(true) => return,
+            None if hidden => return,
+            _ => {}
+        }
+    }
     match kind {
-        FileType::Directory if !found.skips(&path) => folders.push(path),
+        FileType::Directory if !found.skips(&path) => folders.push((path, rules.clone())),
         FileType::RegularFile if found.is_document(os_name) => {
             let stat =
                 stat.unwrap_or_else(|| rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW));
@@ -167,13 +179,15 @@ mod tests {
         std::os::unix::fs::symlink(root.join("a.txt"), root.join("link.txt")).unwrap();
         std::os::unix::fs::symlink(root.join("x"), root.join("xlink")).unwrap();
         for at in ignore_at {
-            let rules = "skip.txt\nprivate/\nignored.md\n*.markdown\n!keep.md\n";
-            let name = if at.ends_with('/') {
-                ".ignore"
+            let rules = "skip.txt\nprivate/\nignored.md\n*.markdown\n!keep.md\n!.hidden.txt\n";
+            // `.ignore` rules take precedence: this one keeps what a `.gitignore` leaves out.
+            let (name, more) = if at.ends_with('/') {
+                (".ignore", "!skip.txt\n")
             } else {
-                ".gitignore"
+                (".gitignore", "")
             };
-            fs::write(root.join(at.trim_end_matches('/')).join(name), rules).unwrap();
+            let path = root.join(at.trim_end_matches('/')).join(name);
+            fs::write(path, format!("{rules}{more}")).unwrap();
         }
     }
 
@@ -190,7 +204,15 @@ mod tests {
     fn folders_read_by_hand_list_what_the_ignore_crate_lists() {
         let base = std::env::temp_dir().join(format!("zhsearch-folders-{}", std::process::id()));
         let _ = fs::remove_dir_all(&base);
-        let placements: [&[&str]; 5] = [&[], &[""], &["x/y"], &["deep/er/"], &["x", "deep/"]];
+        let placements: [&[&str]; 7] = [
+            &[],
+            &[""],
+            &["x/y"],
+            &["deep/er/"],
+            &["x", "deep/"],
+            &["", "x/"],
+            &["x/", "x/y/z"],
+        ];
         let extensions = crate::ingest::walk::default_extensions();
         fn is_index(p: &Path) -> bool {
             p.join("zhsearch-index.json").exists()
@@ -217,13 +239,13 @@ mod tests {
                 !sources.iter().any(|s| s.0.contains("in-index")),
                 "{sources:?}"
             );
-            // Ignored below x/y/z whenever a folder above it holds the rules.
+            // Left out below x/y/z by a `.gitignore` above it, unless an `.ignore` keeps it.
             let kept = sources.iter().any(|s| s.0 == "x/y/z/skip.txt");
-            assert_eq!(
-                kept,
-                !at.iter()
-                    .any(|a| "x/y/z".starts_with(a.trim_end_matches('/')))
-            );
+            let above = |a: &&str| "x/y/z".starts_with(a.trim_end_matches('/'));
+            let kept_by_ignore = at.iter().any(|a| above(a) && a.ends_with('/'));
+            assert_eq!(kept, kept_by_ignore || !at.iter().any(above), "{at:?}");
+            let hidden_kept = sources.iter().any(|s| s.0 == ".hidden.txt");
+            assert_eq!(hidden_kept, at.contains(&""), "{at:?}");
         }
         fs::remove_dir_all(&base).unwrap();
     }
@@ -247,6 +269,84 @@ mod tests {
         let listing = found.listing();
         assert!(listing.files.is_empty(), "{:?}", listing.files);
         assert!(listing.unlisted.is_empty(), "{:?}", listing.unlisted);
+        fs::remove_dir_all(&base).unwrap();
+    }
+
+    /// An ignore file is read only when it is a regular file in its folder: a link (here to
+    /// rules outside the corpus), a named pipe (which made a walk wait forever) and a folder
+    /// are warned about and their rules not applied; a bad line is warned about and the
+    /// other lines still apply.
+    #[test]
+    fn ignore_files_are_read_only_when_they_are_regular_files() {
+        let base =
+            std::env::temp_dir().join(format!("zhsearch-folders-rules-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&base);
+        let corpus = base.join("corpus");
+        let files = [
+            "a.txt",
+            "link/b.txt",
+            "pipe/b.txt",
+            "dir/b.txt",
+            "bad/b.txt",
+            "bad/c.txt",
+        ];
+        for f in files.into_iter().chain(["big/b.txt"]) {
+            fs::create_dir_all(corpus.join(f).parent().unwrap()).unwrap();
+            fs::write(corpus.join(f), f).unwrap();
+        }
+        fs::write(base.join("rules"), "b.txt\n").unwrap();
+        std::os::unix::fs::symlink(base.join("rules"), corpus.join("link/.gitignore")).unwrap();
+        let fifo = std::process::Command::new("mkfifo")
+            .arg(corpus.join("pipe/.gitignore"))
+            .status()
+            .unwrap();
+        assert!(fifo.success());
+        fs::create_dir(corpus.join("dir/.gitignore")).unwrap();
+        fs::write(corpus.join("bad/.ignore"), "{a,b\nc.txt\n").unwrap();
+        let long = "#".repeat(64) + "\n";
+        fs::write(
+            corpus.join("big/.gitignore"),
+            long.repeat((16 << 20) / 65 + 1),
+        )
+        .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let root = corpus.clone();
+        std::thread::spawn(move || {
+            let extensions = crate::ingest::walk::default_extensions();
+            let mut found = Found::new(&root, &extensions, Skip::nothing());
+            walk(&root, &mut found);
+            tx.send(found.listing()).unwrap();
+        });
+        let listing = rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the walk waits on a named pipe");
+        let mut sources: Vec<&str> = listing.files.iter().map(|f| f.source.as_str()).collect();
+        sources.sort_unstable();
+        assert_eq!(
+            sources,
+            [
+                "a.txt",
+                "bad/b.txt",
+                "big/b.txt",
+                "dir/b.txt",
+                "link/b.txt",
+                "pipe/b.txt"
+            ]
+        );
+        let warned = |folder: &str, why: &str| {
+            let file = format!("{folder}/.");
+            let found = listing
+                .unlisted
+                .iter()
+                .any(|w| w.contains(&file) && w.contains(why));
+            assert!(found, "{folder}: {why}: {:?}", listing.unlisted);
+        };
+        warned("link", "symbolic link");
+        warned("pipe", "not a regular file");
+        warned("dir", "not a regular file");
+        warned("bad", "line 1");
+        warned("big", "longer than 16 MB");
+        assert_eq!(listing.unlisted.len(), 5, "{:?}", listing.unlisted);
         fs::remove_dir_all(&base).unwrap();
     }
 }

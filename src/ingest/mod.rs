@@ -8,4 +8,5 @@ mod folders;
 pub mod markup;
 pub mod open;
 pub mod parse;
+mod rules;
 pub mod walk;

@@ -199,13 +199,15 @@ impl crate::ingest::folders::Visitor for Found<'_> {
         Found::file(self, path, Some(stamp));
     }
 
-    fn by_rules(&mut self, folder: &Path) {
-        walk_ignoring(folder, self);
+    fn unlisted(&mut self, what: String) {
+        self.listing.unlisted.push(what);
     }
 }
 
 /// Walks `root` (the corpus or a folder in it) as the `ignore` crate does: hidden files and
-/// whatever the `.gitignore`/`.ignore` files inside `root` exclude are skipped.
+/// whatever the `.gitignore`/`.ignore` files inside `root` exclude are skipped. The tests
+/// hold [`crate::ingest::folders`]'s walk to it.
+#[cfg(test)]
 pub(crate) fn walk_ignoring(root: &Path, found: &mut Found) {
     let skip = found.skip.clone();
     let walker = ignore::WalkBuilder::new(root)
