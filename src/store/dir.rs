@@ -18,6 +18,15 @@ use crate::store::errors::StoreError;
 use crate::store::marker::atomic_write;
 use crate::store::ranged::{self, RangedFile};
 
+/// Bytes written to a segment file at a time. The kernel keeps a file's cached pages in
+/// pieces ("folios") as large as the writes that made them, and a fault on a mapped file maps
+/// the pages around it piece by piece: with Tantivy's 8 KB writes, a search on the ×10 bench
+/// index spent a tenth of its time in the kernel walking 4 KB pieces (`next_uptodate_folio`).
+/// That index copied with 1 MB writes searched in 8.89 ms instead of 12.90 (838 → 515 page
+/// faults; with 8 KB writes 10.68 ms); the 74 MB index built with them, 4.37 instead of 4.80
+/// ms (`--no-refresh`, medians over the bench queries, whole process, alternated).
+const WRITE_BUFFER: usize = 1 << 20;
+
 /// Tantivy's memory-mapped directory, changed in three ways so that an index can be searched
 /// by a user who may only read it, and so that its files are readable by whoever may read the
 /// folder:
@@ -115,7 +124,15 @@ impl Directory for StoreDir {
     }
 
     fn open_write(&self, path: &Path) -> Result<WritePtr, OpenWriteError> {
-        self.inner.open_write(path)
+        let written = self.inner.open_write(path)?;
+        // Nothing is buffered yet. Tantivy's managed directory takes the outer buffer away in
+        // turn (to put its checksum behind one of its own): the large one is the inner.
+        let file = written.into_inner().map_err(|e| OpenWriteError::IoError {
+            io_error: Arc::new(e.into_error()),
+            filepath: path.to_path_buf(),
+        })?;
+        let large = io::BufWriter::with_capacity(WRITE_BUFFER, file);
+        Ok(io::BufWriter::new(Box::new(large)))
     }
 
     fn atomic_read(&self, path: &Path) -> Result<Vec<u8>, OpenReadError> {
