@@ -42,7 +42,10 @@ pub(crate) fn walk(root: &Path, found: &mut dyn Visitor) {
             }
             // A link put in a folder's place since its parent was read: never followed.
             Err(_) if is_link(&folder) => {}
-            Err(e) => found.unlisted(format!("{}: {e}", folder.display())),
+            Err(e) => {
+                let shown = super::names::escape_os(folder.as_os_str());
+                found.unlisted(format!("{shown}: {e}"));
+            }
         }
     }
 }
@@ -290,7 +293,10 @@ mod tests {
             "bad/b.txt",
             "bad/c.txt",
         ];
-        for f in files.into_iter().chain(["big/b.txt"]) {
+        for f in files
+            .into_iter()
+            .chain(["big/b.txt", "many/b.txt", "most/b.txt"])
+        {
             fs::create_dir_all(corpus.join(f).parent().unwrap()).unwrap();
             fs::write(corpus.join(f), f).unwrap();
         }
@@ -303,12 +309,21 @@ mod tests {
         assert!(fifo.success());
         fs::create_dir(corpus.join("dir/.gitignore")).unwrap();
         fs::write(corpus.join("bad/.ignore"), "{a,b\nc.txt\n").unwrap();
-        let long = "#".repeat(64) + "\n";
+        let long = "#".repeat(200) + "\n";
         fs::write(
             corpus.join("big/.gitignore"),
-            long.repeat((16 << 20) / 65 + 1),
+            long.repeat((1 << 20) / 201 + 1),
         )
         .unwrap();
+        fs::write(corpus.join("many/.gitignore"), "#\n".repeat(10_001)).unwrap();
+        // 10,000 lines are read.
+        let rules = "#\n".repeat(9_999) + "b.txt\n";
+        fs::write(corpus.join("most/.gitignore"), rules).unwrap();
+        // Shown escaped, on one line.
+        let odd = corpus.join(OsStr::from_bytes(b"odd\n\xff"));
+        fs::create_dir(&odd).unwrap();
+        fs::write(odd.join("b.txt"), "b").unwrap();
+        std::os::unix::fs::symlink(base.join("rules"), odd.join(".gitignore")).unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         let root = corpus.clone();
         std::thread::spawn(move || {
@@ -330,6 +345,8 @@ mod tests {
                 "big/b.txt",
                 "dir/b.txt",
                 "link/b.txt",
+                "many/b.txt",
+                "odd\\n\\xff/b.txt",
                 "pipe/b.txt"
             ]
         );
@@ -345,8 +362,11 @@ mod tests {
         warned("pipe", "not a regular file");
         warned("dir", "not a regular file");
         warned("bad", "line 1");
-        warned("big", "longer than 16 MB");
-        assert_eq!(listing.unlisted.len(), 5, "{:?}", listing.unlisted);
+        warned("big", "longer than 1 MB");
+        warned("many", "more than 10,000 lines");
+        warned("odd\\n\\xff", "symbolic link");
+        assert_eq!(listing.unlisted.len(), 7, "{:?}", listing.unlisted);
+        assert!(!listing.unlisted.iter().any(|w| w.contains('\n')));
         fs::remove_dir_all(&base).unwrap();
     }
 }

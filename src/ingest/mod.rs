@@ -6,6 +6,7 @@ pub mod corpus;
 pub mod encoding;
 mod folders;
 pub mod markup;
+mod names;
 pub mod open;
 pub mod parse;
 mod rules;

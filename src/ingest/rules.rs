@@ -11,12 +11,17 @@ use std::path::Path;
 use std::rc::Rc;
 
 use ignore::Match;
+
+use super::names::{escape, escape_os};
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use rustix::fd::OwnedFd;
 use rustix::fs::{FileType, Mode, OFlags};
 
-/// Longest ignore file read (a larger one is not applied, with a warning).
-const MAX_BYTES: u64 = 16 << 20;
+/// Longest ignore file read, in bytes and lines (a larger one is not applied, with a warning):
+/// the crate's matcher takes memory and time by the rule (an attack measured 700 MB and 3 s
+/// for 1 MB of `*NNNNNNN*.md` lines, and every search walks the corpus again).
+const MAX_BYTES: u64 = 1 << 20;
+const MAX_LINES: usize = 10_000;
 
 /// The rules that apply in one folder: its own, then its parents' (none at the corpus).
 #[derive(Clone, Default)]
@@ -112,37 +117,41 @@ fn read_rules(
     warn: &mut dyn FnMut(String),
 ) -> Option<Gitignore> {
     let path = folder.join(name);
-    let shown = path.display();
+    let shown = escape_os(path.as_os_str());
+    let mut refuse = |why: &str| warn(format!("{shown}: {why}: its rules are not applied"));
     // Not blocking: a named pipe opens at once, and is then refused as not a regular file.
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
     let file = match rustix::fs::openat(fd, name, flags, Mode::empty()) {
         Ok(file) => file,
         Err(rustix::io::Errno::NOENT) => return None,
         Err(rustix::io::Errno::LOOP) => {
-            warn(format!(
-                "{shown}: a symbolic link, which zhsearch does not follow: its rules are not \
-                 applied (put a copy of the file it links to in its place)"
-            ));
+            refuse(
+                "a symbolic link, which zhsearch does not follow (put a copy of the file in its place)",
+            );
+            return None;
+        }
+        // A socket.
+        Err(rustix::io::Errno::NXIO) => {
+            refuse("not a regular file");
             return None;
         }
         Err(e) => {
-            warn(format!("{shown}: {}", std::io::Error::from(e)));
+            refuse(&format!("cannot be read ({})", std::io::Error::from(e)));
             return None;
         }
     };
-    let refuse = |why: &str| format!("{shown}: {why}: its rules are not applied");
     match rustix::fs::fstat(&file) {
         Ok(st) if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile => {
-            warn(refuse("not a regular file"));
+            refuse("not a regular file");
             return None;
         }
         Ok(st) if st.st_size as u64 > MAX_BYTES => {
-            warn(refuse("longer than 16 MB"));
+            refuse("longer than 1 MB");
             return None;
         }
         Ok(_) => {}
         Err(e) => {
-            warn(format!("{shown}: {}", std::io::Error::from(e)));
+            refuse(&format!("cannot be read ({})", std::io::Error::from(e)));
             return None;
         }
     }
@@ -151,27 +160,35 @@ fn read_rules(
         .take(MAX_BYTES)
         .read_to_end(&mut bytes);
     if let Err(e) = read {
-        warn(format!("{shown}: {e}"));
+        refuse(&format!("cannot be read ({e})"));
         return None;
     }
-    build(folder, &path, &bytes, warn)
+    let ends = bytes.iter().filter(|&&b| b == b'\n').count();
+    if ends + usize::from(!bytes.is_empty() && !bytes.ends_with(b"\n")) > MAX_LINES {
+        refuse("more than 10,000 lines");
+        return None;
+    }
+    build(folder, &path, &shown, &bytes, warn)
 }
 
-/// The matcher of the rules in `bytes` (the ignore file `path` of `folder`), line by line as
-/// `GitignoreBuilder::add` reads a file: a bad line is warned about and passed over, and
-/// reading stops at a line that is not UTF-8.
+/// The matcher of the rules in `bytes` (the ignore file `path` of `folder`, `shown` escaped),
+/// line by line as `GitignoreBuilder::add` reads a file: a bad line is warned about and passed
+/// over, and reading stops at a line that is not UTF-8.
 fn build(
     folder: &Path,
     path: &Path,
+    shown: &str,
     bytes: &[u8],
     warn: &mut dyn FnMut(String),
 ) -> Option<Gitignore> {
     let mut builder = GitignoreBuilder::new(folder);
-    let shown = path.display();
     for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let Ok(line) = std::str::from_utf8(line) else {
-            warn(format!("{shown}: line {}: not UTF-8", i + 1));
+            warn(format!(
+                "{shown}: line {} is not UTF-8: it and the lines after it are not applied",
+                i + 1
+            ));
             break;
         };
         // Git's handling of a file that starts with a byte order mark.
@@ -181,13 +198,18 @@ fn build(
             line
         };
         if let Err(e) = builder.add_line(Some(path.to_path_buf()), line) {
-            warn(format!("{shown}: line {}: {e}", i + 1));
+            let e = escape(&e.to_string());
+            warn(format!(
+                "{shown}: line {}: {e}: this line is not applied",
+                i + 1
+            ));
         }
     }
     match builder.build() {
         Ok(rules) => (!rules.is_empty()).then_some(rules),
         Err(e) => {
-            warn(format!("{shown}: {e}"));
+            let e = escape(&e.to_string());
+            warn(format!("{shown}: {e}: its rules are not applied"));
             None
         }
     }

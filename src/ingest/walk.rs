@@ -401,44 +401,15 @@ pub fn mtime_ns(md: &fs::Metadata) -> u64 {
 /// and could not be typed back as `FILE:LINE`), or an invisible character (a direction
 /// override would show `rlo\u{202e}gpj.txt` as `rlotxt.jpg` in a citation).
 fn source_name(rel: &Path) -> Result<String, (String, String)> {
-    let line_break = |c: char| {
-        c.is_control()
-            || matches!(c, '\u{2028}' | '\u{2029}')
-            || crate::text::analysis::is_invisible(c)
-    };
-    let escape = |s: &str| -> String {
-        s.chars()
-            .map(|c| {
-                if line_break(c) {
-                    c.escape_default().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect()
-    };
+    use crate::ingest::names::{breaks_line, escape, escape_os};
     let Some(name) = rel.to_str() else {
-        #[cfg(unix)]
-        let escaped: String = {
-            use std::os::unix::ffi::OsStrExt;
-            rel.as_os_str()
-                .as_bytes()
-                .utf8_chunks()
-                .map(|c| {
-                    let bad: String = c.invalid().iter().map(|b| format!("\\x{b:02x}")).collect();
-                    escape(c.valid()) + &bad
-                })
-                .collect()
-        };
-        #[cfg(not(unix))]
-        let escaped = escape(&rel.to_string_lossy());
         let why = "its file name is not valid UTF-8, so it could not be cited or shown: rename it";
-        return Err((escaped, why.into()));
+        return Err((escape_os(rel.as_os_str()), why.into()));
     };
     // Most names are ASCII, where only control characters break a line or hide.
     let breaks = match name.is_ascii() {
         true => name.bytes().any(|b| b.is_ascii_control()),
-        false => name.chars().any(line_break),
+        false => name.chars().any(breaks_line),
     };
     if breaks {
         let why = "its file name holds a line break, a control or an invisible character, which would break or disguise one-line output and citations: rename it";
