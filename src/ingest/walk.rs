@@ -132,7 +132,6 @@ pub(crate) struct Found<'a> {
     extensions: &'a [String],
     skip: Skip,
     listing: Listing,
-    stat: FolderStat,
 }
 
 impl<'a> Found<'a> {
@@ -143,7 +142,6 @@ impl<'a> Found<'a> {
             extensions,
             skip,
             listing: Listing::default(),
-            stat: FolderStat::default(),
         }
     }
 
@@ -153,9 +151,8 @@ impl<'a> Found<'a> {
         self.listing
     }
 
-    /// The regular file at `path`, whose size and last change are `stamp` (when the walk
-    /// looked already) or looked at now.
-    pub(crate) fn file(&mut self, path: PathBuf, stamp: Option<std::io::Result<(u64, u64)>>) {
+    /// The regular file at `path`, whose size and last change are `stamp`.
+    pub(crate) fn file(&mut self, path: PathBuf, stamp: std::io::Result<(u64, u64)>) {
         let Some(rel) = below(&path, self.corpus) else {
             return;
         };
@@ -163,7 +160,6 @@ impl<'a> Found<'a> {
             Ok(source) => (source, None),
             Err((escaped, why)) => (escaped, Some(why)),
         };
-        let stamp = stamp.unwrap_or_else(|| self.stat.size_and_time(&path));
         let (size, mtime_ns, unusable) = match stamp {
             Ok((size, mtime_ns)) => (size, mtime_ns, unusable),
             // Deleted since the folder was read (an editor saving, a temporary file): it is
@@ -196,7 +192,7 @@ impl crate::ingest::folders::Visitor for Found<'_> {
     }
 
     fn file(&mut self, path: PathBuf, stamp: std::io::Result<(u64, u64)>) {
-        Found::file(self, path, Some(stamp));
+        Found::file(self, path, stamp);
     }
 
     fn unlisted(&mut self, what: String) {
@@ -232,7 +228,8 @@ pub(crate) fn walk_ignoring(root: &Path, found: &mut Found) {
         if entry.file_type().is_some_and(|t| t.is_file())
             && has_extension(entry.file_name(), found.extensions)
         {
-            found.file(entry.into_path(), None);
+            let stamp = by_path(entry.path());
+            found.file(entry.into_path(), stamp);
         }
     }
 }
@@ -316,60 +313,8 @@ fn below<'a>(path: &'a Path, root: &Path) -> Option<&'a Path> {
     path.strip_prefix(root).ok()
 }
 
-/// Looks at files through an open handle of their folder, kept while the walk stays in it: the
-/// kernel then resolves one name rather than the whole path (on a corpus of 3,000 files, a
-/// third of a freshness check's time went to resolving paths).
-#[derive(Default)]
-struct FolderStat {
-    #[cfg(unix)]
-    folder: Option<(PathBuf, rustix::fd::OwnedFd)>,
-}
-
-impl FolderStat {
-    /// `path`'s size and last change (as [`mtime_ns`] gives it); a symbolic link is
-    /// looked at, not followed.
-    #[cfg(unix)]
-    fn size_and_time(&mut self, path: &Path) -> std::io::Result<(u64, u64)> {
-        use rustix::fs::{AtFlags, Mode, OFlags};
-        use std::os::unix::ffi::OsStrExt;
-        // The walker's paths are plain (no `.`, no trailing `/`): split at the last `/` as
-        // bytes, cheaper than `Path`'s component parsing, once per file.
-        let bytes = path.as_os_str().as_bytes();
-        let Some(at) = bytes.iter().rposition(|&b| b == b'/') else {
-            return by_path(path);
-        };
-        let (parent, name) = (
-            &bytes[..at.max(1)],
-            std::ffi::OsStr::from_bytes(&bytes[at + 1..]),
-        );
-        let parent = Path::new(std::ffi::OsStr::from_bytes(parent));
-        if name.is_empty() || name == ".." {
-            return by_path(path);
-        }
-        let same = |p: &PathBuf| p.as_os_str().as_bytes() == parent.as_os_str().as_bytes();
-        if self.folder.as_ref().is_none_or(|(p, _)| !same(p)) {
-            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-            self.folder = match rustix::fs::open(parent, flags, Mode::empty()) {
-                Ok(fd) => Some((parent.to_path_buf(), fd)),
-                Err(_) => return by_path(path),
-            };
-        }
-        let Some((_, fd)) = &self.folder else {
-            return by_path(path);
-        };
-        Ok(crate::ingest::folders::size_and_time(&rustix::fs::statat(
-            fd,
-            name,
-            AtFlags::SYMLINK_NOFOLLOW,
-        )?))
-    }
-
-    #[cfg(not(unix))]
-    fn size_and_time(&mut self, path: &Path) -> std::io::Result<(u64, u64)> {
-        by_path(path)
-    }
-}
-
+/// `path`'s size and last change, looked at without following a link (for the crate's walk).
+#[cfg(test)]
 fn by_path(path: &Path) -> std::io::Result<(u64, u64)> {
     let md = fs::symlink_metadata(path)?;
     Ok((md.len(), mtime_ns(&md)))
@@ -495,37 +440,5 @@ mod tests {
             set_apart_escaped_twins(&mut listing);
             assert_eq!(listing.files, std::slice::from_ref(&unreadable));
         }
-    }
-
-    /// The size and time read through a folder handle are those of the path itself, in every
-    /// folder of the walk; a symbolic link is looked at, not followed.
-    #[test]
-    fn sizes_and_times_are_those_of_the_files() {
-        let dir = std::env::temp_dir().join(format!("zhsearch-walk-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        let root = dir.as_path();
-        fs::create_dir_all(root.join("a/b")).unwrap();
-        let files = ["x.txt", "a/y.txt", "a/b/z.md", "a/w.md"];
-        for (i, f) in files.iter().enumerate() {
-            fs::write(root.join(f), "字".repeat(i + 1)).unwrap();
-        }
-        #[cfg(unix)]
-        std::os::unix::fs::symlink(root.join("a/b/z.md"), root.join("a/link.md")).unwrap();
-        let mut stat = FolderStat::default();
-        let mut looked = 0;
-        for f in files.iter().chain(&["a/link.md"]) {
-            let path = root.join(f);
-            let Ok(md) = fs::symlink_metadata(&path) else {
-                continue;
-            };
-            let want = (md.len(), mtime_ns(&md));
-            assert_eq!(stat.size_and_time(&path).unwrap(), want, "{f}");
-            assert!(want.1 > 0);
-            looked += 1;
-        }
-        assert!(looked >= files.len());
-        let gone = stat.size_and_time(&root.join("a/gone.txt")).unwrap_err();
-        assert_eq!(gone.kind(), std::io::ErrorKind::NotFound);
-        fs::remove_dir_all(&dir).unwrap();
     }
 }
