@@ -295,7 +295,7 @@ mod tests {
         ];
         for f in files
             .into_iter()
-            .chain(["big/b.txt", "many/b.txt", "most/b.txt"])
+            .chain(["big/b.txt", "many/b.txt", "most/b.txt", "sock/b.txt"])
         {
             fs::create_dir_all(corpus.join(f).parent().unwrap()).unwrap();
             fs::write(corpus.join(f), f).unwrap();
@@ -308,6 +308,7 @@ mod tests {
             .unwrap();
         assert!(fifo.success());
         fs::create_dir(corpus.join("dir/.gitignore")).unwrap();
+        let _socket = std::os::unix::net::UnixListener::bind(corpus.join("sock/.gitignore"));
         fs::write(corpus.join("bad/.ignore"), "{a,b\nc.txt\n").unwrap();
         let long = "#".repeat(200) + "\n";
         fs::write(
@@ -347,7 +348,8 @@ mod tests {
                 "link/b.txt",
                 "many/b.txt",
                 "odd\\n\\xff/b.txt",
-                "pipe/b.txt"
+                "pipe/b.txt",
+                "sock/b.txt"
             ]
         );
         let warned = |folder: &str, why: &str| {
@@ -361,11 +363,12 @@ mod tests {
         warned("link", "symbolic link");
         warned("pipe", "not a regular file");
         warned("dir", "not a regular file");
+        warned("sock", "not a regular file");
         warned("bad", "line 1");
         warned("big", "longer than 1 MB");
         warned("many", "more than 10,000 lines");
         warned("odd\\n\\xff", "symbolic link");
-        assert_eq!(listing.unlisted.len(), 7, "{:?}", listing.unlisted);
+        assert_eq!(listing.unlisted.len(), 8, "{:?}", listing.unlisted);
         assert!(!listing.unlisted.iter().any(|w| w.contains('\n')));
         fs::remove_dir_all(&base).unwrap();
     }
