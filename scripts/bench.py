@@ -22,7 +22,8 @@ WORK/poetry/*.md (about 74 MB), and WORK/poetry-x10 holds SCALE renamed copies o
   - on the first corpus, `zhsearch serve` under examples/load.rs (LOAD_CLIENTS clients on
     kept-alive connections, the QUERIES in turn): searches per second, p50/p99;
   - the same build and whole-process search for the naive tantivy + jieba + OpenCC program of
-    examples/naive_stack.rs (on the first corpus only unless --naive-large), and the ratios.
+    examples/naive_stack.rs (on the first corpus only unless --naive-large), and the ratios; its
+    builds take turns with zhsearch's, so that both see the machine alike.
 
 Prints a Markdown table and writes WORK/results.json. Needs cargo, npm, python3 and rg
 (`apt-get install ripgrep` or `cargo install ripgrep`). Binaries are looked for where cargo puts
@@ -149,17 +150,21 @@ def median_runs(cmd: list[str], runs: int) -> float:
     return statistics.median(times)
 
 
-def build_median(builds: int, cmd: list[str]) -> tuple[float, int]:
-    """Median wall time and highest peak RSS (KB) of `builds` runs of an index build: a shared
-    2-core machine varies by ±10% from one build to the next."""
-    walls, peak = [], 0
+def build_medians(builds: int, cmds: list[list[str]]) -> list[tuple[float, int]]:
+    """Median wall time and highest peak RSS (KB) of `builds` runs of each index build, the
+    commands taking turns: a shared 2-core machine varies by ±10% from one build to the next,
+    and by more over the minutes between two series, so that a ratio of two programs' builds is
+    fair only when they alternate."""
+    walls: list[list[float]] = [[] for _ in cmds]
+    peaks = [0 for _ in cmds]
     for _ in range(builds):
-        wall, rss, code = peak_rss_kb(cmd)
-        if code != 0:
-            sys.exit(f"index build failed ({code}): {' '.join(cmd)}")
-        walls.append(wall)
-        peak = max(peak, rss)
-    return statistics.median(walls), peak
+        for i, cmd in enumerate(cmds):
+            wall, rss, code = peak_rss_kb(cmd)
+            if code != 0:
+                sys.exit(f"index build failed ({code}): {' '.join(cmd)}")
+            walls[i].append(wall)
+            peaks[i] = max(peaks[i], rss)
+    return [(statistics.median(w), p) for w, p in zip(walls, peaks)]
 
 
 def misremember(line: str, rng: random.Random) -> str:
@@ -226,9 +231,16 @@ def serve_load(zh: str, load: str, index: str, qfile: str) -> dict:
 def bench(zh: str, example: str, corpus: str, index: str, runs: int, work: str,
           naive: str | None, builds: int, relaxed: str, load: str | None) -> dict:
     size = du(corpus)
-    log(f"{corpus}: {size / 1e6:.0f} MB; building the index ({builds}×) ...")
-    wall, rss = build_median(builds, [zh, "index", "--rebuild", "--quiet", "--corpus", corpus,
-                                      "--index", index])
+    zh_build = [zh, "index", "--rebuild", "--quiet", "--corpus", corpus, "--index", index]
+    naive_index = index + "-naive"
+    if naive:
+        log(f"{corpus}: {size / 1e6:.0f} MB; building the index and the naive program's, "
+            f"in turn ({builds}× each) ...")
+        (wall, rss), (naive_wall, naive_rss) = build_medians(
+            builds, [zh_build, [naive, "index", corpus, naive_index]])
+    else:
+        log(f"{corpus}: {size / 1e6:.0f} MB; building the index ({builds}×) ...")
+        [(wall, rss)] = build_medians(builds, [zh_build])
     r = {"corpus_mb": size / 1e6, "build_s": wall, "build_mb_s": size / 1e6 / wall,
          "build_peak_mb": rss / 1024, "index_mb": du(index) / 1e6}
     r["index_ratio"] = r["index_mb"] / r["corpus_mb"]
@@ -277,10 +289,8 @@ def bench(zh: str, example: str, corpus: str, index: str, runs: int, work: str,
         r["serve_p50_ms"], r["serve_p99_ms"] = served["p50_ms"], served["p99_ms"]
         r["serve_errors"] = served["errors"]
     if naive:
-        log(f"{corpus}: the naive tantivy + jieba + OpenCC program ...")
-        naive_index = index + "-naive"
-        wall, rss = build_median(builds, [naive, "index", corpus, naive_index])
-        r["naive_build_s"], r["naive_peak_mb"] = wall, rss / 1024
+        log(f"{corpus}: the naive tantivy + jieba + OpenCC program's searches ...")
+        r["naive_build_s"], r["naive_peak_mb"] = naive_wall, naive_rss / 1024
         r["naive_index_mb"] = du(naive_index) / 1e6
         times = [median_runs([naive, "search", naive_index, q], runs) for q in QUERIES]
         r["naive_search_ms"] = statistics.median(times) * 1000
