@@ -36,7 +36,7 @@ impl Server {
             .current_dir(dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("mcp.stderr")).unwrap())
             .spawn()
             .unwrap();
         let out = BufReader::new(child.stdout.take().unwrap());
@@ -335,6 +335,30 @@ fn bad_input_is_an_error_never_a_crash() {
     // Still serving, and the notification got no reply (the next line is the ping's).
     assert_eq!(server.request("ping", json!({}))["result"], json!({}));
     server.close();
+}
+
+#[test]
+fn warnings_are_said_on_stderr_once_while_they_last() {
+    let dir = corpus_copy("mcp-warnings");
+    let corpus = dir.join("corpus");
+    std::fs::write(dir.join("rules"), "*.md\n").unwrap();
+    std::os::unix::fs::symlink(dir.join("rules"), corpus.join(".gitignore")).unwrap();
+    std::fs::write(corpus.join("壞.txt"), b"\0binary").unwrap();
+    let mut server = Server::start(&dir, &corpus);
+    server.initialize();
+    for _ in 0..3 {
+        let r = server.call("search", json!({ "query": "5k瓶颈" }));
+        assert_ne!(r["isError"], true, "{r}");
+    }
+    server.close();
+    let stderr = std::fs::read_to_string(dir.join("mcp.stderr")).unwrap();
+    let said = |what: &str| stderr.lines().filter(|l| l.contains(what)).count();
+    assert_eq!(said("corpus/.gitignore: a symbolic link"), 1, "{stderr}");
+    assert_eq!(
+        said("zhsearch mcp: warning: skipped 壞.txt: "),
+        1,
+        "{stderr}"
+    );
 }
 
 #[test]

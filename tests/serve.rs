@@ -248,6 +248,64 @@ fn a_saved_file_is_found_and_a_deleted_one_gone() {
 }
 
 #[test]
+fn warnings_of_live_updates_are_said_once_while_they_last() {
+    let dir = common::corpus_copy("serve-warnings");
+    let s = Served::start(&dir, "127.0.0.1:0");
+    let corpus = s.dir.join("corpus");
+    let rules = s.dir.join("rules");
+    std::fs::write(&rules, "*.md\n").unwrap();
+    std::os::unix::fs::symlink(&rules, corpus.join(".gitignore")).unwrap();
+    std::fs::write(corpus.join("壞.txt"), b"\0binary").unwrap();
+    let mut seen = Vec::new();
+    while !(seen.iter().any(|l: &String| l.contains(".gitignore: "))
+        && seen
+            .iter()
+            .any(|l| l.contains("skipped 壞.txt: it looks binary")))
+    {
+        seen.push(s.wait_for("zhsearch: warning: ").0);
+    }
+    let warnings = |s: &Served| -> Vec<String> {
+        let status = s.json("/api/status");
+        let list = status["warnings"].as_array().unwrap();
+        list.iter()
+            .map(|w| w.as_str().unwrap().to_string())
+            .collect()
+    };
+    let listed = warnings(&s);
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(
+        listed
+            .iter()
+            .all(|w| seen.iter().any(|l| l.ends_with(w.as_str())))
+    );
+    assert!(listed[0].contains("symbolic link"), "{listed:?}");
+    // Another update: the link is still there and is not said again; the binary file was
+    // not read again.
+    let found = |s: &Served, text: &str| {
+        let q = format!("/api/search?q={}", enc(text));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while s.json(&q)["hits"].as_array().unwrap().is_empty() {
+            assert!(Instant::now() < deadline, "{text} not found within 5 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    std::fs::write(corpus.join("一.md"), "# 一\n\n紫色海豚唱歌。\n").unwrap();
+    found(&s, "紫色海豚唱歌");
+    let again = s.lines_so_far();
+    assert!(
+        !again.iter().any(|l| l.contains("warning")),
+        "said again: {again:?}"
+    );
+    assert_eq!(warnings(&s), listed[..1], "the last update's warnings");
+    // The problem gone, the status says so.
+    std::fs::remove_file(corpus.join(".gitignore")).unwrap();
+    std::fs::write(corpus.join("二.md"), "# 二\n\n橙色企鹅跳舞。\n").unwrap();
+    found(&s, "橙色企鹅跳舞");
+    assert!(warnings(&s).is_empty());
+    s.stop("TERM");
+}
+
+#[test]
 fn a_bind_beyond_loopback_is_warned_about() {
     let dir = common::corpus_copy("serve-bind");
     let s = Served::start(&dir, "0.0.0.0:0");

@@ -10,7 +10,7 @@ use crate::engine::{CiteOptions, Engine, Refresh, SearchOptions};
 use crate::error::Error;
 use crate::model::Hit;
 use crate::present::cite::{QuoteMode, Script, Source};
-use crate::store::NoReport;
+use crate::store::{Progress, Reporter, Said, Warning};
 
 /// Most hits or quotes one call returns.
 pub const MAX_LIMIT: usize = 100;
@@ -379,12 +379,29 @@ fn show(engine: &Engine, a: ShowArgs) -> Outcome {
 /// Brings the index up to date (or builds it); an index that cannot be written now answers
 /// from its last commit.
 fn refresh(engine: &Engine) -> Result<Refresh, String> {
-    let refresh = engine.refresh(&NoReport).map_err(|e| said(engine, e))?;
+    let refresh = engine.refresh(&Stderr);
+    SAID.finish();
+    let refresh = refresh.map_err(|e| said(engine, e))?;
     if let Refresh::Stale(e) = &refresh {
         let why = wording::store_message(e, engine.index_dir());
         eprintln!("zhsearch mcp: warning: {why}; answering from its last commit");
     }
     Ok(refresh)
+}
+
+/// The warnings of the updates, each said once while it lasts (every tool call updates).
+static SAID: Said = Said::new();
+
+/// Says an update's warnings on stderr (stdout is the protocol's), when news.
+struct Stderr;
+
+impl Reporter for Stderr {
+    fn warning(&self, w: &Warning) {
+        if SAID.news(w) {
+            eprintln!("zhsearch mcp: warning: {w}");
+        }
+    }
+    fn progress(&self, _: Progress) {}
 }
 
 fn bounded(name: &str, value: usize, min: usize, max: usize) -> Result<usize, String> {

@@ -18,10 +18,12 @@ use tokio::sync::oneshot;
 use super::embedding::Embedding;
 use crate::engine::Engine;
 use crate::error::Error;
-use crate::store::{Progress, Reporter, UpdateReport, Warning};
+use crate::store::{Progress, Reporter, Said, UpdateReport, Warning};
 
 /// How long the corpus must be quiet before the changes are indexed.
 pub const QUIET: Duration = Duration::from_millis(300);
+/// Warnings of the last update that `/api/status` lists, at most.
+const STATUS_WARNINGS: usize = 100;
 
 /// What `/api/status` tells of the corpus and its updates.
 #[derive(Debug, Default)]
@@ -29,6 +31,8 @@ pub struct Status {
     inner: Mutex<StatusInner>,
     ready: AtomicBool,
     connections: AtomicIsize,
+    /// The updates' warnings, each said on stderr once while it lasts.
+    said: Said,
     /// The embedding runs that follow the updates.
     pub embedding: Arc<Embedding>,
 }
@@ -41,6 +45,8 @@ struct StatusInner {
     progress: Option<(usize, usize)>,
     last_update: Option<(u64, String)>,
     last_error: Option<String>,
+    /// The warnings of the last update (the first [`STATUS_WARNINGS`]).
+    warnings: Vec<String>,
 }
 
 impl Status {
@@ -56,6 +62,8 @@ impl Status {
             .map_or(0, |d| d.as_secs());
         s.updating = false;
         s.progress = None;
+        s.warnings = self.said.finish();
+        s.warnings.truncate(STATUS_WARNINGS);
         match result {
             Ok(report) => {
                 s.corpus = report.corpus.clone();
@@ -125,13 +133,19 @@ impl Status {
             "progress": progress,
             "last_update": last,
             "last_error": s.last_error,
+            "warnings": s.warnings,
         })
     }
 }
 
-/// Progress goes into the status, for `/api/status`.
+/// Progress goes into the status, for `/api/status`; warnings too, and on stderr when news
+/// (a corpus watched for hours is updated at every change).
 impl Reporter for Status {
-    fn warning(&self, _: &Warning) {}
+    fn warning(&self, w: &Warning) {
+        if self.said.news(w) {
+            eprintln!("zhsearch: warning: {w}");
+        }
+    }
 
     fn progress(&self, p: Progress) {
         let mut s = self.lock();

@@ -27,7 +27,7 @@ pub use errors::{Setting, StoreError, is_missing_file};
 pub use file_list::FileList;
 pub use manifest::{Content, FileState, Head};
 pub use marker::{MARKER, Marker, holds_marker};
-pub use report::{NoReport, Progress, RebuildReason, Reporter, UpdateReport, Warning};
+pub use report::{NoReport, Progress, RebuildReason, Reporter, Said, UpdateReport, Warning};
 pub use snapshot::IndexStore;
 pub use stats::IndexStats;
 pub use update::{UpdateOptions, parse_extensions, update};

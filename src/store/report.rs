@@ -1,7 +1,9 @@
 //! What an update tells its caller: warnings and progress while it runs (through a
 //! [`Reporter`] the caller supplies), and an [`UpdateReport`] when it is done.
 
+use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::Mutex;
 
 /// Receives what an update has to say while it runs; called from indexing threads.
 pub trait Reporter: Sync {
@@ -182,4 +184,81 @@ pub struct NoReport;
 impl Reporter for NoReport {
     fn warning(&self, _: &Warning) {}
     fn progress(&self, _: Progress) {}
+}
+
+/// The warnings of a process that updates its index again and again (a server), each said
+/// once while it lasts: a problem that persists (an unreadable folder, a broken ignore file)
+/// is said when it appears, not at every update, and again if it went away and came back.
+#[derive(Debug, Default)]
+pub struct Said {
+    inner: Mutex<SaidInner>,
+}
+
+#[derive(Debug, Default)]
+struct SaidInner {
+    /// What the last finished update said.
+    before: BTreeSet<String>,
+    /// What the update under way said, in order, once each.
+    now: Vec<String>,
+    now_set: BTreeSet<String>,
+}
+
+impl Said {
+    /// Nothing said yet.
+    pub const fn new() -> Said {
+        Said {
+            inner: Mutex::new(SaidInner {
+                before: BTreeSet::new(),
+                now: Vec::new(),
+                now_set: BTreeSet::new(),
+            }),
+        }
+    }
+
+    /// Records `w` for the update under way; whether it is news: neither the last finished
+    /// update nor this one said it already.
+    pub fn news(&self, w: &Warning) -> bool {
+        let line = w.to_string();
+        let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if s.now_set.contains(&line) {
+            return false;
+        }
+        let news = !s.before.contains(&line);
+        s.now_set.insert(line.clone());
+        s.now.push(line);
+        news
+    }
+
+    /// Ends the update under way: its warnings, in order, which the next update is compared
+    /// with.
+    pub fn finish(&self) -> Vec<String> {
+        let mut s = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        s.before = std::mem::take(&mut s.now_set);
+        std::mem::take(&mut s.now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unlisted(what: &str) -> Warning {
+        Warning::Unlisted { what: what.into() }
+    }
+
+    #[test]
+    fn a_lasting_warning_is_news_once_and_again_after_it_went_away() {
+        let said = Said::new();
+        assert!(said.news(&unlisted("a: denied")));
+        assert!(!said.news(&unlisted("a: denied")), "twice in one update");
+        assert_eq!(said.finish(), ["skipping a: denied"]);
+        assert!(
+            !said.news(&unlisted("a: denied")),
+            "the next update says it again"
+        );
+        assert!(said.news(&unlisted("b: denied")));
+        assert_eq!(said.finish(), ["skipping a: denied", "skipping b: denied"]);
+        assert!(said.finish().is_empty(), "an update without warnings");
+        assert!(said.news(&unlisted("a: denied")), "back after it went away");
+    }
 }

@@ -83,6 +83,11 @@ impl Served {
         }
     }
 
+    /// The stderr lines printed since the last read of them.
+    pub fn lines_so_far(&self) -> Vec<String> {
+        self.lines.try_iter().collect()
+    }
+
     pub fn get(&self, target: &str) -> (u16, String, Value) {
         let host = format!("Host: {}\r\n", self.addr);
         request(&self.addr, &format!("GET {target} HTTP/1.0\r\n{host}\r\n"))
