@@ -110,7 +110,7 @@ fn main() -> Result<()> {
 
 /// The embedder as the index recorded it (its model resolved).
 fn engine_config(index: &std::path::Path) -> Result<EmbedderConfig> {
-    EmbedderConfig::recorded(index).context("no embedder recorded")
+    EmbedderConfig::recorded(index)?.context("no embedder recorded")
 }
 
 /// The `query` of each line of the sets.

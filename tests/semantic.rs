@@ -280,6 +280,46 @@ fn a_dead_or_stalled_embedder_leaves_the_lexical_hits_and_one_warning() {
 }
 
 #[test]
+fn damaged_embedder_settings_are_said_and_mended_by_giving_the_embedder() {
+    let dir = corpus_copy("semantic-settings");
+    let fake = Responder::start(Mode::Fake(8));
+    let o = index(&dir, &fake.url, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let settings = dir.join("index/zhsearch-embedder.json");
+    for damage in ["{\"url\": 3", "", "\u{0}\u{0}\u{0}"] {
+        std::fs::write(&settings, damage).unwrap();
+        // A search keeps its literal hits and says why it has no semantic ones.
+        let o = zhsearch(&dir, &["search", "5k瓶颈", "--json"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(!json_lines(&stdout(&o)).is_empty());
+        let err = stderr(&o);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("no semantic hits")
+                && err.contains("zhsearch-embedder.json cannot be read")
+                && err.contains("--embedder URL"),
+            "{err}"
+        );
+        // An update stands, and fails naming the file; the settings are left as they are.
+        let o = zhsearch(&dir, &["index"]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("zhsearch-embedder.json cannot be read")
+                && err.contains("searchable without the semantic tier")
+                && !err.contains("resumes"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_to_string(&settings).unwrap(), damage);
+    }
+    // Given again, the embedder is recorded over the damaged file, and the tier answers.
+    let o = index(&dir, &fake.url, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = zhsearch(&dir, &["search", "5k瓶颈", "--json"]);
+    assert_eq!(stderr(&o), "", "no warning any more");
+}
+
+#[test]
 fn malformed_answers_are_refused_and_nothing_is_stored() {
     let fake = Responder::start(Mode::Fake(8));
     for (mode, says) in [

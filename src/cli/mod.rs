@@ -212,9 +212,16 @@ fn run_index(engine: &Engine, rebuild: bool, quiet: bool, verbose: bool) -> Resu
             );
         }
         Err(Error::Embed(e)) => {
-            // The lexical commit stands: say so with the error.
+            // The lexical commit stands: say so with the error (damaged settings say what
+            // mends them; another run would fail alike).
+            let resumes = !matches!(e, crate::embed::EmbedError::Settings { .. });
             return Err(Error::Other(anyhow::anyhow!(
-                "{e}; the index is updated and searchable without the semantic tier; `zhsearch index` resumes the embedding"
+                "{e}; the index is updated and searchable without the semantic tier{}",
+                if resumes {
+                    "; `zhsearch index` resumes the embedding"
+                } else {
+                    ""
+                }
             )));
         }
         other => {
@@ -448,7 +455,12 @@ fn report_refresh(engine: &Engine, refresh: &Refresh, stale: &str) {
 /// it says on stderr that what the update added is found by its words only for now.
 fn note_unembedded(engine: &Engine, refresh: &Refresh) {
     let changed = matches!(refresh, Refresh::Done(r) if !r.is_noop());
-    if changed && crate::embed::EmbedderConfig::recorded(engine.index_dir()).is_some() {
+    if changed
+        && matches!(
+            crate::embed::EmbedderConfig::recorded(engine.index_dir()),
+            Ok(Some(_))
+        )
+    {
         eprintln!(
             "zhsearch: note: passages this update added or changed are found by their words only until `zhsearch index` (or a running `zhsearch serve`) embeds them"
         );

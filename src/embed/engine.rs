@@ -149,7 +149,11 @@ impl Tier {
         passages: &dyn Fn() -> anyhow::Result<Vec<Passage>>,
         reporter: &dyn Reporter,
     ) -> Result<Option<EmbedReport>, EmbedError> {
-        let recorded = EmbedderConfig::recorded(dir);
+        // Damaged settings are replaced by given ones, and stop a run that has none.
+        let recorded = match EmbedderConfig::recorded(dir) {
+            Err(_) if self.given.is_some() => None,
+            recorded => recorded?,
+        };
         let Some(mut config) = self.given.clone().or_else(|| recorded.clone()) else {
             return Ok(None);
         };

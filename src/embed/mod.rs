@@ -113,10 +113,27 @@ impl EmbedderConfig {
                 .is_ok_and(|ip| ip.is_loopback())
     }
 
-    /// The recorded embedder of the index in `dir`, if any.
-    pub fn recorded(dir: &Path) -> Option<EmbedderConfig> {
-        let bytes = std::fs::read(dir.join(CONFIG_FILE)).ok()?;
-        serde_json::from_slice(&bytes).ok()
+    /// The recorded embedder of the index in `dir`, if any; an error when its file is there
+    /// but cannot be read as one (damaged, or not ours): taken for none, it would turn the
+    /// semantic tier off without a word.
+    pub fn recorded(dir: &Path) -> Result<Option<EmbedderConfig>, EmbedError> {
+        let path = dir.join(CONFIG_FILE);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(EmbedError::Settings {
+                    path,
+                    why: e.to_string(),
+                });
+            }
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| EmbedError::Settings {
+                path,
+                why: e.to_string(),
+            })
     }
 
     /// Records this embedder in the index folder `dir` (atomically).
@@ -178,6 +195,17 @@ pub enum EmbedError {
         "another zhsearch process is embedding the passages of this index now; they are left to it"
     )]
     Busy,
+    /// The recorded embedder's file is there but is no embedder's settings.
+    #[error(
+        "the embedder settings {} cannot be read ({why}): `zhsearch index --embedder URL` records them again",
+        .path.display()
+    )]
+    Settings {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
     /// The vectors in the index folder cannot be read or written.
     #[error("cannot {doing} {}: {why}", .path.display())]
     Io {

@@ -314,7 +314,7 @@ impl Semantic {
     /// The embedded passages of the index in `dir`: `None` when it has no embedder or
     /// nothing embedded yet.
     pub fn load(dir: &Path) -> Result<Option<Semantic>, EmbedError> {
-        let Some(config) = EmbedderConfig::recorded(dir) else {
+        let Some(config) = EmbedderConfig::recorded(dir)? else {
             return Ok(None);
         };
         let Some(model) = config.model.clone() else {
@@ -413,6 +413,8 @@ impl Semantic {
 pub fn written(dir: &Path) -> Option<std::time::SystemTime> {
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let graph = EmbedderConfig::recorded(dir)
+        .ok()
+        .flatten()
         .and_then(|c| c.model)
         .and_then(|m| modified(&ann::path(dir, &m)));
     modified(&dir.join(TABLE_FILE)).max(graph)
@@ -421,7 +423,7 @@ pub fn written(dir: &Path) -> Option<std::time::SystemTime> {
 /// How many passages of the index in `dir` are embedded, of how many: `None` without an
 /// embedder.
 pub fn status(dir: &Path) -> Option<(usize, usize)> {
-    let config = EmbedderConfig::recorded(dir)?;
+    let config = EmbedderConfig::recorded(dir).ok()??;
     let model = config.model?;
     let table = read_table(&dir.join(TABLE_FILE))?;
     let v = Vectors::read(&vectors::path(dir, &model), &model).ok()?;
