@@ -320,6 +320,33 @@ fn damaged_embedder_settings_are_said_and_mended_by_giving_the_embedder() {
 }
 
 #[test]
+fn a_damaged_table_of_embedded_passages_is_said_and_written_anew() {
+    let dir = corpus_copy("semantic-table");
+    let fake = Responder::start(Mode::Fake(8));
+    let o = index(&dir, &fake.url, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let table = dir.join("index/zhsearch-semantic.json");
+    let whole = std::fs::read(&table).unwrap();
+    std::fs::write(&table, &whole[..whole.len() / 2]).unwrap();
+    let o = zhsearch(&dir, &["search", "5k瓶颈", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!json_lines(&stdout(&o)).is_empty());
+    let err = stderr(&o);
+    assert!(
+        err.contains("no semantic hits")
+            && err.contains("zhsearch-semantic.json cannot be read")
+            && err.contains("`zhsearch index` writes it anew"),
+        "{err}"
+    );
+    let o = zhsearch(&dir, &["index"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (done, total) = embedded(&o);
+    assert!(done == total && total > 300, "{done} of {total}");
+    let o = zhsearch(&dir, &["search", "5k瓶颈", "--json"]);
+    assert_eq!(stderr(&o), "", "no warning any more");
+}
+
+#[test]
 fn malformed_answers_are_refused_and_nothing_is_stored() {
     let fake = Responder::start(Mode::Fake(8));
     for (mode, says) in [

@@ -206,6 +206,17 @@ pub enum EmbedError {
         /// What is wrong with it.
         why: String,
     },
+    /// The table of embedded passages is there but cannot be read.
+    #[error(
+        "the table of embedded passages {} cannot be read ({why}): `zhsearch index` writes it anew",
+        .path.display()
+    )]
+    Table {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
     /// The vectors in the index folder cannot be read or written.
     #[error("cannot {doing} {}: {why}", .path.display())]
     Io {

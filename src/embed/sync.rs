@@ -104,7 +104,8 @@ pub fn run(
         }
     };
     let table_path = dir.join(TABLE_FILE);
-    let old = read_table(&table_path);
+    // A damaged table is written anew.
+    let old = read_table(&table_path).ok().flatten();
     let vpath = vectors::path(dir, &model);
     if let Some(t) = old.filter(|t| t.commit == commit && t.model == model) {
         let have = Vectors::read_or_reset(&vpath, &model)?;
@@ -262,8 +263,22 @@ fn store(
     Ok(records.len())
 }
 
-fn read_table(path: &Path) -> Option<Table> {
-    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+/// The table of embedded passages at `path`: `None` when there is none yet, an error when
+/// it is there but cannot be read (searches would find no semantic hit without a word; an
+/// embedding run writes it anew).
+fn read_table(path: &Path) -> Result<Option<Table>, EmbedError> {
+    let damaged = |why: String| EmbedError::Table {
+        path: path.to_path_buf(),
+        why,
+    };
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(damaged(e.to_string())),
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| damaged(e.to_string()))
 }
 
 fn hex(key: &Key) -> String {
@@ -320,7 +335,7 @@ impl Semantic {
         let Some(model) = config.model.clone() else {
             return Ok(None);
         };
-        let Some(table) = read_table(&dir.join(TABLE_FILE)).filter(|t| t.model == model) else {
+        let Some(table) = read_table(&dir.join(TABLE_FILE))?.filter(|t| t.model == model) else {
             return Ok(None);
         };
         let vectors = Vectors::read(&vectors::path(dir, &model), &model)?;
@@ -425,7 +440,7 @@ pub fn written(dir: &Path) -> Option<std::time::SystemTime> {
 pub fn status(dir: &Path) -> Option<(usize, usize)> {
     let config = EmbedderConfig::recorded(dir).ok()??;
     let model = config.model?;
-    let table = read_table(&dir.join(TABLE_FILE))?;
+    let table = read_table(&dir.join(TABLE_FILE)).ok()??;
     let v = Vectors::read(&vectors::path(dir, &model), &model).ok()?;
     let embedded = table.places.iter().filter(|p| has(&v, &p.key)).count();
     Some((embedded, table.places.len()))
