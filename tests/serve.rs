@@ -264,45 +264,55 @@ fn warnings_of_live_updates_are_said_once_while_they_last() {
     {
         seen.push(s.wait_for("zhsearch: warning: ").0);
     }
-    let warnings = |s: &Served| -> Vec<String> {
-        let status = s.json("/api/status");
-        let list = status["warnings"].as_array().unwrap();
-        list.iter()
-            .map(|w| w.as_str().unwrap().to_string())
-            .collect()
-    };
-    let listed = warnings(&s);
-    assert_eq!(listed.len(), 2, "{listed:?}");
+    // The status is recorded once the update is over, after what it printed.
+    let listed = eventually(&s, |w| w.len() == 2);
     assert!(
         listed
             .iter()
             .all(|w| seen.iter().any(|l| l.ends_with(w.as_str())))
     );
     assert!(listed[0].contains("symbolic link"), "{listed:?}");
-    // Another update: the link is still there and is not said again; the binary file was
+    // Another update: the link is still there and is not said again; the binary file is
     // not read again.
-    let found = |s: &Served, text: &str| {
-        let q = format!("/api/search?q={}", enc(text));
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while s.json(&q)["hits"].as_array().unwrap().is_empty() {
-            assert!(Instant::now() < deadline, "{text} not found within 5 s");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    };
     std::fs::write(corpus.join("一.md"), "# 一\n\n紫色海豚唱歌。\n").unwrap();
     found(&s, "紫色海豚唱歌");
+    eventually(&s, |w| w == &listed[..1]);
     let again = s.lines_so_far();
     assert!(
         !again.iter().any(|l| l.contains("warning")),
         "said again: {again:?}"
     );
-    assert_eq!(warnings(&s), listed[..1], "the last update's warnings");
     // The problem gone, the status says so.
     std::fs::remove_file(corpus.join(".gitignore")).unwrap();
     std::fs::write(corpus.join("二.md"), "# 二\n\n橙色企鹅跳舞。\n").unwrap();
     found(&s, "橙色企鹅跳舞");
-    assert!(warnings(&s).is_empty());
+    eventually(&s, |w| w.is_empty());
     s.stop("TERM");
+}
+
+/// Waits (5 s at most) until a search for `text` finds something.
+fn found(s: &Served, text: &str) {
+    let q = format!("/api/search?q={}", enc(text));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while s.json(&q)["hits"].as_array().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "{text} not found within 5 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The warnings `/api/status` lists, once they pass `ok` (within 5 s).
+fn eventually(s: &Served, ok: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let status = s.json("/api/status");
+        let list = status["warnings"].as_array().unwrap();
+        let list: Vec<String> = list.iter().map(|w| w.as_str().unwrap().into()).collect();
+        if ok(&list) {
+            return list;
+        }
+        assert!(Instant::now() < deadline, "status warnings: {list:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]
