@@ -279,6 +279,20 @@ fn a_dead_or_stalled_embedder_leaves_the_lexical_hits_and_one_warning() {
     check("down");
 }
 
+/// A search of `dir` keeps its literal hits and says in one line why it has no semantic ones,
+/// with each of `why`.
+fn warned_without_semantic_hits(dir: &Path, why: &[&str]) {
+    let o = zhsearch(dir, &["search", "5k瓶颈", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!json_lines(&stdout(&o)).is_empty());
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("warning: no semantic hits: "), "{err}");
+    for w in why {
+        assert!(err.contains(w), "{w}: {err}");
+    }
+}
+
 #[test]
 fn damaged_embedder_settings_are_said_and_mended_by_giving_the_embedder() {
     let dir = corpus_copy("semantic-settings");
@@ -288,17 +302,9 @@ fn damaged_embedder_settings_are_said_and_mended_by_giving_the_embedder() {
     let settings = dir.join("index/zhsearch-embedder.json");
     for damage in ["{\"url\": 3", "", "\u{0}\u{0}\u{0}"] {
         std::fs::write(&settings, damage).unwrap();
-        // A search keeps its literal hits and says why it has no semantic ones.
-        let o = zhsearch(&dir, &["search", "5k瓶颈", "--json"]);
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-        assert!(!json_lines(&stdout(&o)).is_empty());
-        let err = stderr(&o);
-        assert_eq!(err.lines().count(), 1, "{err}");
-        assert!(
-            err.contains("no semantic hits")
-                && err.contains("zhsearch-embedder.json cannot be read")
-                && err.contains("--embedder URL"),
-            "{err}"
+        warned_without_semantic_hits(
+            &dir,
+            &["zhsearch-embedder.json cannot be read", "--embedder URL"],
         );
         // An update stands, and fails naming the file; the settings are left as they are.
         let o = zhsearch(&dir, &["index"]);
@@ -328,15 +334,12 @@ fn a_damaged_table_of_embedded_passages_is_said_and_written_anew() {
     let table = dir.join("index/zhsearch-semantic.json");
     let whole = std::fs::read(&table).unwrap();
     std::fs::write(&table, &whole[..whole.len() / 2]).unwrap();
-    let o = zhsearch(&dir, &["search", "5k瓶颈", "--json"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(!json_lines(&stdout(&o)).is_empty());
-    let err = stderr(&o);
-    assert!(
-        err.contains("no semantic hits")
-            && err.contains("zhsearch-semantic.json cannot be read")
-            && err.contains("`zhsearch index` writes it anew"),
-        "{err}"
+    warned_without_semantic_hits(
+        &dir,
+        &[
+            "zhsearch-semantic.json cannot be read",
+            "`zhsearch index` writes it anew",
+        ],
     );
     let o = zhsearch(&dir, &["index"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
