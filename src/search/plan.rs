@@ -19,6 +19,10 @@ pub struct Form {
     /// The characters of `norm` outside its words of two characters or more (one-character
     /// words, punctuation): a passage matching the form by its words must hold each of them.
     pub singles: Vec<String>,
+    /// Whether a word of two characters or more, or another character, comes twice in the
+    /// segmentation (`飛天飛天`, `哈哈哈哈`): a passage holding it once holds every piece, not
+    /// the term.
+    pub repeats: bool,
 }
 
 impl Form {
@@ -27,8 +31,10 @@ impl Form {
     fn segmented(norm: String, total: u64, freq: &dyn Fn(&str) -> u64) -> Form {
         let mut words: Vec<String> = Vec::new();
         let mut covered = vec![false; norm.chars().count()];
+        let mut repeats = false;
         for w in analysis::segment(&norm, total, freq) {
             if is_long_word(&w.text) {
+                repeats |= words.contains(&w.text);
                 covered[w.chars.clone()].fill(true);
             }
             if !words.contains(&w.text) {
@@ -38,14 +44,18 @@ impl Form {
         let mut singles: Vec<String> = Vec::new();
         for (c, covered) in norm.chars().zip(covered) {
             let c = c.to_string();
-            if !covered && !c.trim().is_empty() && !singles.contains(&c) {
-                singles.push(c);
+            if !covered && !c.trim().is_empty() {
+                repeats |= singles.contains(&c);
+                if !singles.contains(&c) {
+                    singles.push(c);
+                }
             }
         }
         Form {
             norm,
             words,
             singles,
+            repeats,
         }
     }
 
@@ -56,12 +66,12 @@ impl Form {
 
     /// Whether a passage may match this form by its pieces (each word of two characters or
     /// more as a word, each other character as a character) instead of as a string: only a
-    /// form with such a word and at most [`MAX_WORD_PIECES`] pieces. A longer term is a
-    /// sentence, which a passage holds as a string or not at all: its words scattered over
-    /// a passage are a partial match (see `search::fuzzy`).
+    /// form with such a word and at most [`MAX_WORD_PIECES`] pieces, none of them twice. A
+    /// longer term is a sentence, which a passage holds as a string or not at all: its words
+    /// scattered over a passage are a partial match (see `search::fuzzy`).
     pub fn matches_by_words(&self) -> bool {
         let long = self.long_words().count();
-        long > 0 && long + self.singles.len() <= MAX_WORD_PIECES
+        long > 0 && !self.repeats && long + self.singles.len() <= MAX_WORD_PIECES
     }
 }
 
