@@ -147,6 +147,17 @@ fn nothing_found_exits_1_and_errors_exit_2_with_one_line() {
         (vec!["search", "-x", "软件"], "'-- -x'"),
         (vec!["serch", "x"], "'search'"),
         (vec!["index", "--ext"], "--ext"),
+        // A negative number is the option's value, refused as one, not an exclusion.
+        (
+            vec!["search", "--limit", "-3", "2", "x"],
+            "'-3' for '--limit",
+        ),
+        (
+            vec!["search", "x", "--offset", "-1", "y"],
+            "'-1' for '--offset",
+        ),
+        (vec!["search", "x", "-C", "-1"], "'-1' for '--context"),
+        (vec!["cite", "x", "-n", "-2"], "'-2' for '--limit"),
     ] {
         let o = zhsearch(&dir, &args);
         let err = stderr(&o);

@@ -464,7 +464,10 @@ pub fn argument_error(e: clap::Error) -> anyhow::Error {
 }
 
 /// `-软件`, `-2024年` and `-"…"` are exclusions, not options (no option starts with a
-/// non-ASCII character, a digit or a quote, and no option takes a negative number): move them after a `--` so that clap reads them as query words.
+/// non-ASCII character, a digit or a quote): move them after a `--` so that clap reads them
+/// as query words. One right after an option that takes a value (`--limit -3`) is that
+/// option's value, given as `--limit=-3` for clap to refuse as one: moved, `-3` would become
+/// an exclusion and the next word the option's value.
 pub fn protect_exclusions(args: Vec<OsString>) -> Vec<OsString> {
     if args.iter().any(|a| a == "--") {
         return args;
@@ -478,11 +481,42 @@ pub fn protect_exclusions(args: Vec<OsString>) -> Vec<OsString> {
                     .is_some_and(|c| !c.is_ascii() || c.is_ascii_digit() || c == '"' || c == '\'')
         })
     };
-    let (moved, mut kept): (Vec<OsString>, Vec<OsString>) =
-        args.into_iter().partition(|a| is_exclusion(a));
+    let takes_value = value_options();
+    let (mut kept, mut moved): (Vec<OsString>, Vec<OsString>) = (Vec::new(), Vec::new());
+    let mut after_option = false;
+    for a in args {
+        let value_of_option = std::mem::replace(&mut after_option, takes_value.contains(&a));
+        match (is_exclusion(&a), value_of_option, kept.last_mut()) {
+            (true, false, _) => moved.push(a),
+            (true, true, Some(option)) => {
+                option.push("=");
+                option.push(a);
+            }
+            _ => kept.push(a),
+        }
+    }
     if !moved.is_empty() {
         kept.push("--".into());
         kept.extend(moved);
     }
     kept
+}
+
+/// `--long` and `-s` of every option that takes a value, in any command.
+fn value_options() -> std::collections::HashSet<OsString> {
+    use clap::CommandFactory;
+    let mut out = std::collections::HashSet::new();
+    let cli = Cli::command();
+    let mut commands = vec![&cli];
+    while let Some(c) = commands.pop() {
+        commands.extend(c.get_subcommands());
+        for arg in c.get_arguments() {
+            if arg.is_positional() || !arg.get_action().takes_values() {
+                continue;
+            }
+            out.extend(arg.get_long().map(|l| OsString::from(format!("--{l}"))));
+            out.extend(arg.get_short().map(|s| OsString::from(format!("-{s}"))));
+        }
+    }
+    out
 }
