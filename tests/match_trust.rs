@@ -283,6 +283,37 @@ fn a_term_whose_characters_are_missing_is_only_partial() {
     }
 }
 
+/// Text is folded a piece at a time and a query as a whole: where NFKC joins characters
+/// (a half-width voiced mark to its kana, conjoining Hangul into a syllable), both fold
+/// alike, so a copy of the text finds it, as typed or as NFKC writes it.
+#[test]
+fn text_and_query_fold_alike_where_nfkc_joins_characters() {
+    let s = common::crafted(
+        "nfkc-joins",
+        &[
+            ("k.txt", "ｶﾞｲﾄﾞ手冊\n"),
+            ("h.txt", "\u{1112}\u{1161}\u{11AB}國語\n"),
+        ],
+    );
+    for (q, file) in [
+        ("ｶﾞｲﾄﾞ", Some("k.txt")),
+        ("ガイド", Some("k.txt")),
+        ("\"ｶﾞｲﾄﾞ手冊\"", Some("k.txt")),
+        ("한", Some("h.txt")),
+        ("\u{1112}\u{1161}\u{11AB}", Some("h.txt")),
+        ("\"ﾞ\"", None),
+        ("\"\u{1112}\"", None),
+    ] {
+        let all: Vec<String> = common::find(&s, q)
+            .into_iter()
+            .filter(|h| h.match_kind == MatchKind::All)
+            .map(|h| h.source)
+            .collect();
+        let want: Vec<String> = file.map(str::to_string).into_iter().collect();
+        assert_eq!(all, want, "{q}");
+    }
+}
+
 /// Exit status and messages when only partial matches exist: `search` prints them (exit 0)
 /// and, in human output, says so first on stderr; `cite` quotes nothing without `--partial`
 /// (exit 1, one line naming the option) and labels each partial quote with it.

@@ -17,7 +17,7 @@ use crate::ingest::corpus::{Meta, Passage};
 use crate::text::analysis::{self, CHARS_ONLY, Piece, TextTokenizer};
 
 /// Bumped whenever the schema or the analysis changes in a way that needs a rebuild.
-pub const SCHEMA_VERSION: u32 = 15;
+pub const SCHEMA_VERSION: u32 = 16;
 /// The `format` of every head and marker zhsearch writes: what makes them ours.
 pub const FORMAT: &str = "zhsearch-index";
 const TEXT_TOKENIZER: &str = "zh_text";

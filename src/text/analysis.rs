@@ -19,7 +19,8 @@ use std::sync::OnceLock;
 use jieba_rs::Jieba;
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use unicode_normalization::UnicodeNormalization;
-use unicode_normalization::char::canonical_combining_class;
+use unicode_normalization::char::{canonical_combining_class, decompose_compatible};
+use unicode_normalization::{IsNormalized, is_nfc_quick};
 
 use crate::text::chars::is_unified_han;
 
@@ -180,18 +181,51 @@ pub fn normalize_text(pieces: &[Piece]) -> String {
     t2s(&folded)
 }
 
-/// Where the cluster of `c` (at `start`) ends: after the combining marks that follow it,
-/// which are taken from `chars`.
+/// Where the cluster of `c` (at `start`) ends: after the characters that follow it and that
+/// NFKC may join to it ([`joins`]), which are taken from `chars`.
 fn cluster_end(chars: &mut Peekable<CharIndices<'_>>, start: usize, c: char) -> usize {
     let mut end = start + c.len_utf8();
     while let Some(&(at, n)) = chars.peek() {
-        if canonical_combining_class(n) == 0 {
+        if !joins(n) {
             break;
         }
         end = at + n.len_utf8();
         chars.next();
     }
     end
+}
+
+/// Whether NFKC may join `n` to the characters before it: a combining mark, or a character
+/// whose compatibility form starts with one or with a character that composes with what
+/// precedes it (a half-width voiced mark `ﾞ`, the vowels and finals of conjoining Hangul,
+/// some vowel signs). Text is folded a cluster at a time, a query as a whole: a cluster must
+/// not end before such a character, or `ｶﾞ` would fold to `カ` and a lone mark, not `ガ`.
+fn joins(n: char) -> bool {
+    if canonical_combining_class(n) != 0 {
+        return true;
+    }
+    match n as u32 {
+        // Below Devanagari no starter composes with what precedes it, nor decomposes to a
+        // mark first (compatibility forms such as `¨` start with a space).
+        ..0x0900 => false,
+        // The punctuation and full width forms a build meets most, and half-width katakana
+        // (the half-width voiced marks that follow them and half-width Hangul do join).
+        0x2000..0x2070 | 0x3000..0x3040 | 0xFF00..0xFF9E => false,
+        _ => composes_backward(n),
+    }
+}
+
+/// Whether `n`'s compatibility form starts with a combining mark or with a character that
+/// composes with what precedes it.
+fn composes_backward(n: char) -> bool {
+    let mut first = None;
+    decompose_compatible(n, |d| {
+        first.get_or_insert(d);
+    });
+    first.is_some_and(|d| {
+        canonical_combining_class(d) != 0
+            || !matches!(is_nfc_quick(std::iter::once(d)), IsNormalized::Yes)
+    })
 }
 
 /// [`fold_piece`] without the map, appended to `out`: what every passage of a build goes
@@ -201,9 +235,9 @@ fn cluster_end(chars: &mut Peekable<CharIndices<'_>>, start: usize, c: char) -> 
 fn fold_into(text: &str, out: &mut String) {
     let mut chars = text.char_indices().peekable();
     while let Some((start, c)) = chars.next() {
-        let alone = chars.peek().is_none_or(|&(_, n)| {
-            n.is_ascii() || is_unified_han(n) || canonical_combining_class(n) == 0
-        });
+        let alone = chars
+            .peek()
+            .is_none_or(|&(_, n)| n.is_ascii() || is_unified_han(n) || !joins(n));
         if alone {
             if c.is_ascii() {
                 out.push(c.to_ascii_lowercase());
@@ -557,6 +591,41 @@ fn word(norm: &str, chars: Range<usize>, byte: &impl Fn(usize) -> usize) -> Word
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// NFKC of the whole string, then lowercase and t2s, as a query's terms are folded.
+    fn whole(s: &str) -> String {
+        let folded: String = s.nfkc().flat_map(char::to_lowercase).collect();
+        t2s(&folded)
+    }
+
+    #[test]
+    fn text_folds_as_a_query_does_where_nfkc_joins_characters() {
+        for s in [
+            "ｶﾞｲﾄﾞ手冊",
+            "ﾊﾟﾝ、ｶﾞ，ﾞ",
+            "\u{1112}\u{1161}\u{11AB}國語",
+            "\u{0B47}\u{0B3E}",
+            "\u{0BC6}\u{0BBE}",
+            "e\u{301}か\u{3099}",
+            "\u{09C7}\u{09BE}",
+            "\u{AC00}\u{3133}\u{AC00}\u{FFA3}",
+            "ﾞ",
+        ] {
+            assert_eq!(normalize(s), whole(s), "{s:?}");
+            let mapped = normalize_mapped(s);
+            assert_eq!(mapped.text, whole(s), "{s:?}");
+        }
+        assert_eq!(normalize("ｶﾞｲﾄﾞ"), "ガイド");
+        assert_eq!(normalize("\u{1112}\u{1161}\u{11AB}"), "한");
+    }
+
+    #[test]
+    fn the_fast_paths_of_joins_agree_with_the_rule() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            let rule = canonical_combining_class(c) != 0 || composes_backward(c);
+            assert_eq!(joins(c), rule, "{c:?} U+{:04X}", c as u32);
+        }
+    }
 
     #[test]
     fn folds_script_width_and_case() {
