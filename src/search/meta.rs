@@ -147,9 +147,12 @@ impl MetaFilter {
                 let Some(have) = meta.date.as_deref().and_then(date_key) else {
                     return false;
                 };
-                // As precise as the filter: 2024-03-05 is within 2024, and after 2023-12.
-                let have = &have[..have.len().min(want.len())];
-                let order = have.cmp(want.as_str());
+                // As precise as the less precise of the two: 2024-03-05 is within 2024 and
+                // after 2023-12; a document of 2024 (or of 2024-03) is neither before nor
+                // after 2024-03-01, but equal to it, as to any day within it.
+                let precision = have.len().min(want.len());
+                let order = have[..precision].cmp(&want[..precision]);
+                let have = &have[..precision];
                 match cmp {
                     Cmp::Within => order == Ordering::Equal && have.len() == want.len(),
                     Cmp::After => order == Ordering::Greater,
@@ -203,6 +206,25 @@ mod tests {
             other => panic!("{f}: {other:?}"),
         };
         assert!(keep("date:2024", "2024-03-05 16:24:04"));
+        // A date less precise than the filter is equal to every day within it.
+        for (filter, kept) in [
+            ("date:<2024-01-01", false),
+            ("date:<=2023-12-31", false),
+            ("date:>=2024-01-01", true),
+            ("date:<=2024-06-30", true),
+            ("date:>2024-06-30", false),
+            ("date:2024-06", false),
+        ] {
+            assert_eq!(keep(filter, "2024"), kept, "{filter} of 2024");
+        }
+        for (filter, kept) in [
+            ("date:<2024-03-01", false),
+            ("date:>=2024-03-01", true),
+            ("date:<2024-04-01", true),
+            ("date:2024-03-05", false),
+        ] {
+            assert_eq!(keep(filter, "2024-03"), kept, "{filter} of 2024-03");
+        }
         assert!(keep("date:2024-03", "2024/3/5"));
         assert!(!keep("date:2024-04", "2024-03-05"));
         assert!(!keep("date:2024-03-05", "2024-03"));
