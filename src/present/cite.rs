@@ -322,27 +322,37 @@ fn inline_spans(text: &str) -> Vec<(Range<usize>, usize, usize)> {
     spans
 }
 
-/// Inline links and images outside code: `[text](url)` or `![alt](url)`, without nesting.
+/// Inline links and images outside code: `[text](url)` or `![alt](url)`, nested too (an image
+/// as a link's text, `[![alt](src)](url)`): brackets and parentheses are paired as they nest.
 fn links(text: &str, in_code: &dyn Fn(usize) -> bool) -> Vec<(Range<usize>, usize, usize)> {
     let b = text.as_bytes();
+    let pairs = |open: u8, close: u8| {
+        let mut closer = vec![None; b.len()];
+        let mut stack = Vec::new();
+        for (i, &c) in b.iter().enumerate() {
+            if in_code(i) {
+                continue;
+            }
+            if c == open {
+                stack.push(i);
+            } else if c == close
+                && let Some(o) = stack.pop()
+            {
+                closer[o] = Some(i);
+            }
+        }
+        closer
+    };
+    let (brackets, parens) = (pairs(b'[', b']'), pairs(b'(', b')'));
     let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] != b'[' || in_code(i) {
-            i += 1;
+    for (i, c) in brackets.iter().enumerate() {
+        let Some(c) = *c else { continue };
+        if b.get(c + 1) != Some(&b'(') {
             continue;
         }
-        let open = if i > 0 && b[i - 1] == b'!' { 2 } else { 1 };
-        let close_text = text[i..].find(']').map(|k| i + k);
-        let url_end = close_text
-            .filter(|&c| b.get(c + 1) == Some(&b'('))
-            .and_then(|c| text[c..].find(')').map(|k| (c, c + k + 1)));
-        match url_end {
-            Some((c, end)) if !text[i + 1..c].contains('[') => {
-                out.push((i + 1 - open..end, open, end - c));
-                i = end;
-            }
-            _ => i += 1,
+        if let Some(e) = parens[c + 1] {
+            let open = if i > 0 && b[i - 1] == b'!' { 2 } else { 1 };
+            out.push((i + 1 - open..e + 1, open, e + 1 - c));
         }
     }
     out
@@ -545,6 +555,17 @@ mod tests {
                 "前文。![图。说明](a.png)后文。",
                 "说明",
                 "![图。说明](a.png)后文。",
+            ),
+            // An image as a link's text: neither is cut.
+            (
+                "[![圖片。](x.png)](y)後文。",
+                "後文",
+                "[![圖片。](x.png)](y)後文。",
+            ),
+            (
+                "前文。[見(附錄)。](a_(b))後文。",
+                "後文",
+                "[見(附錄)。](a_(b))後文。",
             ),
         ] {
             let got = quoted(text, needle, QuoteMode::Sentence);
