@@ -119,8 +119,8 @@ impl fmt::Display for LineSpan {
     }
 }
 
-/// How a hit matched the query.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+/// How a hit matched the query, best first (the order of the tiers).
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
 pub enum MatchKind {
     /// Every term of the query matched.

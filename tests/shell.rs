@@ -466,6 +466,39 @@ fn author_and_date_filters_and_sorting_by_date() {
     );
 }
 
+/// Sorted by date, full matches still come before partial ones, each newest first.
+#[test]
+fn sorted_by_date_a_partial_hit_stays_below_the_full_ones() {
+    let dir = scratch("sort-date-partial");
+    let corpus = dir.join("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    let doc = |name: &str, date: &str, text: &str| {
+        let body = format!("---\ntitle: {name}\ndate: {date}\n---\n{text}\n");
+        std::fs::write(corpus.join(name), body).unwrap();
+    };
+    doc("old.md", "2020-01-01", "綠茶很好喝");
+    doc("new.md", "2024-01-01", "紅茶也好喝");
+    doc("mid.md", "2022-01-01", "綠茶是春天的");
+    let o = zhsearch(&dir, &["search", "綠茶 好喝", "--json", "--sort", "date"]);
+    let hits: Vec<(String, String)> = json_lines(&stdout(&o))
+        .iter()
+        .map(|h| {
+            let s = |k: &str| h[k].as_str().unwrap().to_string();
+            (s("source"), s("match"))
+        })
+        .collect();
+    let want = [
+        ("old.md", "all"),
+        ("new.md", "partial"),
+        ("mid.md", "partial"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    assert_eq!(hits, want);
+}
+
 /// Pages end at row 10,000: deeper ones would rank every row before them.
 #[test]
 fn pages_past_ten_thousand_rows_are_refused() {

@@ -402,11 +402,16 @@ fn run_query(engine: &Engine, query: &QueryArgs, limit: u64) -> Result<Page, Err
         page
     };
     if by_date {
-        // Newest first, undated last; a stable sort keeps relevance within one date.
+        // Full matches, then partial ones, then semantic ones (a partial hit never above a
+        // full one), each newest first, undated last; a stable sort keeps relevance within
+        // one date.
         let key = |h: &crate::model::Hit| crate::search::meta::sort_key(&h.meta);
-        page.hits.sort_by(|a, b| match (key(a), key(b)) {
-            (Some(a), Some(b)) => b.cmp(&a),
-            (a, b) => b.is_some().cmp(&a.is_some()),
+        page.hits.sort_by(|a, b| {
+            let dated = match (key(a), key(b)) {
+                (Some(a), Some(b)) => b.cmp(&a),
+                (a, b) => b.is_some().cmp(&a.is_some()),
+            };
+            a.match_kind.cmp(&b.match_kind).then(dated)
         });
         let rows = page
             .hits
