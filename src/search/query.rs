@@ -294,7 +294,34 @@ pub fn parse(input: &str) -> Result<Query, QueryError> {
         }
         return Err(QueryError::NothingToSearch);
     }
+    dedupe(&mut q);
     Ok(q)
+}
+
+/// A term given twice asks nothing more, but cost a pass over every hit each time (a hundred
+/// times `字` over long lines took seconds): a repeated term of a group, a group the same as
+/// an earlier one and a repeated exclusion are dropped.
+fn dedupe(q: &mut Query) {
+    let same = |a: &Term, b: &Term| a.norm == b.norm && a.quoted == b.quoted;
+    let once = |terms: Vec<Term>| {
+        let mut kept: Vec<Term> = Vec::with_capacity(terms.len());
+        for t in terms {
+            if !kept.iter().any(|k| same(k, &t)) {
+                kept.push(t);
+            }
+        }
+        kept
+    };
+    let mut groups: Vec<Vec<Term>> = Vec::with_capacity(q.groups.len());
+    for g in std::mem::take(&mut q.groups).into_iter().map(once) {
+        let seen =
+            |h: &Vec<Term>| h.len() == g.len() && h.iter().all(|t| g.iter().any(|u| same(t, u)));
+        if !groups.iter().any(seen) {
+            groups.push(g);
+        }
+    }
+    q.groups = groups;
+    q.excluded = once(std::mem::take(&mut q.excluded));
 }
 
 /// Reads a bare token that is a `source:` or `title:` filter into `q`; false when it is none.
@@ -376,6 +403,15 @@ mod tests {
         assert_eq!(q.titles, vec!["阿里 云"]);
         // Lower-case `or` is a word.
         assert_eq!(parse("a or b").unwrap().groups.len(), 3);
+        // Repeats ask nothing more.
+        let q = parse("字 字 風 风 \"字\" a OR b b OR a -c -c").unwrap();
+        let norms: Vec<Vec<&str>> = q
+            .groups
+            .iter()
+            .map(|g| g.iter().map(|t| t.norm.as_str()).collect())
+            .collect();
+        assert_eq!(norms, [vec!["字"], vec!["风"], vec!["字"], vec!["a", "b"]]);
+        assert_eq!(q.excluded.len(), 1);
     }
 
     #[test]
