@@ -481,6 +481,10 @@ pub fn protect_exclusions(args: Vec<OsString>) -> Vec<OsString> {
                     .is_some_and(|c| !c.is_ascii() || c.is_ascii_digit() || c == '"' || c == '\'')
         })
     };
+    if !args.iter().any(is_exclusion) {
+        return args;
+    }
+    // Built only when needed: clap's command is most of a search's start-up.
     let takes_value = value_options();
     let (mut kept, mut moved): (Vec<OsString>, Vec<OsString>) = (Vec::new(), Vec::new());
     let mut after_option = false;
