@@ -279,6 +279,15 @@ fn a_dead_or_stalled_embedder_leaves_the_lexical_hits_and_one_warning() {
     check("down");
 }
 
+/// A copy of the bundled corpus indexed and embedded by a fake embedder (kept answering).
+fn embedded_by_a_fake(name: &str) -> (PathBuf, Responder) {
+    let dir = corpus_copy(name);
+    let fake = Responder::start(Mode::Fake(8));
+    let o = index(&dir, &fake.url, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    (dir, fake)
+}
+
 /// A search of `dir` keeps its literal hits and says in one line why it has no semantic ones,
 /// with each of `why`.
 fn warned_without_semantic_hits(dir: &Path, why: &[&str]) {
@@ -295,10 +304,7 @@ fn warned_without_semantic_hits(dir: &Path, why: &[&str]) {
 
 #[test]
 fn damaged_embedder_settings_are_said_and_mended_by_giving_the_embedder() {
-    let dir = corpus_copy("semantic-settings");
-    let fake = Responder::start(Mode::Fake(8));
-    let o = index(&dir, &fake.url, &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (dir, fake) = embedded_by_a_fake("semantic-settings");
     let settings = dir.join("index/zhsearch-embedder.json");
     for damage in ["{\"url\": 3", "", "\u{0}\u{0}\u{0}"] {
         std::fs::write(&settings, damage).unwrap();
@@ -327,10 +333,7 @@ fn damaged_embedder_settings_are_said_and_mended_by_giving_the_embedder() {
 
 #[test]
 fn a_damaged_table_of_embedded_passages_is_said_and_written_anew() {
-    let dir = corpus_copy("semantic-table");
-    let fake = Responder::start(Mode::Fake(8));
-    let o = index(&dir, &fake.url, &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (dir, _fake) = embedded_by_a_fake("semantic-table");
     let table = dir.join("index/zhsearch-semantic.json");
     let whole = std::fs::read(&table).unwrap();
     std::fs::write(&table, &whole[..whole.len() / 2]).unwrap();
