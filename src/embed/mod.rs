@@ -118,22 +118,7 @@ impl EmbedderConfig {
     /// semantic tier off without a word.
     pub fn recorded(dir: &Path) -> Result<Option<EmbedderConfig>, EmbedError> {
         let path = dir.join(CONFIG_FILE);
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(EmbedError::Settings {
-                    path,
-                    why: e.to_string(),
-                });
-            }
-        };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| EmbedError::Settings {
-                path,
-                why: e.to_string(),
-            })
+        read_json(&path).map_err(|why| EmbedError::Settings { path, why })
     }
 
     /// Records this embedder in the index folder `dir` (atomically).
@@ -236,6 +221,18 @@ impl EmbedError {
             path: path.to_path_buf(),
             why: e.to_string(),
         }
+    }
+}
+
+/// The JSON file at `path`: `None` when there is none, why not when it is there but cannot
+/// be read as a `T`.
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, String> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| e.to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e.to_string()),
     }
 }
 

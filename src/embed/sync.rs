@@ -267,18 +267,10 @@ fn store(
 /// it is there but cannot be read (searches would find no semantic hit without a word; an
 /// embedding run writes it anew).
 fn read_table(path: &Path) -> Result<Option<Table>, EmbedError> {
-    let damaged = |why: String| EmbedError::Table {
+    super::read_json(path).map_err(|why| EmbedError::Table {
         path: path.to_path_buf(),
         why,
-    };
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(damaged(e.to_string())),
-    };
-    serde_json::from_slice(&bytes)
-        .map(Some)
-        .map_err(|e| damaged(e.to_string()))
+    })
 }
 
 fn hex(key: &Key) -> String {

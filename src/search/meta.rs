@@ -152,9 +152,8 @@ impl MetaFilter {
                 // after 2024-03-01, but equal to it, as to any day within it.
                 let precision = have.len().min(want.len());
                 let order = have[..precision].cmp(&want[..precision]);
-                let have = &have[..precision];
                 match cmp {
-                    Cmp::Within => order == Ordering::Equal && have.len() == want.len(),
+                    Cmp::Within => order == Ordering::Equal && precision == want.len(),
                     Cmp::After => order == Ordering::Greater,
                     Cmp::From => order != Ordering::Less,
                     Cmp::Before => order == Ordering::Less,
@@ -212,6 +211,9 @@ mod tests {
             ("date:<=2023-12-31", false),
             ("date:>=2024-01-01", true),
             ("date:<=2024-06-30", true),
+            ("date:>=2024-06-01", true),
+            ("date:<=2024-06-01", true),
+            ("date:<2024-06-01", false),
             ("date:>2024-06-30", false),
             ("date:2024-06", false),
         ] {

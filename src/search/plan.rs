@@ -44,11 +44,13 @@ impl Form {
         let mut singles: Vec<String> = Vec::new();
         for (c, covered) in norm.chars().zip(covered) {
             let c = c.to_string();
-            if !covered && !c.trim().is_empty() {
-                repeats |= singles.contains(&c);
-                if !singles.contains(&c) {
-                    singles.push(c);
-                }
+            if covered || c.trim().is_empty() {
+                continue;
+            }
+            if singles.contains(&c) {
+                repeats = true;
+            } else {
+                singles.push(c);
             }
         }
         Form {
