@@ -268,3 +268,32 @@ fn apply_changes(
         warn(update(engine, status));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_lists_the_first_hundred_warnings_of_the_last_update() {
+        let status = Status::default();
+        for i in 0..150 {
+            status.warning(&Warning::Unlisted {
+                what: format!("folder {i}"),
+            });
+        }
+        status.record(&Ok(UpdateReport::default()));
+        let listed = status.lexical_json()["warnings"]
+            .as_array()
+            .unwrap()
+            .clone();
+        assert_eq!(listed.len(), STATUS_WARNINGS);
+        assert_eq!(listed[0], "skipping folder 0");
+        status.record(&Ok(UpdateReport::default()));
+        assert!(
+            status.lexical_json()["warnings"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
